@@ -1,0 +1,214 @@
+"""Pinhole cameras in one convention.
+
+The kit's single camera convention (OpenCV): camera x points right, y down, z forward (into
+the scene). A camera is given by its *world-to-camera* rotation ``R`` and translation ``t``, so
+a world point ``X`` has camera coordinates ``R @ X + t``, and the camera centre is ``-R.T @ t``.
+Everything else (Unreal's axes in ReCamMaster, camera-to-world matrices) is converted at the edges.
+
+The proxy-head world follows the official FaceCam renderer: +Z is up, the head sits at the
+origin facing -Y, and the frontal camera is at ``(0, -2.7, 0)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+PROXY_RADIUS = 2.7
+PROXY_BASE_AZIMUTH_DEG = 270.0
+WORLD_UP = np.array([0.0, 0.0, 1.0])
+
+
+def _check(name: str, a: np.ndarray, shape: tuple, what: str) -> np.ndarray:
+    """Check trailing dimensions of ``a`` (``None`` in ``shape`` matches any size)."""
+    a = np.asarray(a, dtype=np.float64)
+    tail = a.shape[a.ndim - len(shape):] if a.ndim >= len(shape) else None
+    if tail is None or any(s is not None and s != d for s, d in zip(shape, tail)):
+        raise ValueError(f"{name} must have shape {what}, got {a.shape}")
+    return a
+
+
+def intrinsics_from_fov(hfov_deg, width: int, height: int, square_size: int | None = None) -> np.ndarray:
+    """Pinhole intrinsics from a horizontal field of view.
+
+    ``fx = fy = S / (2 tan(hfov / 2))`` with ``S = width`` and the principal point at the image
+    centre. With ``square_size`` the camera renders an ``S x S`` square at the top-left of the
+    canvas (the official proxy renders at ``min(H, W)`` and pads bottom/right with white), so
+    ``cx = cy = S / 2``.
+
+    hfov_deg: scalar or (F,) degrees. Returns (3, 3) or (F, 3, 3) float64.
+    """
+    hfov = np.asarray(hfov_deg, dtype=np.float64)
+    if np.any(hfov <= 0) or np.any(hfov >= 180):
+        raise ValueError(f"hfov_deg must lie in (0, 180) degrees, got {hfov_deg}")
+    size = float(square_size) if square_size is not None else float(width)
+    f = size / (2.0 * np.tan(np.deg2rad(hfov) / 2.0))
+    cx, cy = (size / 2, size / 2) if square_size is not None else (width / 2, height / 2)
+    K = np.zeros(hfov.shape + (3, 3))
+    K[..., 0, 0] = f
+    K[..., 1, 1] = f
+    K[..., 0, 2] = cx
+    K[..., 1, 2] = cy
+    K[..., 2, 2] = 1.0
+    return K
+
+
+def proxy_intrinsics(hfov_deg, height: int = 704, width: int = 480) -> np.ndarray:
+    """Intrinsics of the official proxy renderer on an ``height x width`` canvas.
+
+    The head is rendered at ``min(H, W)`` and padded with white at the bottom/right
+    (official inference.py), so the principal point is the centre of the top-left square.
+    """
+    return intrinsics_from_fov(hfov_deg, width, height, square_size=min(height, width))
+
+
+def look_at(eye, target, up=WORLD_UP) -> tuple[np.ndarray, np.ndarray]:
+    """World-to-camera ``R, t`` of a camera at ``eye`` looking at ``target``.
+
+    The camera's y axis points along ``-up`` projected on the image plane (OpenCV: y down).
+    eye, target: (3,) or (F, 3). Returns R (…, 3, 3), t (…, 3).
+    """
+    eye = _check("eye", eye, (3,), "(3,) or (F, 3)")
+    target = _check("target", target, (3,), "(3,) or (F, 3)")
+    up = np.broadcast_to(np.asarray(up, dtype=np.float64), np.broadcast_shapes(eye.shape, target.shape))
+    forward = target - eye
+    forward = forward / np.linalg.norm(forward, axis=-1, keepdims=True)
+    right = np.cross(forward, up)
+    norm = np.linalg.norm(right, axis=-1, keepdims=True)
+    if np.any(norm < 1e-9):
+        raise ValueError("look_at: viewing direction is parallel to `up`; choose another up vector")
+    right = right / norm
+    true_up = np.cross(right, forward)
+    c2w = np.stack([right, -true_up, forward], axis=-1)  # columns: camera x, y, z in world
+    R = np.swapaxes(c2w, -1, -2)
+    t = -np.einsum("...ij,...j->...i", R, eye)
+    return R, t
+
+
+def orbit_positions(azimuth_deg, elevation_deg, radius: float = PROXY_RADIUS,
+                    base_azimuth_deg: float = PROXY_BASE_AZIMUTH_DEG) -> np.ndarray:
+    """Positions on a sphere around the origin, as the official proxy camera places them.
+
+    ``pos = r (cos el cos az, cos el sin az, sin el)`` with ``az = base + azimuth``; azimuth 0,
+    elevation 0 is the frontal camera ``(0, -r, 0)``. Positive azimuth moves the camera
+    towards +X (the viewer's right of the head, the head's left). Returns (…, 3).
+    """
+    az = np.deg2rad(base_azimuth_deg + np.asarray(azimuth_deg, dtype=np.float64))
+    el = np.deg2rad(np.asarray(elevation_deg, dtype=np.float64))
+    az, el = np.broadcast_arrays(az, el)
+    return radius * np.stack([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)], -1)
+
+
+@dataclass(frozen=True)
+class CameraPath:
+    """A sequence of cameras: world-to-camera ``R`` (F, 3, 3), ``t`` (F, 3), ``hfov_deg`` (F,)."""
+
+    R: np.ndarray
+    t: np.ndarray
+    hfov_deg: np.ndarray
+
+    def __post_init__(self):
+        R = _check("R", self.R, (3, 3), "(F, 3, 3)")
+        t = _check("t", self.t, (3,), "(F, 3)")
+        fov = np.asarray(self.hfov_deg, dtype=np.float64)
+        if R.ndim != 3 or t.ndim != 2 or fov.shape != (R.shape[0],) or t.shape[0] != R.shape[0]:
+            raise ValueError(f"CameraPath needs R (F, 3, 3), t (F, 3), hfov_deg (F,); got "
+                             f"{R.shape}, {t.shape}, {fov.shape}")
+        object.__setattr__(self, "R", R)
+        object.__setattr__(self, "t", t)
+        object.__setattr__(self, "hfov_deg", fov)
+
+    def __len__(self) -> int:
+        return self.R.shape[0]
+
+    @property
+    def centers(self) -> np.ndarray:
+        """Camera centres in world coordinates, (F, 3)."""
+        return camera_centers(self.R, self.t)
+
+    def intrinsics(self, height: int = 704, width: int = 480) -> np.ndarray:
+        """Per-frame intrinsics (F, 3, 3) on the official padded canvas."""
+        return proxy_intrinsics(self.hfov_deg, height, width)
+
+    def project(self, points, height: int = 704, width: int = 480) -> np.ndarray:
+        """Project world points (N, 3) into every frame: returns (F, N, 2) pixels."""
+        return project_points(points, self.R, self.t, self.intrinsics(height, width))
+
+
+def orbit_cameras(azimuth_deg, elevation_deg, hfov_deg, radius: float = PROXY_RADIUS) -> CameraPath:
+    """Cameras on the official proxy orbit, all looking at the origin with +Z up.
+
+    azimuth_deg, elevation_deg, hfov_deg: (F,) (or scalars, broadcast). Returns a CameraPath.
+    """
+    az, el, fov = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
+                                        for v in (azimuth_deg, elevation_deg, hfov_deg)))
+    if np.any(np.abs(el) >= 90):
+        raise ValueError(f"elevation must lie strictly between -90 and 90 degrees, got {el.min()}..{el.max()}")
+    eye = orbit_positions(az, el, radius)
+    R, t = look_at(eye, np.zeros_like(eye))
+    return CameraPath(R, t, fov)
+
+
+def camera_centers(R, t) -> np.ndarray:
+    """Camera centres ``-R^T t``. R: (…, 3, 3), t: (…, 3). Returns (…, 3)."""
+    R = _check("R", R, (3, 3), "(…, 3, 3)")
+    t = _check("t", t, (3,), "(…, 3)")
+    return -np.einsum("...ji,...j->...i", R, t)
+
+
+def world_to_camera(points, R, t) -> np.ndarray:
+    """Camera coordinates of world points.
+
+    points: (N, 3); R: (3, 3) or (F, 3, 3); t: (3,) or (F, 3). Returns (N, 3) or (F, N, 3).
+    """
+    points = _check("points", points, (3,), "(N, 3)")
+    R = _check("R", R, (3, 3), "(3, 3) or (F, 3, 3)")
+    t = _check("t", t, (3,), "(3,) or (F, 3)")
+    return points @ np.swapaxes(R, -1, -2) + t[..., None, :]
+
+
+def project_points(points, R, t, K, eps: float = 1e-12) -> np.ndarray:
+    """Perspective projection of world points to pixels.
+
+    points: (N, 3); R: (3, 3) or (F, 3, 3); t: (3,) or (F, 3); K: (3, 3) or (F, 3, 3).
+    Returns (N, 2) or (F, N, 2) float64 pixel coordinates (x right, y down). Points behind the
+    camera get NaN.
+    """
+    K = _check("K", K, (3, 3), "(3, 3) or (F, 3, 3)")
+    cam = world_to_camera(points, R, t)
+    z = cam[..., 2:3]
+    uvw = cam @ np.swapaxes(K, -1, -2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        uv = uvw[..., :2] / uvw[..., 2:3]
+    return np.where(z > eps, uv, np.nan)
+
+
+def relative_pose(R1, t1, R2, t2) -> tuple[np.ndarray, np.ndarray]:
+    """Pose of camera 2 relative to camera 1: maps camera-1 coordinates to camera-2 coordinates.
+
+    ``X2 = R_rel X1 + t_rel`` with ``R_rel = R2 R1^T`` and ``t_rel = t2 - R_rel t1``.
+    """
+    R1, R2 = (_check(n, a, (3, 3), "(…, 3, 3)") for n, a in (("R1", R1), ("R2", R2)))
+    t1, t2 = (_check(n, a, (3,), "(…, 3)") for n, a in (("t1", t1), ("t2", t2)))
+    R_rel = R2 @ np.swapaxes(R1, -1, -2)
+    return R_rel, t2 - np.einsum("...ij,...j->...i", R_rel, t1)
+
+
+def rotation_about_axis(axis, angle_deg) -> np.ndarray:
+    """Rodrigues rotation matrix. axis: (3,); angle_deg: scalar or (F,). Returns (…, 3, 3)."""
+    axis = _check("axis", axis, (3,), "(3,)")
+    axis = axis / np.linalg.norm(axis)
+    a = np.deg2rad(np.asarray(angle_deg, dtype=np.float64))[..., None, None]
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+
+
+def rotation_angle_deg(R) -> np.ndarray:
+    """Rotation angle of R (…, 3, 3) in degrees, numerically safe near 0 and 180."""
+    R = _check("R", R, (3, 3), "(…, 3, 3)")
+    cos = (np.trace(R, axis1=-2, axis2=-1) - 1) / 2
+    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
+                     R[..., 1, 0] - R[..., 0, 1]], -1)
+    sin = np.linalg.norm(skew, axis=-1) / 2
+    return np.rad2deg(np.arctan2(sin, cos))

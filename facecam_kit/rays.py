@@ -1,0 +1,29 @@
+"""Plücker ray maps: FactorPortrait's per-pixel camera representation.
+
+Each pixel's ray has origin ``o`` (the camera centre) and unit direction ``d`` in world
+coordinates; its Plücker coordinates are ``(o x d, d)``: 6 numbers that depend only on the
+camera, never on the scene. Two scenes related by a scale share none of their pixels but all
+of their rays, which is why ray maps (like extrinsics) are ambiguous in scale.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import _check, camera_centers
+
+
+def plucker_rays(K, R, t, height: int, width: int) -> np.ndarray:
+    """Plücker ray map of one camera through pixel centres.
+
+    K: (3, 3); R: (3, 3); t: (3,) world-to-camera. Returns (6, H, W) float64: ``o x d`` then ``d``.
+    """
+    K = _check("K", K, (3, 3), "(3, 3)")
+    R = _check("R", R, (3, 3), "(3, 3)")
+    t = _check("t", t, (3,), "(3,)")
+    v, u = np.mgrid[:height, :width] + 0.5
+    pix = np.stack([u, v, np.ones_like(u)], -1)
+    d = pix @ np.linalg.inv(K).T @ R  # camera ray -> world: R^T d, applied row-wise
+    d /= np.linalg.norm(d, axis=-1, keepdims=True)
+    o = np.broadcast_to(camera_centers(R, t), d.shape)
+    return np.concatenate([np.cross(o, d), d], -1).transpose(2, 0, 1)

@@ -1,0 +1,212 @@
+"""Camera trajectories: FaceCam's proxy orbits and ReCamMaster's 10 basic trajectories.
+
+A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it into a
+:class:`~facecam_kit.camera.CameraPath` in the proxy-head world (head at the origin facing -Y,
++Z up, frontal camera at distance 2.7).
+
+* :class:`OrbitTrajectory` is the official proxy trajectory: azimuth, elevation and horizontal
+  field of view, each interpolated linearly from start to end (official gaussians_renderer.py).
+  Azimuth is an offset from the frontal view (the official base azimuth is 270 degrees).
+* :class:`PresetTrajectory` is one of ReCamMaster's 10 basic trajectories, a relative motion in
+  the first camera's frame with translations in *metres*. A metre means nothing to a monocular
+  portrait: we must pick how many proxy units a metre is. ReCamMaster's arcs orbit a point 4 m
+  ahead; mapping that point onto the head centre, 2.7 units ahead, gives the default
+  ``units_per_metre = 2.7 / 4``. Changing it changes the picture, and nothing in the extrinsics
+  says which value is right: that is the scale ambiguity the kit teaches.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .camera import PROXY_RADIUS, CameraPath, orbit_cameras, rotation_about_axis
+
+NUM_FRAMES = 81
+
+#: Ranges of the official random trajectory sampler (inference.py, ``large_pose=True``).
+OFFICIAL_RANGES = {
+    "azimuth_start": (30.0, 45.0),  # magnitude; the start is on the opposite side of the end
+    "azimuth_end": (30.0, 45.0),
+    "elevation": (-30.0, 30.0),
+    "hfov": (25.0, 55.0),
+}
+
+#: Hard limits: outside them the face is not visible (|azimuth| > 90), the look-at breaks
+#: down, or the field of view is not a portrait lens. Trajectories outside raise ValueError.
+LIMITS = {"azimuth": (-90.0, 90.0), "elevation": (-60.0, 60.0), "hfov": (10.0, 90.0)}
+
+
+def _check_frames(num_frames: int) -> None:
+    if not isinstance(num_frames, (int, np.integer)) or num_frames < 1 or (num_frames - 1) % 4:
+        raise ValueError(f"num_frames must be of the form 4k+1 (1, 5, ..., 81), as Wan's VAE "
+                         f"compresses time by 4; got {num_frames!r}")
+
+
+def _check_range(name: str, values, lo: float, hi: float, hint: str = "") -> None:
+    for v in values:
+        if not np.isfinite(v) or v < lo or v > hi:
+            raise ValueError(f"{name} = {v} is outside the allowed range [{lo}, {hi}]{hint}")
+
+
+@dataclass(frozen=True)
+class OrbitTrajectory:
+    """The official proxy orbit: (start, end) pairs in degrees, interpolated over frames."""
+
+    azimuth: tuple[float, float] = (0.0, 0.0)
+    elevation: tuple[float, float] = (0.0, 0.0)
+    hfov: tuple[float, float] = (40.0, 40.0)
+    num_frames: int = NUM_FRAMES
+    radius: float = PROXY_RADIUS
+    kind: str = field(default="orbit", init=False)
+
+    def __post_init__(self):
+        for name in ("azimuth", "elevation", "hfov"):
+            pair = tuple(float(v) for v in getattr(self, name))
+            if len(pair) != 2:
+                raise ValueError(f"{name} must be a (start, end) pair, got {getattr(self, name)!r}")
+            object.__setattr__(self, name, pair)
+            _check_range(f"{name} (degrees)", pair, *LIMITS[name])
+        _check_frames(self.num_frames)
+        if not self.radius > 0:
+            raise ValueError(f"radius must be positive, got {self.radius}")
+
+    def angles(self) -> dict[str, np.ndarray]:
+        """Per-frame azimuth, elevation and hfov in degrees, each (F,)."""
+        return {n: np.linspace(*getattr(self, n), self.num_frames) for n in ("azimuth", "elevation", "hfov")}
+
+    def cameras(self) -> CameraPath:
+        a = self.angles()
+        return orbit_cameras(a["azimuth"], a["elevation"], a["hfov"], self.radius)
+
+    @classmethod
+    def sample_official(cls, rng: np.random.Generator, num_frames: int = NUM_FRAMES) -> "OrbitTrajectory":
+        """FaceCam's random large-pose trajectory (official inference.py).
+
+        Direction d = +-1; azimuth from U(-45d, -30d) to U(30d, 45d) (a 60-90 degree sweep);
+        start and end elevation from U(-30, 30); start and end hfov from U(25, 55).
+        """
+        d = rng.choice([-1.0, 1.0])
+        az0 = -d * rng.uniform(*OFFICIAL_RANGES["azimuth_start"])
+        az1 = d * rng.uniform(*OFFICIAL_RANGES["azimuth_end"])
+        el = rng.uniform(*OFFICIAL_RANGES["elevation"], size=2)
+        fov = rng.uniform(*OFFICIAL_RANGES["hfov"], size=2)
+        return cls((az0, az1), tuple(el), tuple(fov), num_frames)
+
+
+# ReCamMaster's presets (reference doc, section 5): relative motion from frame 0 to the last
+# frame in the first camera's OpenCV frame, as (rotation axis, degrees, translation in metres).
+RECAMMASTER_PRESETS = {
+    "pan_right": ((0, 1, 0), 19.88, (0, 0, 0)),
+    "pan_left": ((0, -1, 0), 19.88, (0, 0, 0)),
+    "tilt_up": ((1, 0, 0), 9.94, (0, 0, 0)),
+    "tilt_down": ((-1, 0, 0), 9.94, (0, 0, 0)),
+    "zoom_in": ((0, 1, 0), 0.0, (0, 0, 1.988)),
+    "zoom_out": ((0, 1, 0), 0.0, (0, 0, -1.988)),
+    "translate_up": ((-1, 0, 0), 13.95, (0, -0.994, 0)),
+    "translate_down": ((1, 0, 0), 13.95, (0, 0.994, 0)),
+    "arc_left": ((0, 1, 0), 29.82, (-1.988, 0, 0.533)),
+    "arc_right": ((0, -1, 0), 29.82, (1.988, 0, 0.533)),
+}
+#: ReCamMaster's camera ids (cam01 ... cam10) in the order of its README.
+RECAMMASTER_IDS = {name: i + 1 for i, name in enumerate(RECAMMASTER_PRESETS)}
+DEFAULT_UNITS_PER_METRE = PROXY_RADIUS / 4.0
+
+
+def recammaster_relative_motion(name: str, num_frames: int = NUM_FRAMES) -> tuple[np.ndarray, np.ndarray]:
+    """Relative camera-to-world motion of a ReCamMaster preset, in metres.
+
+    Frame ``i`` has rotation ``R_i`` (F, 3, 3) and position ``p_i`` (F, 3) in the first camera's
+    frame; both move at constant speed (25/50/75% of the motion at frames 20/40/60 of 81, as the
+    official poses do). The arcs' translation is interpolated along the chord.
+    """
+    if name not in RECAMMASTER_PRESETS:
+        raise ValueError(f"unknown ReCamMaster trajectory {name!r}; choose one of {sorted(RECAMMASTER_PRESETS)}")
+    _check_frames(num_frames)
+    axis, angle, trans = RECAMMASTER_PRESETS[name]
+    s = np.linspace(0.0, 1.0, num_frames)
+    return rotation_about_axis(axis, angle * s), s[:, None] * np.asarray(trans, dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class PresetTrajectory:
+    """A ReCamMaster basic trajectory applied to a start camera on the proxy orbit."""
+
+    name: str = "arc_left"
+    num_frames: int = NUM_FRAMES
+    units_per_metre: float = DEFAULT_UNITS_PER_METRE
+    start: OrbitTrajectory = OrbitTrajectory(num_frames=1)
+    kind: str = field(default="recammaster", init=False)
+
+    def __post_init__(self):
+        if isinstance(self.start, dict):
+            object.__setattr__(self, "start", OrbitTrajectory(**_fields(self.start)))
+        if self.name not in RECAMMASTER_PRESETS:
+            raise ValueError(f"unknown ReCamMaster trajectory {self.name!r}; choose one of "
+                             f"{sorted(RECAMMASTER_PRESETS)}")
+        _check_frames(self.num_frames)
+        if not self.units_per_metre > 0:
+            raise ValueError(f"units_per_metre must be positive, got {self.units_per_metre}")
+
+    def cameras(self) -> CameraPath:
+        first = self.start.cameras()
+        R0, c0, fov = first.R[0], first.centers[0], first.hfov_deg[0]
+        R_rel, p_rel = recammaster_relative_motion(self.name, self.num_frames)
+        # camera-to-world of frame i = (camera-to-world of frame 0) @ relative motion
+        R = np.swapaxes(R_rel, -1, -2) @ R0
+        centers = c0 + (self.units_per_metre * p_rel) @ R0
+        t = -np.einsum("fij,fj->fi", R, centers)
+        depth = t[:, 2]  # camera z of the head centre (the world origin)
+        if np.any(depth < 0.5):
+            raise ValueError(f"trajectory {self.name!r} with units_per_metre={self.units_per_metre} "
+                             f"brings the camera within {depth.min():.2f} units of the head centre "
+                             f"(or behind it); use a smaller units_per_metre")
+        return CameraPath(R, t, np.full(self.num_frames, fov))
+
+
+Trajectory = OrbitTrajectory | PresetTrajectory
+
+
+def _fields(d: dict) -> dict:
+    return {k: v for k, v in d.items() if k != "kind"}
+
+
+def trajectory_to_dict(traj: Trajectory) -> dict:
+    """A JSON-ready dict with a ``kind`` key ("orbit" or "recammaster")."""
+    return asdict(traj)
+
+
+def trajectory_from_dict(d: dict) -> Trajectory:
+    kinds = {"orbit": OrbitTrajectory, "recammaster": PresetTrajectory}
+    kind = d.get("kind")
+    if kind not in kinds:
+        raise ValueError(f"trajectory 'kind' must be one of {sorted(kinds)}, got {kind!r}")
+    try:
+        return kinds[kind](**_fields(d))
+    except TypeError as e:  # unknown or missing keys
+        raise ValueError(f"bad {kind} trajectory description {d}: {e}") from None
+
+
+def save_trajectory(traj: Trajectory, path) -> Path:
+    path = Path(path)
+    path.write_text(json.dumps(trajectory_to_dict(traj), indent=2) + "\n")
+    return path
+
+
+def load_trajectory(name_or_path) -> Trajectory:
+    """A ReCamMaster preset by name (``"arc_left"``), or a trajectory JSON file."""
+    s = str(name_or_path)
+    if s in RECAMMASTER_PRESETS:
+        return PresetTrajectory(s)
+    path = Path(s)
+    if not path.is_file():
+        raise ValueError(f"{s!r} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) "
+                         f"nor an existing JSON file")
+    try:
+        d = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON: {e}") from None
+    return trajectory_from_dict(d)
