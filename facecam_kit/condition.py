@@ -12,7 +12,8 @@ A model trained on those frames expects blue, so we draw blue too.
 Speed: MediaPipe's drawing utility loops over ~2700 edges in Python (4.6 ms a frame at 480 px
 on a fast machine). Here the 2556 tessellation lines of all frames go through one compiled
 loop that walks lines exactly like OpenCV's 8-connected ``cv2.line``, and the 2 px strokes are
-one ``cv2.polylines`` call per colour (OpenCV's own thick-line shape, same as ``cv2.line``).
+one ``cv2.polylines`` call per run of one colour (OpenCV's own thick-line shape, as
+``cv2.line``).
 """
 
 from __future__ import annotations
@@ -39,16 +40,18 @@ def _pool() -> ThreadPoolExecutor:
     return ThreadPoolExecutor(_WORKERS, thread_name_prefix="facecam-draw")
 
 
-def _stroke_groups(edges: np.ndarray, colors: np.ndarray) -> list[tuple[np.ndarray, tuple]]:
-    """Split edges by colour, keeping each colour's edges in drawing order."""
-    return [(edges[(colors == c).all(1)], tuple(int(v) for v in c))
-            for c in dict.fromkeys(map(tuple, colors.tolist()))]
+def _colour_runs(colors: np.ndarray) -> list[tuple[int, int, tuple]]:
+    """(start, stop, colour) of each run of equal colours, in drawing order."""
+    cut = [0, *(np.flatnonzero((colors[1:] != colors[:-1]).any(1)) + 1), len(colors)]
+    return [(a, b, tuple(int(v) for v in colors[a])) for a, b in zip(cut[:-1], cut[1:])]
 
 
-# Strokes of one colour can be drawn in any order, so contours and irises of the same colour
-# share one call; strokes of different colours never touch on a face (eyes, brows, lips/oval).
-_THICK = _stroke_groups(np.concatenate([topology.CONTOURS, topology.IRISES]),
-                        np.concatenate([topology.CONTOUR_COLORS, topology.IRIS_COLORS]))
+# Contours then irises, 2 px, in the official order: one OpenCV call per run of one colour.
+_THICK_EDGES = np.concatenate([topology.CONTOURS, topology.IRISES])
+_THICK_RUNS = _colour_runs(np.concatenate([topology.CONTOUR_COLORS, topology.IRIS_COLORS]))
+# Frames are stacked in one tall canvas so that each run is one call for the whole video;
+# a 2 px stroke reaches at most 2 px past its end points, into gap rows between frames.
+_GAP = 2
 
 
 @numba.njit(cache=True, nogil=True)
@@ -123,7 +126,8 @@ def draw_condition(landmarks, height: int = CONDITION_HEIGHT, width: int = CONDI
     single = lm.ndim == 2
     lm = lm[None] if single else lm
     F = lm.shape[0]
-    out = np.empty((F, height, width, 3), dtype=np.uint8)
+    canvas = np.empty((F, height + 2 * _GAP, width, 3), dtype=np.uint8)
+    out = canvas[:, _GAP:_GAP + height]
     if background is not None:
         bg = np.asarray(background)
         if bg.dtype != np.uint8 or bg.shape[-3:] != (height, width, 3) or bg.ndim not in (3, 4):
@@ -131,23 +135,29 @@ def draw_condition(landmarks, height: int = CONDITION_HEIGHT, width: int = CONDI
                              f"(F, {height}, {width}, 3), got {bg.dtype} {bg.shape}")
         out[:] = bg
     px, valid = landmarks_to_pixels(lm, height, width)
-    px32 = px.astype(np.int32)
 
-    def draw(frames: slice) -> None:
+    def fill_and_tessellate(frames: slice) -> None:
         if background is None:
-            out[frames].fill(255)
+            canvas[frames].fill(255)
         # Tessellation, 1 px, in one compiled loop.
         draw_lines_1px(out[frames], px[frames], valid[frames], topology.TESSELATION, _TESSELATION_COLOR)
-        # Contours and irises, 2 px: OpenCV's own thick-line shape, one call per colour.
-        for f in range(frames.start, frames.stop):
-            for edges, color in _THICK:
-                keep = valid[f, edges[:, 0]] & valid[f, edges[:, 1]]
-                if keep.any():
-                    cv2.polylines(out[f], list(px32[f][edges[keep]]), False, color, topology.STROKE_WIDTH)
 
-    # The compiled loop and OpenCV release the GIL, so frame chunks draw in parallel.
+    # The compiled loop releases the GIL, so frame chunks draw in parallel.
     bounds = np.linspace(0, F, min(F, _WORKERS) + 1).astype(int)
-    list(_pool().map(draw, [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]))
+    chunks = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+    list(_pool().map(fill_and_tessellate, chunks)) if len(chunks) > 1 else fill_and_tessellate(chunks[0])
+
+    # Contours and irises, 2 px: OpenCV's own thick-line shape, one call per colour run.
+    tall = canvas.reshape(-1, width, 3)
+    row0 = _GAP + np.arange(F) * (height + 2 * _GAP)  # first row of each frame in the tall canvas
+    segs = np.ascontiguousarray(px[:, _THICK_EDGES], dtype=np.int32)  # (F, E, 2, 2)
+    segs[..., 1] += row0[:, None, None].astype(np.int32)
+    ok = valid[:, _THICK_EDGES].all(-1)
+    all_ok = ok.all()
+    for a, b, color in _THICK_RUNS:
+        run = segs[:, a:b].reshape(-1, 2, 2) if all_ok else segs[:, a:b][ok[:, a:b]]
+        if len(run):
+            cv2.polylines(tall, list(run), False, color, topology.STROKE_WIDTH)
     return out[0] if single else out
 
 

@@ -1,0 +1,100 @@
+import time
+
+import cv2
+import mediapipe as mp
+import numpy as np
+import pytest
+from mediapipe.framework.formats import landmark_pb2
+from mediapipe.python.solutions import drawing_styles, drawing_utils, face_mesh_connections as fmc
+
+from facecam_kit import topology
+from facecam_kit.condition import (
+    condition_video, draw_condition, draw_lines_1px, landmarks_to_pixels, orbit_condition_preview,
+)
+from facecam_kit.trajectory import OrbitTrajectory
+
+
+def official_draw(landmarks_px, height, width):
+    """The official drawing: MediaPipe's drawing_utils on a white RGB canvas."""
+    lms = landmark_pb2.NormalizedLandmarkList()
+    for x, y in landmarks_px[:, :2]:
+        lms.landmark.add(x=x / width, y=y / height)
+    img = np.full((height, width, 3), 255, np.uint8)
+    drawing_utils.draw_landmarks(img, lms, fmc.FACEMESH_TESSELATION, None,
+                                 drawing_styles.get_default_face_mesh_tesselation_style())
+    drawing_utils.draw_landmarks(img, lms, fmc.FACEMESH_CONTOURS, None,
+                                 drawing_styles.get_default_face_mesh_contours_style())
+    drawing_utils.draw_landmarks(img, lms, fmc.FACEMESH_IRISES, None,
+                                 drawing_styles.get_default_face_mesh_iris_connections_style())
+    return img
+
+
+@pytest.mark.parametrize("scale, shift", [(1.0, (0, 0)), (1.9, (0, 0)), (3.0, (-250, 40)), (2.0, (300, -200))])
+def test_matches_official_drawing_pixel_for_pixel(portrait_landmarks, scale, shift):
+    h, w = 704, 480
+    lm = portrait_landmarks[:, :2] * scale + shift  # last two cases: partly outside the canvas
+    np.testing.assert_array_equal(draw_condition(lm, h, w), official_draw(lm, h, w))
+
+
+def test_matches_official_on_projected_template(template):
+    lm = OrbitTrajectory((-45, 45), (-25, 25), (25, 55), 5).cameras().project(template)
+    ours = draw_condition(lm)
+    for f in range(len(lm)):
+        np.testing.assert_array_equal(ours[f], official_draw(lm[f], 704, 480))
+
+
+def test_line_kernel_matches_cv2_line():
+    rng = np.random.default_rng(0)
+    h, w = 50, 70
+    px = rng.integers(0, [w, h], size=(1, 4000, 2))
+    edges = np.arange(4000).reshape(-1, 2)
+    ours = np.zeros((1, h, w, 3), np.uint8)
+    valid = np.ones((1, 4000), bool)
+    for i, (a, b) in enumerate(edges):
+        ours[:] = 0
+        draw_lines_1px(ours, px, valid, edges[i:i + 1], np.array([9, 8, 7], np.uint8))
+        ref = np.zeros((h, w, 3), np.uint8)
+        cv2.line(ref, tuple(map(int, px[0, a])), tuple(map(int, px[0, b])), (9, 8, 7), 1)
+        np.testing.assert_array_equal(ours[0], ref)
+
+
+def test_colour_quirk_right_eye_is_blue(template):
+    img = draw_condition(OrbitTrajectory(num_frames=1).cameras().project(template)[0])
+    colours = {tuple(c) for c in img.reshape(-1, 3)}
+    assert (48, 48, 255) in colours and (48, 255, 48) in colours and (255, 48, 48) not in colours
+    right_eye = topology.CONTOURS[(topology.CONTOUR_COLORS == (48, 48, 255)).all(1)].ravel()
+    x = OrbitTrajectory(num_frames=1).cameras().project(template)[0, right_eye, 0]
+    assert x.mean() < 240  # the person's right eye is on the image's left
+
+
+def test_pixel_mapping_follows_mediapipe():
+    px, valid = landmarks_to_pixels(np.array([[0.0, 0], [480, 704], [480.1, 5], [-0.01, 5], [np.nan, 1]]), 704, 480)
+    assert valid.tolist() == [True, True, False, False, False]
+    np.testing.assert_array_equal(px[:2], [[0, 0], [479, 703]])
+
+
+def test_video_and_background_shapes(portrait, portrait_landmarks):
+    h, w = portrait.shape[:2]
+    over = draw_condition(portrait_landmarks, h, w, background=portrait)
+    assert over.shape == portrait.shape and (over != portrait).any()
+    assert (portrait == load_again()).all()  # the input is not modified
+    with pytest.raises(ValueError, match=r"\(478, 2\|3\)"):
+        draw_condition(np.zeros((68, 2)))
+    with pytest.raises(ValueError, match="background"):
+        draw_condition(portrait_landmarks, 704, 480, background=portrait)
+
+
+def load_again():
+    from facecam_kit.data import load_sample_portrait
+    return load_sample_portrait()
+
+
+def test_preview_callback(template):
+    frames = orbit_condition_preview(-40, 40, -20, 20, 25, 55)
+    assert frames.shape == (81, 704, 480, 3) and frames.dtype == np.uint8
+    np.testing.assert_array_equal(frames, condition_video(OrbitTrajectory((-40, 40), (-20, 20), (25, 55))))
+    # the face turns: the nose tip moves across the image
+    nose = OrbitTrajectory((-40, 40), (-20, 20), (25, 55)).cameras().project(template)[:, topology.NOSE_TIP]
+    assert nose[0, 0] > 240 > nose[-1, 0]
+    with pytest.raises(ValueError, match="azimuth"):
+        orbit_condition_preview(azimuth_end=100)

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+from facecam_kit.camera import rotation_angle_deg
+from facecam_kit.trajectory import (
+    DEFAULT_UNITS_PER_METRE, RECAMMASTER_PRESETS, OrbitTrajectory, PresetTrajectory, load_trajectory,
+    recammaster_relative_motion, save_trajectory,
+)
+
+
+def test_official_sampler_ranges():
+    rng = np.random.default_rng(0)
+    trajs = [OrbitTrajectory.sample_official(rng) for _ in range(2000)]
+    sweep = np.array([abs(t.azimuth[1] - t.azimuth[0]) for t in trajs])
+    assert 60 <= sweep.min() and sweep.max() <= 90 and abs(sweep.mean() - 75) < 1
+    assert {np.sign(t.azimuth[1]) for t in trajs} == {-1.0, 1.0}
+    assert all(-30 <= e <= 30 for t in trajs for e in t.elevation)
+    assert all(25 <= f <= 55 for t in trajs for f in t.hfov)
+    a = OrbitTrajectory.sample_official(np.random.default_rng(5))
+    assert a == OrbitTrajectory.sample_official(np.random.default_rng(5))
+
+
+def test_orbit_interpolates_linearly():
+    cams = OrbitTrajectory((-30, 30), (10, -10), (25, 55)).cameras()
+    assert len(cams) == 81
+    np.testing.assert_allclose(cams.hfov_deg[[0, 40, 80]], [25, 40, 55])
+    np.testing.assert_allclose(cams.centers[40], [0, -2.7, 0], atol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(azimuth=(0, 120)), "azimuth"),
+    (dict(elevation=(-70, 0)), "elevation"),
+    (dict(hfov=(5, 40)), "hfov"),
+    (dict(num_frames=80), "4k\\+1"),
+    (dict(azimuth=(0, float("nan"))), "azimuth"),
+])
+def test_out_of_range_orbits_raise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        OrbitTrajectory(**kwargs)
+
+
+EXPECTED = {  # reference doc, section 5: (rotation degrees, |translation| metres)
+    "pan_right": (19.88, 0), "pan_left": (19.88, 0), "tilt_up": (9.94, 0), "tilt_down": (9.94, 0),
+    "zoom_in": (0, 1.988), "zoom_out": (0, 1.988), "translate_up": (13.95, 0.994),
+    "translate_down": (13.95, 0.994), "arc_left": (29.82, 2.058), "arc_right": (29.82, 2.058),
+}
+
+
+@pytest.mark.parametrize("name", list(RECAMMASTER_PRESETS))
+def test_recammaster_presets_match_reference(name):
+    R, p = recammaster_relative_motion(name)
+    rot, trans = EXPECTED[name]
+    assert rotation_angle_deg(R[-1]) == pytest.approx(rot, abs=1e-9)
+    assert np.linalg.norm(p[-1]) == pytest.approx(trans, abs=1e-3)
+    for frame, frac in [(20, 0.25), (40, 0.5), (60, 0.75)]:  # constant speed
+        assert rotation_angle_deg(R[frame]) == pytest.approx(frac * rot, abs=1e-9)
+        np.testing.assert_allclose(p[frame], frac * p[-1], atol=1e-12)
+    cams = PresetTrajectory(name).cameras()
+    start = OrbitTrajectory(num_frames=1).cameras()
+    np.testing.assert_allclose(cams.R[0], start.R[0], atol=1e-12)
+    moved = np.linalg.norm(cams.centers[-1] - cams.centers[0])
+    assert moved == pytest.approx(trans * DEFAULT_UNITS_PER_METRE, abs=1e-3)
+
+
+def test_preset_directions_in_the_image():
+    head = np.zeros((1, 3))
+    u = lambda name: PresetTrajectory(name).cameras().project(head)[[0, -1], 0]
+    assert u("pan_right")[1, 0] < u("pan_right")[0, 0]  # camera turns right: head slides left
+    assert u("tilt_up")[1, 1] > u("tilt_up")[0, 1]  # camera looks up: head slides down
+    # arcs and vertical translations keep the subject near the centre
+    for name in ("arc_left", "arc_right", "translate_up", "translate_down"):
+        assert np.abs(u(name)[1] - u(name)[0]).max() < 60
+
+
+def test_preset_that_hits_the_head_is_rejected():
+    with pytest.raises(ValueError, match="units_per_metre"):
+        PresetTrajectory("zoom_in", units_per_metre=2.0).cameras()
+    with pytest.raises(ValueError, match="unknown ReCamMaster trajectory"):
+        PresetTrajectory("dolly_zoom")
+
+
+def test_json_roundtrip(tmp_path):
+    for traj in (OrbitTrajectory((-40, 35), (5, -5), (30, 50), 41),
+                 PresetTrajectory("arc_right", 21, 0.5, OrbitTrajectory((10, 10), num_frames=1))):
+        path = save_trajectory(traj, tmp_path / "t.json")
+        back = load_trajectory(path)
+        assert back == traj
+        np.testing.assert_allclose(back.cameras().R, traj.cameras().R)
+    assert load_trajectory("tilt_up") == PresetTrajectory("tilt_up")
+    (tmp_path / "bad.json").write_text('{"kind": "orbit", "azimuth": [0, 200]}')
+    with pytest.raises(ValueError, match="azimuth"):
+        load_trajectory(tmp_path / "bad.json")
+    (tmp_path / "broken.json").write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_trajectory(tmp_path / "broken.json")
+    with pytest.raises(ValueError, match="neither a trajectory name"):
+        load_trajectory(tmp_path / "missing.json")
