@@ -1,2 +1,3 @@
 """facecam-kit: a notebook-first kit for camera control in portrait videos."""
+
 __version__ = "0.1.0"

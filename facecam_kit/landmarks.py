@@ -7,17 +7,10 @@ smaller is closer to the camera).
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from tqdm.auto import tqdm
 
 from .topology import NUM_LANDMARKS
-
-# MediaPipe/TFLite log to stderr on import; keep notebooks and CLI output readable.
-os.environ.setdefault("GLOG_minloglevel", "2")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 class NoFaceDetected(ValueError):
     """MediaPipe found no face. ``frame_index`` is set for videos, ``source`` names the input."""

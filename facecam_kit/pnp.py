@@ -23,7 +23,7 @@ def _check_correspondences(points3d, points2d, K, min_points: int):
         raise ValueError(f"need at least {min_points} correspondences, got {len(points3d)}")
     if not (np.isfinite(points3d).all() and np.isfinite(points2d).all()):
         raise ValueError("points contain NaN or inf (a landmark behind the camera?)")
-    return points3d, points2d, K
+    return np.ascontiguousarray(points3d), np.ascontiguousarray(points2d), K
 
 
 def solve_pnp(points3d, points2d, K) -> tuple[np.ndarray, np.ndarray]:
@@ -145,11 +145,13 @@ def triangulate(points1, points2, K, R, t) -> np.ndarray:
     return (X[:3] / X[3]).T
 
 
-def relative_pose_from_essential(points1, points2, K) -> tuple[np.ndarray, np.ndarray]:
+def relative_pose_from_essential(points1, points2, K, refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Relative pose of view 2 w.r.t. view 1 from pixel correspondences (N >= 8, 2).
 
-    Returns R (3, 3) and a *unit* t (3,) with ``X2 = R X1 + t``: two views fix the direction of
-    the translation, never its length.
+    The 8-point essential matrix, decomposed into its four (R, t) candidates, keeping the one
+    that puts the points in front of both cameras; with ``refine``, then minimises the Sampson
+    error (:func:`refine_relative_pose`). Returns R (3, 3) and a *unit* t (3,) with
+    ``X2 = R X1 + t``: two views fix the direction of the translation, never its length.
     """
     E = essential_matrix(points1, points2, K)
     U, _, Vt = np.linalg.svd(E)
@@ -163,7 +165,36 @@ def relative_pose_from_essential(points1, points2, K) -> tuple[np.ndarray, np.nd
             front = np.sum((X1[:, 2] > 0) & ((X1 @ R.T + t)[:, 2] > 0))
             if front > best_front:
                 best, best_front = (R, t), front
-    return best
+    return refine_relative_pose(points1, points2, K, *best) if refine else best
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+
+
+def refine_relative_pose(points1, points2, K, R, t) -> tuple[np.ndarray, np.ndarray]:
+    """Levenberg-Marquardt on the Sampson error (first-order reprojection error) of ``E = [t]x R``.
+
+    Five parameters: a rotation update and a step of the unit translation in its tangent plane.
+    points1, points2: (N, 2) pixels; returns R (3, 3) and unit t (3,).
+    """
+    from scipy.optimize import least_squares
+
+    Kinv = np.linalg.inv(K)
+    x1 = np.c_[points1, np.ones(len(points1))] @ Kinv.T
+    x2 = np.c_[points2, np.ones(len(points2))] @ Kinv.T
+    tangent = np.linalg.svd(t[None])[2][1:].T  # (3, 2), orthogonal to t
+
+    def pose(p):
+        t_new = t + tangent @ p[3:]
+        return _so3_exp(p[:3]) @ R, t_new / np.linalg.norm(t_new)
+
+    def sampson(p):
+        E = _skew(pose(p)[1]) @ pose(p)[0]
+        Ex1, Etx2 = x1 @ E.T, x2 @ E
+        return K[0, 0] * np.sum(x2 * Ex1, 1) / np.sqrt(Ex1[:, 0] ** 2 + Ex1[:, 1] ** 2 + Etx2[:, 0] ** 2 + Etx2[:, 1] ** 2)
+
+    return pose(least_squares(sampson, np.zeros(5), method="lm").x)
 
 
 def rotation_error_deg(R_est, R_true) -> float:

@@ -66,3 +66,10 @@ def camera_figure(paths: dict[str, CameraPath], points: dict[str, np.ndarray] | 
                                               zaxis_title="Z (up)"),
                       margin=dict(l=0, r=0, t=30 if title else 0, b=0), legend=dict(itemsizing="constant"))
     return fig
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """PNG encoding of an (H, W, 3) uint8 RGB image, e.g. for an ``ipywidgets.Image``."""
+    import imageio.v3 as iio
+
+    return iio.imwrite("<bytes>", image, extension=".png")
