@@ -31,3 +31,24 @@ CONTOUR_COLORS = np.array([_contour_spec[tuple(e)].color for e in CONTOURS.tolis
 IRIS_COLORS = np.array([_iris_spec[tuple(e)].color for e in IRISES.tolist()], dtype=np.uint8)
 STROKE_WIDTH = 2  # contours and irises
 
+
+
+def _triangles(edges: np.ndarray) -> np.ndarray:
+    """Triangles of a triangulated mesh: the 3-cliques of its edge graph, (T, 3) sorted rows."""
+    neighbours: dict[int, set[int]] = {}
+    for a, b in edges.tolist():
+        neighbours.setdefault(a, set()).add(b)
+        neighbours.setdefault(b, set()).add(a)
+    tris = {tuple(sorted((a, b, c))) for a, b in edges.tolist() for c in neighbours[a] & neighbours[b]}
+    return np.array(sorted(tris), dtype=np.int64)
+
+
+TRIANGLES = _triangles(TESSELATION)  # (854, 3) faces of the 468-point mesh
+
+
+def region(name: str) -> np.ndarray:
+    """Landmark indices of a MediaPipe region: "LIPS", "LEFT_EYE", "RIGHT_EYEBROW", "FACE_OVAL", ..."""
+    edges = getattr(_fmc, f"FACEMESH_{name}", None)
+    if edges is None:
+        raise ValueError(f"unknown face-mesh region {name!r}")
+    return np.unique(np.array(list(edges), dtype=np.int64))
