@@ -14,7 +14,8 @@ def demo(out_dir: Path, trajectory: str = DEFAULT_TRAJECTORY, name: str = "sampl
     """The main job on the bundled sample portrait; returns the written files.
 
     Writes ``<name>_landmarks.png`` (detected face mesh over the photo), ``<name>_camera.mp4``
-    (the camera-condition video of the trajectory, drawn from the generic head) and
+    (the camera-condition video of the trajectory, drawn from the generic head),
+    ``<name>_proxy.mp4`` (the proxy head rendered along the trajectory) and
     ``<name>_camera_path.html`` (the camera path around the head, interactive).
     """
     import imageio.v3 as iio
@@ -22,6 +23,8 @@ def demo(out_dir: Path, trajectory: str = DEFAULT_TRAJECTORY, name: str = "sampl
     from .condition import condition_video, draw_condition
     from .data import load_sample_portrait
     from .landmarks import detect_landmarks
+    from .proxy_head import make_proxy_head
+    from .render import render_video
     from .template import load_template
     from .trajectory import load_trajectory
     from .video import write_video
@@ -39,11 +42,14 @@ def demo(out_dir: Path, trajectory: str = DEFAULT_TRAJECTORY, name: str = "sampl
     condition = out_dir / f"{name}_camera.mp4"
     write_video(condition, condition_video(traj))
 
+    proxy = out_dir / f"{name}_proxy.mp4"
+    write_video(proxy, render_video(make_proxy_head().gaussians, traj.cameras()))
+
     html = out_dir / f"{name}_camera_path.html"
     fig = camera_figure({trajectory: traj.cameras()}, {"generic head": load_template()},
                         title=f"Camera path '{Path(trajectory).stem}' around the proxy head")
     fig.write_html(html, include_plotlyjs=True)
-    return [overlay, condition, html]
+    return [overlay, condition, proxy, html]
 
 
 def main(argv: list[str] | None = None) -> int:

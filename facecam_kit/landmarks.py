@@ -75,14 +75,22 @@ def detect_landmarks(image, source: str = "image") -> np.ndarray:
         return det.detect(image, source)
 
 
-def detect_landmarks_video(frames, source: str = "video", progress: bool = True) -> np.ndarray:
+def detect_landmarks_video(frames, source: str = "video", progress: bool = True,
+                           allow_missing: bool = False) -> np.ndarray:
     """Landmarks of every frame, (F, H, W, 3) uint8 RGB -> (F, 478, 3) float64 pixels.
 
-    Raises NoFaceDetected with the index of the first frame without a face.
+    Raises NoFaceDetected with the index of the first frame without a face, or with
+    ``allow_missing`` fills such frames with NaN (to measure detection rates).
     """
     frames = np.asarray(frames)
     if frames.ndim != 4:
         raise ValueError(f"{source} must be frames of shape (F, H, W, 3) uint8, got {frames.shape}")
+    out = np.full((len(frames), NUM_LANDMARKS, 3), np.nan)
     with LandmarkDetector() as det:
-        return np.stack([det.detect(f, source, i)
-                         for i, f in enumerate(tqdm(frames, desc="landmarks", disable=not progress))])
+        for i, f in enumerate(tqdm(frames, desc="landmarks", disable=not progress)):
+            try:
+                out[i] = det.detect(f, source, i)
+            except NoFaceDetected:
+                if not allow_missing:
+                    raise
+    return out

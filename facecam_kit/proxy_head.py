@@ -164,7 +164,7 @@ def textured_proxy_head(image: np.ndarray, landmarks2d: np.ndarray, landmarks3d:
     face_h = np.linalg.norm(chin - top)
     pick = lambda p: _sample_from_image(image, np.clip(p, 0, np.array(image.shape[1::-1]) - 1)[None])[0]
     skin = _sample_from_image(image, lm[[topology.CHEEK_LEFT, topology.CHEEK_RIGHT]] * 0.8 + lm[4] * 0.2).mean(0)
-    hair = pick(top + (top - chin) / face_h * 0.15 * face_h)
+    hair = pick(top + (top - chin) / face_h * 0.12 * face_h)
     shirt = pick(chin + (chin - top) / face_h * 0.9 * face_h)
     return make_proxy_head(landmarks3d, image, lm, skin=skin, hair=hair, shirt=shirt, seed=seed)
 
@@ -216,3 +216,23 @@ def personalise(head: ProxyHead, landmarks: np.ndarray, neighbours: int = 12) ->
     rest = rest + np.einsum("nk,nkd->nd", w / w.sum(1, keepdims=True), disp[near])
     moved = Gaussians(np.concatenate([face, rest]), g.scales, g.quats, g.opacities, g.colors)
     return replace(head, gaussians=moved, landmarks=landmarks.copy())
+
+
+def proxy_condition_video(head: ProxyHead | Gaussians, trajectory, height: int = 704, width: int = 480,
+                          backend: str = "auto", allow_missing: bool = False,
+                          progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The official inference path: render the proxy head along the trajectory, run MediaPipe on
+    every (padded) render, draw the detected landmarks.
+
+    Returns the condition video (F, H, W, 3) uint8, the renders (F, H, W, 3) uint8 and the
+    detected landmarks (F, 478, 3) (NaN rows for missed frames when ``allow_missing``; otherwise a
+    frame without a detected face raises NoFaceDetected, as the official code does).
+    """
+    from .condition import draw_condition
+    from .landmarks import detect_landmarks_video
+    from .render import render_video
+
+    g = head.gaussians if isinstance(head, ProxyHead) else head
+    renders = render_video(g, trajectory.cameras(), height, width, backend, progress)
+    detected = detect_landmarks_video(renders, "the proxy-head render", progress, allow_missing)
+    return draw_condition(detected, height, width), renders, detected

@@ -1,17 +1,22 @@
-import numpy as np
-
 from facecam_kit.__main__ import main
+from facecam_kit.trajectory import OrbitTrajectory, save_trajectory
 from facecam_kit.video import read_video
 
 
-def test_demo_writes_the_three_outputs(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
-    names = sorted(p.name for p in tmp_path.iterdir())
-    assert names == ["sample_camera.mp4", "sample_camera_path.html", "sample_landmarks.png"]
-    frames, fps = read_video(tmp_path / "sample_camera.mp4")
-    assert frames.shape == (81, 704, 480, 3) and fps == 24
+def test_demo_writes_its_outputs(tmp_path, capsys):
+    # a short orbit keeps the CPU rendering of the proxy head quick; `make demo` uses 81 frames
+    traj = save_trajectory(OrbitTrajectory((-30, 30), (0, 10), (35, 45), num_frames=5), tmp_path / "orbit.json")
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--trajectory", str(traj)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["sample_camera.mp4", "sample_camera_path.html", "sample_landmarks.png", "sample_proxy.mp4"]
+    frames, fps = read_video(out / "sample_camera.mp4")
+    assert frames.shape == (5, 704, 480, 3) and fps == 24
     assert (frames[0] < 200).any()  # something is drawn
-    assert "plotly" in (tmp_path / "sample_camera_path.html").read_text()[:100000].lower()
+    proxy, _ = read_video(out / "sample_proxy.mp4")
+    assert proxy.shape == (5, 704, 480, 3)
+    assert (proxy[:, 500:] > 245).all() and (proxy[:, :480] < 200).any()  # head in the top square, white padding
+    assert "plotly" in (out / "sample_camera_path.html").read_text()[:100000].lower()
 
 
 def test_bad_trajectory_is_a_clear_error(tmp_path, capsys):
