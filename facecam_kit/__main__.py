@@ -15,11 +15,15 @@ def demo(out_dir: Path, trajectory: str = DEFAULT_TRAJECTORY, name: str = "sampl
 
     Writes ``<name>_landmarks.png`` (detected face mesh over the photo), ``<name>_camera.mp4``
     (the camera-condition video of the trajectory, drawn from the generic head),
-    ``<name>_proxy.mp4`` (the proxy head rendered along the trajectory) and
-    ``<name>_camera_path.html`` (the camera path around the head, interactive).
+    ``<name>_proxy.mp4`` (the proxy head rendered along the trajectory),
+    ``<name>_anchor.mp4`` / ``<name>_anchor_mask.mp4`` (ReCapture's geometric re-rendering of the
+    photo along the trajectory and its valid pixels) and ``<name>_camera_path.html`` (the
+    camera path around the head, interactive).
     """
     import imageio.v3 as iio
+    import numpy as np
 
+    from .anchor import photo_anchor_video
     from .condition import condition_video, draw_condition
     from .data import load_sample_portrait
     from .landmarks import detect_landmarks
@@ -45,11 +49,16 @@ def demo(out_dir: Path, trajectory: str = DEFAULT_TRAJECTORY, name: str = "sampl
     proxy = out_dir / f"{name}_proxy.mp4"
     write_video(proxy, render_video(make_proxy_head().gaussians, traj.cameras()))
 
+    frames, masks, _ = photo_anchor_video(portrait, lm, traj.cameras())
+    anchor, anchor_mask = out_dir / f"{name}_anchor.mp4", out_dir / f"{name}_anchor_mask.mp4"
+    write_video(anchor, frames)
+    write_video(anchor_mask, np.repeat(masks[..., None] * np.uint8(255), 3, -1))
+
     html = out_dir / f"{name}_camera_path.html"
     fig = camera_figure({trajectory: traj.cameras()}, {"generic head": load_template()},
                         title=f"Camera path '{Path(trajectory).stem}' around the proxy head")
     fig.write_html(html, include_plotlyjs=True)
-    return [overlay, condition, proxy, html]
+    return [overlay, condition, proxy, anchor, anchor_mask, html]
 
 
 def main(argv: list[str] | None = None) -> int:

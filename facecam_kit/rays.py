@@ -27,3 +27,21 @@ def plucker_rays(K, R, t, height: int, width: int) -> np.ndarray:
     d /= np.linalg.norm(d, axis=-1, keepdims=True)
     o = np.broadcast_to(camera_centers(R, t), d.shape)
     return np.concatenate([np.cross(o, d), d], -1).transpose(2, 0, 1)
+
+
+def plucker_video(cameras, height: int, width: int, stride: int = 4, relative: bool = True) -> np.ndarray:
+    """Plücker ray maps of a camera path, one per latent frame (frames 0, 4, 8, ...).
+
+    cameras: CameraPath; height, width: the map size (e.g. the latent grid, 88 x 60 for 704 x 480).
+    With ``relative`` the rays are expressed in the first camera's frame, as camera-conditioned
+    video models use them. Returns (F', 6, H, W) float64.
+    """
+    from .camera import relative_pose
+
+    idx = np.arange(0, len(cameras), stride)
+    R, t = cameras.R[idx], cameras.t[idx]
+    if relative:  # world := first camera
+        R, t = relative_pose(np.broadcast_to(R[0], R.shape), np.broadcast_to(t[0], t.shape), R, t)
+    # the path's intrinsics are for the official 704 x 480 canvas; rescale them to the map
+    K = cameras.intrinsics()[idx] * np.array([[width / 480], [height / 704], [1]])
+    return np.stack([plucker_rays(K[i], R[i], t[i], height, width) for i in range(len(idx))])

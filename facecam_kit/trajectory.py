@@ -210,3 +210,18 @@ def load_trajectory(name_or_path) -> Trajectory:
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
     return trajectory_from_dict(d)
+
+
+def recammaster_embedding(cameras: CameraPath, stride: int = 4) -> np.ndarray:
+    """ReCamMaster's camera condition: the pose of every ``stride``-th frame relative to the first.
+
+    As the official code computes it: ``rel_i = inv(c2w_0) @ c2w_i`` (camera-to-world matrices,
+    OpenCV axes), cropped to 3 x 4 and flattened row-major. Frames 0, 4, ..., 80 of 81 give the
+    21 latent frames. Returns (F', 12) float64.
+    """
+    idx = np.arange(0, len(cameras), stride)
+    c2w = np.tile(np.eye(4), (len(idx), 1, 1))
+    c2w[:, :3, :3] = np.swapaxes(cameras.R[idx], 1, 2)
+    c2w[:, :3, 3] = cameras.centers[idx]
+    rel = np.linalg.inv(c2w[0]) @ c2w
+    return rel[:, :3, :4].reshape(len(idx), 12)

@@ -4,7 +4,7 @@ from facecam_kit.camera import orbit_cameras
 from facecam_kit.proxy_head import calibrate_landmarks, make_proxy_head
 
 
-def test_triangulated_landmarks_match_detections_better():
+def test_calibration_triangulates_landmarks_near_the_mesh():
     head = make_proxy_head(density=0.6)
     rng = np.random.default_rng(0)
     cams = orbit_cameras(rng.uniform(-40, 40, 5), rng.uniform(-20, 20, 5), 40)

@@ -9,13 +9,20 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["demo", "--out", str(out), "--trajectory", str(traj)]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["sample_camera.mp4", "sample_camera_path.html", "sample_landmarks.png", "sample_proxy.mp4"]
+    assert names == ["sample_anchor.mp4", "sample_anchor_mask.mp4", "sample_camera.mp4", "sample_camera_path.html",
+                     "sample_landmarks.png", "sample_proxy.mp4"]
     frames, fps = read_video(out / "sample_camera.mp4")
     assert frames.shape == (5, 704, 480, 3) and fps == 24
     assert (frames[0] < 200).any()  # something is drawn
     proxy, _ = read_video(out / "sample_proxy.mp4")
     assert proxy.shape == (5, 704, 480, 3)
     assert (proxy[:, 500:] > 245).all() and (proxy[:, :480] < 200).any()  # head in the top square, white padding
+    anchor, _ = read_video(out / "sample_anchor.mp4")
+    mask, _ = read_video(out / "sample_anchor_mask.mp4")
+    assert anchor.shape == mask.shape == (5, 704, 480, 3)
+    valid = mask[..., 0] > 127
+    assert 0.3 < valid.mean() < 0.95  # a real re-rendering, with holes left as holes
+    assert anchor[~valid].mean() < 40 and anchor[valid].mean() > 60
     assert "plotly" in (out / "sample_camera_path.html").read_text()[:100000].lower()
 
 
