@@ -21,7 +21,7 @@ import numba
 import numpy as np
 
 from . import topology
-from .camera import CameraPath, project_points
+from .camera import CameraPath, intrinsics_from_fov, project_points
 
 BACKGROUND_OFFSET = 1.0  # the background plane lies this far (proxy units) behind the head centre
 
@@ -120,12 +120,13 @@ def _zbuffer_splat(world, colors, R, t, K, image, mask, zbuf, width, height):  #
 
 
 def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
-                 targets: CameraPath, height: int = 704, width: int = 480,
+                 targets: CameraPath, height: int = 704, width: int = 480, target_K: np.ndarray | None = None,
                  supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """Forward-warp one source frame into every target camera.
 
     image: (h, w, 3) uint8; depth: (h, w) camera-z depth; K, R, t: the source camera. targets:
-    the target cameras (their intrinsics on the ``height x width`` canvas). Each source pixel is
+    the target cameras, with intrinsics ``target_K`` (F, 3, 3) or, by default, the official
+    proxy intrinsics on the ``height x width`` canvas (head in the top square). Each source pixel is
     lifted at ``supersample^2`` sub-pixel positions so that magnified views keep fewer cracks.
     Returns frames (F, H, W, 3) uint8 (black where invalid) and the valid mask (F, H, W) bool.
     """
@@ -138,7 +139,7 @@ def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndar
     cam_points = rays * np.repeat(np.repeat(depth, s, 0), s, 1).reshape(-1, 1)
     world = (cam_points - t) @ R  # camera -> world: R^T (x - t)
     colors = np.repeat(np.repeat(image, s, 0), s, 1).reshape(-1, 3)
-    Kt = targets.intrinsics(height, width)
+    Kt = targets.intrinsics(height, width) if target_K is None else np.broadcast_to(target_K, (len(targets), 3, 3))
     frames = np.zeros((len(targets), height, width, 3), np.uint8)
     masks = np.zeros((len(targets), height, width), bool)
     zbuf = np.empty(height * width)
@@ -149,25 +150,57 @@ def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndar
     return frames, masks
 
 
-def photo_anchor_video(image: np.ndarray, landmarks2d: np.ndarray, targets: CameraPath,
-                       hfov_deg: float = 30.0, height: int = 704, width: int = 480):
-    """Anchor video of one portrait frame along target cameras, with everything estimated offline.
+def estimate_source(image: np.ndarray, landmarks: np.ndarray, K: np.ndarray):
+    """Source camera and depth of one portrait frame, estimated offline.
 
-    The person's 3D landmarks come from MediaPipe (:func:`~facecam_kit.proxy_head.personalised_landmarks`),
-    the source camera from PnP with an assumed horizontal field of view, and the depth from
-    :func:`head_depth` with the personalised proxy head. Returns frames (F, H, W, 3) uint8,
-    the valid mask (F, H, W) bool and the source depth (h, w).
+    The person's 3D landmarks come from MediaPipe (:func:`~facecam_kit.proxy_head.personalised_landmarks`,
+    at the proxy's scale), the camera from PnP against them, and the depth from :func:`head_depth`
+    with the personalised proxy head. landmarks: (478, 3) MediaPipe pixels. Returns R, t, depth (h, w).
     """
-    from .camera import intrinsics_from_fov
     from .pnp import solve_pnp
     from .proxy_head import make_proxy_head, personalise, personalised_landmarks
 
     h, w = image.shape[:2]
-    person = personalised_landmarks(landmarks2d)
-    K = intrinsics_from_fov(hfov_deg, w, h)
-    R, t = solve_pnp(person, np.asarray(landmarks2d)[:, :2], K)
+    person = personalised_landmarks(landmarks)
+    R, t = solve_pnp(person, np.asarray(landmarks)[:, :2], K)
     head = personalise(make_proxy_head(density=0.5), person)
     rest = np.arange(len(head.gaussians)) >= len(head.face_triangle)  # skull, hair, neck; not the shoulders
-    depth = head_depth(R, t, K, h, w, person, head.gaussians.means[rest & head.is_head])
+    return R, t, head_depth(R, t, K, h, w, person, head.gaussians.means[rest & head.is_head])
+
+
+def photo_anchor_video(image: np.ndarray, landmarks: np.ndarray, targets: CameraPath,
+                       hfov_deg: float = 30.0, height: int = 704, width: int = 480):
+    """Anchor video of one portrait along target cameras (proxy world), assuming the photo's
+    horizontal field of view. Returns frames (F, H, W, 3) uint8, the valid mask (F, H, W) bool
+    and the source depth (h, w)."""
+    K = intrinsics_from_fov(hfov_deg, image.shape[1], image.shape[0])
+    R, t, depth = estimate_source(image, landmarks, K)
     frames, masks = anchor_video(image, depth, K, R, t, targets, height, width)
     return frames, masks, depth
+
+
+def capture_anchor(capture, frame: int, source: int, targets) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Anchor views of a studio capture, to compare with its ground-truth views.
+
+    The source pose and depth are estimated from the source frame alone (MediaPipe, PnP with the
+    known intrinsics). The target cameras follow the true motion from the source camera, its
+    translation rescaled by the ratio of the estimated to the true camera-to-head distance: a
+    monocular estimate has no scale of its own, so evaluation must fix it, as depth benchmarks do.
+    capture: a :class:`~facecam_kit.studio.Capture`; targets: camera indices (T,).
+    Returns anchor frames (T, S, S, 3) uint8, valid masks (T, S, S) bool, ground truth (T, S, S, 3).
+    """
+    from .camera import relative_pose
+    from .landmarks import detect_landmarks
+
+    targets = np.atleast_1d(targets)
+    image = capture.videos[source, frame]
+    size = image.shape[0]
+    lm = detect_landmarks(image, f"camera {source}, frame {frame} of the capture")
+    R_e, t_e, depth = estimate_source(image, lm, capture.K[source])
+    R_rel, t_rel = relative_pose(capture.R[source], capture.t[source], capture.R[targets], capture.t[targets])
+    true_distance = np.linalg.norm(capture.R[source] @ capture.head_pose[frame, :3, 3] + capture.t[source])
+    scale = np.linalg.norm(t_e) / true_distance
+    cams = CameraPath(R_rel @ R_e, R_rel @ t_e + scale * t_rel, np.full(len(targets), 30.0))
+    frames, masks = anchor_video(image, depth, capture.K[source], R_e, t_e, cams, size, size,
+                                 target_K=capture.K[targets])
+    return frames, masks, capture.videos[targets, frame]

@@ -67,10 +67,19 @@ def random_head_shape(rng: np.random.Generator, template: np.ndarray | None = No
     return L
 
 
-def studio_cameras(num_cameras: int, size: int):
-    """Cameras on an arc in front of the head: R (C, 3, 3), t (C, 3), K (C, 3, 3), angles (C, 2)."""
-    az = np.linspace(-ARC_DEG, ARC_DEG, num_cameras) if num_cameras > 1 else np.zeros(1)
-    el = np.where(np.arange(num_cameras) % 2, -8.0, 8.0) if num_cameras >= 8 else np.zeros(num_cameras)
+def studio_cameras(num_cameras: int, size: int, azimuths=None):
+    """Cameras on an arc in front of the head: R (C, 3, 3), t (C, 3), K (C, 3, 3), angles (C, 2).
+
+    By default the azimuths span +-50 degrees (two rows of elevation with 8+ cameras); pass
+    ``azimuths`` (C,) to place them yourself, at elevation 0.
+    """
+    if azimuths is not None:
+        az = np.asarray(azimuths, dtype=np.float64)
+        el = np.zeros(len(az))
+        num_cameras = len(az)
+    else:
+        az = np.linspace(-ARC_DEG, ARC_DEG, num_cameras) if num_cameras > 1 else np.zeros(1)
+        el = np.where(np.arange(num_cameras) % 2, -8.0, 8.0) if num_cameras >= 8 else np.zeros(num_cameras)
     cams = orbit_cameras(az, el, CAMERA_HFOV)
     K = np.repeat(intrinsics_from_fov(CAMERA_HFOV, size, size)[None], num_cameras, 0)
     return cams.R, cams.t, K, np.stack([az, el], 1)
@@ -88,11 +97,12 @@ def head_motion(rng: np.random.Generator, num_frames: int) -> np.ndarray:
 
 def make_capture(out_dir, head: ProxyHead, rng: np.random.Generator, num_cameras: int = 16,
                  num_frames: int = 17, size: int = 256, seed: int = 0, backend: str = "auto",
-                 progress: bool = True) -> Path:
+                 progress: bool = True, azimuths=None) -> Path:
     """Film ``head`` with the studio rig and write one capture folder (layout in the module doc)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    R, t, K, angles = studio_cameras(num_cameras, size)
+    R, t, K, angles = studio_cameras(num_cameras, size, azimuths)
+    num_cameras = len(R)
     poses = head_motion(rng, num_frames)
     lm3d = np.einsum("fij,nj->fni", poses[:, :3, :3], head.landmarks) + poses[:, None, :3, 3]
     lm2d = np.stack([np.stack([project_points(lm3d[f], R[c], t[c], K[c]) for f in range(num_frames)])
@@ -121,10 +131,12 @@ def make_capture(out_dir, head: ProxyHead, rng: np.random.Generator, num_cameras
 
 
 def make_studio(out_dir, num_heads: int = 4, num_cameras: int = 16, num_frames: int = 17,
-                size: int = 256, seed: int = 0, backend: str = "auto", progress: bool = True) -> list[Path]:
+                size: int = 256, seed: int = 0, backend: str = "auto", progress: bool = True,
+                azimuths=None) -> list[Path]:
     """Generate ``num_heads`` captures under ``out_dir`` (head_000, head_001, ...).
 
     Heads are textured from the bundled portrait, with a random shape and a random colour tint.
+    ``azimuths`` places the cameras yourself (see :func:`studio_cameras`).
     """
     from .data import load_sample_portrait
     from .landmarks import detect_landmarks
@@ -138,7 +150,7 @@ def make_studio(out_dir, num_heads: int = 4, num_cameras: int = 16, num_frames: 
         tinted = np.clip(photo * tint, 0, 255).astype(np.uint8)
         head = textured_proxy_head(tinted, photo_lm, random_head_shape(rng), seed=seed + i)
         paths.append(make_capture(Path(out_dir) / f"head_{i:03d}", head, rng, num_cameras, num_frames,
-                                  size, seed, backend, progress))
+                                  size, seed, backend, progress, azimuths))
     return paths
 
 

@@ -37,6 +37,13 @@ CLAIMS = {
         "studio_views": lambda v: v == 4,  # FAST mode; 16 in full mode
         "personalised_gain_px": lambda v: v > 0,
     },
+    "07_camera_representations": {
+        "extrinsics_identical_across_scales": lambda v: v is True,
+        "plucker_identical_across_scales": lambda v: v is True,
+        "landmarks_differ_across_scales": lambda v: v is True,
+        "anchor_psnr_valid_db": lambda v: v > 10,
+        "anchor_valid_fraction": lambda v: 0.2 < v < 1,
+    },
     "03_landmark_camera_condition": {
         "condition_frames": lambda v: v == 21,  # FAST mode; 81 in full mode
         "preview_latency_ms": lambda v: v > 0,  # the target (<= 100 ms) is a benchmark, not a test
