@@ -26,6 +26,13 @@ CLAIMS = {
         "dlt_vs_opencv_rot_diff_deg": lambda v: v < 0.1,
         "essential_rot_err_deg": lambda v: v < 1,
     },
+    "04_augmentation_strategies": {
+        "aug_landmark_consistency_px": lambda v: v <= 2,
+        "stitch_rotation_deg": lambda v: v > 5,  # the cut really rotates the viewpoint
+        "stitch_rotation_error_deg": lambda v: v < 2,  # and PnP recovers the cameras' rotation
+        "pan_rotation_deg": lambda v: v < 1,
+        "loader_samples_per_s": lambda v: v > 0,
+    },
     "05_proxy_head": {
         "proxy_detect_rate": lambda v: v >= 0.9,
         # the issue expects <= 3 px; MediaPipe on our renders is ~5 px off (see the notebook), so

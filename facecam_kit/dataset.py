@@ -1,0 +1,151 @@
+"""Training triplets for FaceCam: (source video, target video, target condition video) + cameras.
+
+:class:`StudioDataset` reads multi-view captures (layout in :mod:`facecam_kit.studio`): the
+source is one camera's clip, the target a stitch of 1-4 clips from other cameras, and the
+augmentations of :mod:`facecam_kit.augment` are applied at random. :class:`MonocularDataset`
+makes triplets from a folder of ordinary videos with synthetic camera motion only.
+
+Every sample is deterministic in (seed, index). Tensors are frames x channels x H x W in [-1, 1],
+with frame counts of the form 4k+1 as Wan's VAE needs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import augment
+from .condition import draw_condition
+from .studio import load_capture
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(F, H, W, 3) uint8 -> (F, 3, H, W) float32 in [-1, 1]."""
+    return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def _check_frames(num_frames: int) -> None:
+    if num_frames < 1 or (num_frames - 1) % 4:
+        raise ValueError(f"num_frames must be of the form 4k+1 (Wan's VAE compresses time by 4), got {num_frames}")
+
+
+class _Augmenter:
+    """The paper's augmentations, drawn from one random generator per sample."""
+
+    def __init__(self, p_background: float, p_motion: float):
+        self.p_background, self.p_motion = p_background, p_motion
+        self._bg = None
+
+    def background(self, rng, *videos):
+        if rng.random() >= self.p_background:
+            return videos
+        self._bg = self._bg or augment.BackgroundReplacer()
+        color = rng.integers(0, 256, 3)
+        return tuple(self._bg(v, color) for v in videos)
+
+    def camera(self, rng, frames, landmarks, K, moving: bool):
+        """Random scale, and for the target (``moving``) possibly a synthetic zoom or pan."""
+        h, w = frames.shape[1:3]
+        s = rng.uniform(*augment.SCALE_RANGE)
+        scale, shift = np.full(len(frames), s), np.zeros((len(frames), 2))
+        if moving and rng.random() < self.p_motion:
+            if rng.random() < 0.5:  # zoom
+                scale = s * np.linspace(1.0, rng.uniform(0.8, 1.25), len(frames))
+            else:  # pan by up to 15% of the frame
+                end = rng.uniform(-0.15, 0.15, 2) * [w, h]
+                shift = np.linspace(0, 1, len(frames))[:, None] * end
+        A = augment.similarity_matrices(scale, shift, h, w)
+        frames, landmarks = augment.warp(frames, landmarks, A)
+        return frames, landmarks, augment.adjust_intrinsics(K, A)
+
+
+class StudioDataset(torch.utils.data.Dataset):
+    """FaceCam triplets from studio captures.
+
+    root: a studio folder (capture sub-folders); num_frames: 4k+1 frames per clip;
+    samples_per_capture: items per capture per epoch. Each item is a dict with ``source``,
+    ``target``, ``condition`` (F, 3, H, W) in [-1, 1], the target cameras ``R`` (F, 3, 3), ``t`` (F, 3),
+    ``K`` (F, 3, 3) (K includes the augmentation), ``head_pose`` (F, 4, 4) and ``plan`` (F,),
+    the camera each target frame came from.
+    """
+
+    def __init__(self, root, num_frames: int = 17, samples_per_capture: int = 8, augment: bool = True,
+                 p_background: float = 0.5, p_motion: float = 0.5, seed: int = 0):
+        _check_frames(num_frames)
+        root = Path(root)
+        self.paths = sorted(p.parent for p in root.glob("*/capture.json"))
+        if not self.paths:
+            raise ValueError(f"no studio captures under {root}: expected sub-folders with capture.json "
+                             f"(make them with facecam_kit.studio.make_studio)")
+        self.num_frames, self.samples_per_capture, self.seed = num_frames, samples_per_capture, seed
+        self.augment = _Augmenter(p_background, p_motion) if augment else None
+        self._load = lru_cache(maxsize=8)(load_capture)
+
+    def __len__(self) -> int:
+        return len(self.paths) * self.samples_per_capture
+
+    def __getitem__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, index])
+        cap = self._load(self.paths[index % len(self.paths)])
+        C, F = cap.videos.shape[:2]
+        if F < self.num_frames:
+            raise ValueError(f"capture {self.paths[index % len(self.paths)]} has {F} frames, fewer than num_frames={self.num_frames}")
+        start = int(rng.integers(0, F - self.num_frames + 1))
+        win = slice(start, start + self.num_frames)
+        src_cam = int(rng.integers(C))
+        plan = augment.stitch_plan(rng, self.num_frames, C)
+        src, src_lm = cap.videos[src_cam, win], cap.landmarks2d[src_cam, win]
+        tgt, tgt_lm = augment.stitch(cap.videos[:, win], cap.landmarks2d[:, win], plan)
+        K = cap.K[plan]
+        if self.augment:
+            src, tgt = self.augment.background(rng, src, tgt)
+            src, src_lm, _ = self.augment.camera(rng, src, src_lm, cap.K[[src_cam] * self.num_frames], moving=False)
+            tgt, tgt_lm, K = self.augment.camera(rng, tgt, tgt_lm, K, moving=True)
+        h, w = tgt.shape[1:3]
+        cond = draw_condition(tgt_lm, h, w)
+        return {"source": _to_tensor(src), "target": _to_tensor(tgt), "condition": _to_tensor(cond),
+                "R": torch.from_numpy(cap.R[plan]), "t": torch.from_numpy(cap.t[plan]), "K": torch.from_numpy(K),
+                "head_pose": torch.from_numpy(cap.head_pose[win]), "plan": torch.from_numpy(plan)}
+
+
+class MonocularDataset(torch.utils.data.Dataset):
+    """FaceCam triplets from a folder of ordinary videos: the target is the source clip with a
+    synthetic zoom or pan (the paper's in-the-wild supplement). Landmarks come from MediaPipe
+    (once per video, cached). Items as :class:`StudioDataset`, without cameras.
+    """
+
+    def __init__(self, folder, num_frames: int = 17, samples_per_video: int = 4, seed: int = 0):
+        from .video import read_video
+
+        _check_frames(num_frames)
+        self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".mp4", ".mov", ".avi", ".mkv"))
+        if not self.files:
+            raise ValueError(f"no videos (.mp4/.mov/.avi/.mkv) in {folder}")
+        self._read = lru_cache(maxsize=4)(lambda p: read_video(p)[0])
+        self._landmarks = {}
+        self.num_frames, self.samples_per_video, self.seed = num_frames, samples_per_video, seed
+        self.augment = _Augmenter(p_background=0.0, p_motion=1.0)
+
+    def __len__(self) -> int:
+        return len(self.files) * self.samples_per_video
+
+    def __getitem__(self, index: int) -> dict:
+        from .landmarks import detect_landmarks_video
+
+        rng = np.random.default_rng([self.seed, index])
+        path = self.files[index % len(self.files)]
+        frames = self._read(path)
+        if len(frames) < self.num_frames:
+            raise ValueError(f"{path} has {len(frames)} frames, fewer than num_frames={self.num_frames}")
+        if path not in self._landmarks:
+            self._landmarks[path] = detect_landmarks_video(frames, str(path), progress=False)[..., :2]
+        start = int(rng.integers(0, len(frames) - self.num_frames + 1))
+        src, lm = frames[start:start + self.num_frames], self._landmarks[path][start:start + self.num_frames]
+        no_camera = np.tile(np.eye(3), (self.num_frames, 1, 1))  # a monocular video has no known K
+        tgt, tgt_lm, _ = self.augment.camera(rng, src, lm, no_camera, moving=True)
+        h, w = tgt.shape[1:3]
+        cond = draw_condition(tgt_lm, h, w)
+        return {"source": _to_tensor(src), "target": _to_tensor(tgt), "condition": _to_tensor(cond)}
