@@ -44,15 +44,26 @@ def load_sample_portrait() -> np.ndarray:
     return iio.imread(data_path("portrait.png"))
 
 
+def make_sample_clip(portrait: np.ndarray, num_frames: int = 33) -> np.ndarray:
+    """A short "video" of the portrait: a slow synthetic zoom from 1.0 to 1.1, (F, 512, 348, 3) uint8."""
+    from .augment import synthetic_zoom
+
+    clip = np.repeat(portrait[None], num_frames, 0)
+    return synthetic_zoom(clip, np.zeros((num_frames, 1, 2)), 1.0, 1.1)[0]
+
+
 def make_data_samples(out_dir: Path = DATA_DIR) -> list[Path]:
-    """Write ``portrait.png`` and ``head_template.npy`` (see :mod:`facecam_kit.template`)."""
+    """Write ``portrait.png``, ``head_template.npy`` (see :mod:`facecam_kit.template`) and
+    ``sample_clip.mp4``."""
     import imageio.v3 as iio
 
     from .template import derive_template
+    from .video import write_video
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     portrait = make_sample_portrait()
     iio.imwrite(out_dir / "portrait.png", portrait)
     np.save(out_dir / "head_template.npy", derive_template(portrait))
-    return [out_dir / "portrait.png", out_dir / "head_template.npy"]
+    write_video(out_dir / "sample_clip.mp4", make_sample_clip(portrait))
+    return [out_dir / "portrait.png", out_dir / "head_template.npy", out_dir / "sample_clip.mp4"]

@@ -7,10 +7,11 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
     # a short orbit keeps the CPU rendering of the proxy head quick; `make demo` uses 81 frames
     traj = save_trajectory(OrbitTrajectory((-30, 30), (0, 10), (35, 45), num_frames=5), tmp_path / "orbit.json")
     out = tmp_path / "out"
-    assert main(["demo", "--out", str(out), "--trajectory", str(traj)]) == 0
+    assert main(["demo", "--out", str(out), "--trajectory", str(traj), "--frames", "5"]) == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["sample_anchor.mp4", "sample_anchor_mask.mp4", "sample_camera.mp4", "sample_camera_path.html",
-                     "sample_landmarks.png", "sample_proxy.mp4"]
+                     "sample_input.mp4", "sample_landmarks.png", "sample_proxy.mp4"]
+    assert "Wan2.2-I2V-A14B-Diffusers" in capsys.readouterr().out  # says what to download
     frames, fps = read_video(out / "sample_camera.mp4")
     assert frames.shape == (5, 704, 480, 3) and fps == 24
     assert (frames[0] < 200).any()  # something is drawn
@@ -30,3 +31,19 @@ def test_bad_trajectory_is_a_clear_error(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "x"), "--trajectory", "spin"]) == 2
     assert "neither a trajectory name" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_render_with_a_saved_tiny_model(tmp_path):
+    from facecam_kit.data import data_path
+    from facecam_kit.pipeline import tiny_facecam_pipeline
+
+    tiny_facecam_pipeline().save_pretrained(tmp_path / "tiny")
+    args = ["render", "--video", str(data_path("sample_clip.mp4")), "--trajectory", "pan_left", "--out", str(tmp_path / "o"),
+            "--weights", str(tmp_path / "tiny"), "--frames", "9", "--height", "128", "--width", "96", "--steps", "2"]
+    assert main(args) == 0
+    generated, fps = read_video(tmp_path / "o" / "sample_clip.mp4")
+    assert generated.shape == (9, 128, 96, 3) and fps == 24
+    assert generated[:, :3].mean() < 40 < generated[:, 20:].mean()  # the 'random weights' banner is burnt in
+    assert read_video(tmp_path / "o" / "sample_clip_input.mp4")[0].shape == (9, 128, 96, 3)
+    args[args.index("--weights") + 1] = str(tmp_path / "nothing")
+    assert main(args) == 2  # a clear error naming the missing files, no traceback

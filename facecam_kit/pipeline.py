@@ -1,0 +1,206 @@
+"""FaceCam on diffusers: a Wan2.2-I2V video DiT conditioned on a source video and a landmark video.
+
+Behaviour follows the official FaceCam inference (reference doc, section 1):
+
+* the source video and the camera-condition video are VAE-encoded (mode of the posterior) and
+  normalised ``(z - mean) / std``;
+* the model input, per step, is 36 channels over 2f latent frames:
+  ``[noisy target | clean source]`` along frames (16 channels), then on channels the conditioning
+  ``y = [camera latents (16) | zeros (4)]``, repeated over both halves;
+* one scalar timestep (cast to bf16 first, as the official code does) for all tokens; classifier-
+  free guidance ``neg + s (pos - neg)`` from two passes that differ only in the text;
+* only the target half is stepped (Euler, flow matching, shift 5, sigmas ``linspace(1, 0, N+1)[:-1]``)
+  and decoded;
+* two experts: ``transformer`` (high noise) while ``t >= boundary * 1000``, then ``transformer_2``
+  (low noise); the official inference uses boundary 0.9.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from diffusers import AutoencoderKLWan, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
+from diffusers.utils import BaseOutput
+
+DEFAULT_PROMPT = "A portrait of a person"
+HEIGHT, WIDTH, NUM_FRAMES, FPS = 704, 480, 81, 24
+BOUNDARY = 0.9
+SHIFT = 5.0
+
+
+@dataclass
+class FaceCamPipelineOutput(BaseOutput):
+    """frames: the generated target video, (B, F, H, W, 3) float in [0, 1] for ``output_type="np"``
+    (a tensor (B, F, 3, H, W) for "pt", latents for "latent"); random_weights: True when the
+    pipeline was built with random weights (its output is noise-like and must be labelled so)."""
+
+    frames: np.ndarray | torch.Tensor
+    random_weights: bool = False
+
+
+def official_sigmas(num_inference_steps: int) -> np.ndarray:
+    """The official schedule's unshifted sigmas: ``linspace(1, 0, N + 1)[:-1]`` (the last step goes to 0)."""
+    return np.linspace(1.0, 0.0, num_inference_steps + 1)[:-1]
+
+
+def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
+    """Flow-matching Euler with shift 5, as DiffSynth's ``FlowMatchScheduler("Wan")``."""
+    return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=SHIFT)
+
+
+def _video_tensor(video, name: str) -> torch.Tensor:
+    """(F, H, W, 3) uint8 array / (F, H, W, 3) or (B, 3, F, H, W) float tensor in [-1, 1] -> (B, 3, F, H, W)."""
+    if isinstance(video, torch.Tensor) and video.ndim == 5:
+        return video.float()
+    v = np.asarray(video)
+    if v.ndim != 4 or v.shape[-1] != 3 or v.dtype != np.uint8:
+        raise ValueError(f"{name} must be (F, H, W, 3) uint8 frames or a (B, 3, F, H, W) tensor in [-1, 1], "
+                         f"got {type(video).__name__} {getattr(v, 'shape', None)} {getattr(v, 'dtype', None)}")
+    return torch.from_numpy(v).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
+
+
+class FaceCamPipeline(DiffusionPipeline):
+    """Camera-controlled re-rendering of a portrait video (FaceCam).
+
+    Components: ``transformer`` (the high-noise expert, or the only one), optional ``transformer_2``
+    (low-noise expert), ``vae`` (Wan2.1 VAE), ``scheduler``, and optional ``text_encoder`` /
+    ``tokenizer`` (UMT5); without them pass ``prompt_embeds``.
+    """
+
+    model_cpu_offload_seq = "text_encoder->transformer->transformer_2->vae"
+    _optional_components = ["transformer_2", "text_encoder", "tokenizer"]
+    _callback_tensor_inputs = ["latents"]
+
+    def __init__(self, transformer: WanTransformer3DModel, vae: AutoencoderKLWan,
+                 scheduler: FlowMatchEulerDiscreteScheduler, transformer_2: WanTransformer3DModel | None = None,
+                 text_encoder=None, tokenizer=None, boundary_ratio: float = BOUNDARY, random_weights: bool = False):
+        super().__init__()
+        self.register_modules(transformer=transformer, transformer_2=transformer_2, vae=vae, scheduler=scheduler,
+                              text_encoder=text_encoder, tokenizer=tokenizer)
+        self.register_to_config(boundary_ratio=boundary_ratio, random_weights=random_weights)
+        if transformer.config.in_channels != 2 * vae.config.z_dim + 4:
+            raise ValueError(f"FaceCam's transformer takes {2 * vae.config.z_dim + 4} input channels "
+                             f"(latent | camera | 4 zeros), got {transformer.config.in_channels}")
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _normalise(self, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+        mean = torch.tensor(self.vae.config.latents_mean, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
+        std = torch.tensor(self.vae.config.latents_std, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
+        return z * std + mean if inverse else (z - mean) / std
+
+    def encode_video(self, video: torch.Tensor) -> torch.Tensor:
+        """VAE latents of a (B, 3, F, H, W) video in [-1, 1], deterministic (posterior mode), normalised."""
+        video = video.to(self._execution_device, self.vae.dtype)
+        return self._normalise(self.vae.encode(video).latent_dist.mode())
+
+    def encode_prompt(self, prompt: str | list[str], max_sequence_length: int = 512) -> torch.Tensor:
+        """UMT5 embeddings, zeroed past each prompt's length and padded to 512 tokens (as the official)."""
+        if self.text_encoder is None or self.tokenizer is None:
+            raise ValueError("this pipeline has no text encoder: pass prompt_embeds / negative_prompt_embeds "
+                             "(precomputed UMT5 embeddings), or load a pipeline with text_encoder and tokenizer")
+        prompt = [prompt] if isinstance(prompt, str) else prompt
+        tok = self.tokenizer(prompt, padding="max_length", max_length=max_sequence_length, truncation=True,
+                             add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+        mask = tok.attention_mask.to(self._execution_device)
+        emb = self.text_encoder(tok.input_ids.to(self._execution_device), mask).last_hidden_state
+        return emb * mask[..., None].to(emb.dtype)
+
+    def expert(self, t: torch.Tensor) -> WanTransformer3DModel:
+        """The transformer for timestep t: high-noise ``transformer`` while ``t >= boundary * 1000``."""
+        if self.transformer_2 is None or t >= self.config.boundary_ratio * self.scheduler.config.num_train_timesteps:
+            return self.transformer
+        return self.transformer_2
+
+    @torch.no_grad()
+    def __call__(self, video, camera_condition, prompt: str | None = DEFAULT_PROMPT, negative_prompt: str = "",
+                 prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
+                 num_inference_steps: int = 50, guidance_scale: float = 5.0,
+                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
+                 output_type: str = "np", return_dict: bool = True,
+                 callback_on_step_end: Callable | None = None,
+                 callback_on_step_end_tensor_inputs: list[str] = ("latents",)):
+        """Generate the target video.
+
+        video: the source video, (F, H, W, 3) uint8 or (B, 3, F, H, W) in [-1, 1]; camera_condition:
+        the landmark condition video, same shape (F = 4k+1; H, W multiples of 16). Returns a
+        :class:`FaceCamPipelineOutput` (or a tuple when ``return_dict=False``).
+        """
+        src, cam = _video_tensor(video, "video"), _video_tensor(camera_condition, "camera_condition")
+        if src.shape != cam.shape:
+            raise ValueError(f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape")
+        f, h, w = src.shape[2:]
+        if (f - 1) % 4 or h % 16 or w % 16:
+            raise ValueError(f"frames must be 4k+1 and height/width multiples of 16, got {f} x {h} x {w}")
+        bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
+        if bad:
+            raise ValueError(f"callback_on_step_end_tensor_inputs must be in {self._callback_tensor_inputs}, got {bad}")
+        device, dtype = self._execution_device, self.transformer.dtype
+
+        if prompt_embeds is None:
+            prompt_embeds = self.encode_prompt(prompt)
+        do_cfg = guidance_scale != 1.0
+        if do_cfg and negative_prompt_embeds is None:
+            negative_prompt_embeds = self.encode_prompt(negative_prompt)
+        prompt_embeds = prompt_embeds.to(device, dtype)
+        negative_prompt_embeds = negative_prompt_embeds.to(device, dtype) if do_cfg else None
+
+        source = self.encode_video(src).to(dtype)
+        camera = self.encode_video(cam).to(dtype)
+        b, lf = source.shape[0], source.shape[2]  # batch, latent frames
+        # y = [camera latents | 4 zero channels], repeated over the target and source halves
+        y = torch.cat([camera, torch.zeros_like(camera[:, :4])], 1).repeat(1, 1, 2, 1, 1)
+        if latents is None:  # drawn in fp32 on the CPU, then cast (as the official)
+            latents = torch.randn(source.shape, generator=generator, dtype=torch.float32)
+        latents = latents.to(device, torch.float32)
+
+        self.scheduler.set_timesteps(sigmas=official_sigmas(num_inference_steps), device=device)
+        timesteps = self.scheduler.timesteps
+        with self.progress_bar(total=len(timesteps)) as bar:
+            for i, t in enumerate(timesteps):
+                model = self.expert(t)
+                x = torch.cat([torch.cat([latents.to(dtype), source], 2), y], 1)
+                t_in = t.to(torch.bfloat16).to(dtype).expand(b)  # the official casts the timestep to bf16
+                pred = model(x, t_in, prompt_embeds, return_dict=False)[0][:, :, :lf]  # the target half
+                if do_cfg:
+                    neg = model(x, t_in, negative_prompt_embeds, return_dict=False)[0][:, :, :lf]
+                    pred = neg + guidance_scale * (pred - neg)
+                latents = self.scheduler.step(pred.float(), t, latents, return_dict=False)[0]
+                if callback_on_step_end is not None:
+                    out = callback_on_step_end(self, i, t, {"latents": latents})
+                    latents = out.get("latents", latents)
+                bar.update()
+
+        if output_type == "latent":
+            frames = latents
+        else:
+            decoded = self.vae.decode(self._normalise(latents.to(self.vae.dtype), inverse=True), return_dict=False)[0]
+            frames = ((decoded.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 1, 3, 4)  # (B, F, 3, H, W)
+            if output_type == "np":
+                frames = frames.permute(0, 1, 3, 4, 2).cpu().numpy()
+            elif output_type != "pt":
+                raise ValueError(f"output_type must be 'np', 'pt' or 'latent', got {output_type!r}")
+        self.maybe_free_model_hooks()
+        if not return_dict:
+            return (frames,)
+        return FaceCamPipelineOutput(frames=frames, random_weights=bool(self.config.random_weights))
+
+
+def tiny_facecam_pipeline(seed: int = 0, two_experts: bool = True, text_dim: int = 32) -> FaceCamPipeline:
+    """A tiny FaceCam pipeline with random weights, built in code (tests, FAST notebooks, CPU).
+
+    Same architecture family as Wan2.2-I2V (36 input channels, two experts), 2 layers of 2 heads x 12.
+    Its outputs are marked ``random_weights=True``. Prompt embeddings: (B, L, ``text_dim``).
+    """
+    torch.manual_seed(seed)
+
+    def dit():
+        return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
+                                     in_channels=36, out_channels=16, text_dim=text_dim, freq_dim=32, ffn_dim=32,
+                                     num_layers=2, rope_max_seq_len=32)
+
+    vae = AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    return FaceCamPipeline(dit(), vae, make_scheduler(), dit() if two_experts else None, random_weights=True)
