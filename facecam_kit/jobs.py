@@ -74,17 +74,8 @@ def render(video, trajectory, out_dir, weights=None, name: str | None = None, nu
     cuda = torch.cuda.is_available()
     pipe = load_pipeline(weights, torch.bfloat16 if cuda else torch.float32).to("cuda" if cuda else "cpu")
     pipe.set_progress_bar_config(disable=not progress)
-    kwargs = {}
-    if pipe.text_encoder is None:  # e.g. a saved tiny pipeline: no UMT5, so fixed embeddings
-        dim = pipe.transformer.config.text_dim
-        emb = torch.zeros(1, 16, dim) if prompt_embeds is None else prompt_embeds
-        kwargs = dict(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb))
-    result = pipe(frames, cond, num_inference_steps=steps, guidance_scale=guidance_scale,
-                  generator=torch.Generator().manual_seed(seed), **kwargs)
-    video_out = (result.frames[0] * 255 + 0.5).astype(np.uint8)
-    if result.random_weights:
-        video_out = label_random(video_out)
-    written.append(write_video(out_dir / f"{name}.mp4", video_out))
+    result = generate_preview(pipe, frames, traj, steps, seed, guidance_scale, prompt_embeds, cond)
+    written.append(write_video(out_dir / f"{name}.mp4", result["generated"]))
     return written
 
 
@@ -118,3 +109,36 @@ def demo(out_dir, trajectory: str = "arc_left", weights=None, num_frames: int = 
     fig.write_html(out_dir / "sample_camera_path.html", include_plotlyjs=True)
     written.append(out_dir / "sample_camera_path.html")
     return written
+
+
+def generate_preview(pipe, video: np.ndarray, trajectory, steps: int = 50, seed: int = 0,
+                     guidance_scale: float = 5.0, prompt_embeds=None, condition: np.ndarray | None = None) -> dict:
+    """The Generate button's callback: run FaceCam on a prepared source video along a trajectory.
+
+    video: (F, H, W, 3) uint8, already cropped (``load_input_video``); trajectory: an Orbit or
+    Preset trajectory; condition: its condition video (default: the analytic path). Pipelines
+    without a text encoder get fixed prompt embeddings (zeros unless given). Returns uint8 videos
+    ``input``, ``condition`` and ``generated`` (labelled when the pipeline has random weights)
+    and ``seconds`` (wall time of the generation).
+    """
+    import time
+
+    import torch
+
+    from .condition import condition_video
+
+    f, h, w = video.shape[:3]
+    if trajectory.num_frames != f:
+        trajectory = dataclasses.replace(trajectory, num_frames=f)
+    cond = condition_video(trajectory, height=h, width=w) if condition is None else condition
+    kwargs = {}
+    if pipe.text_encoder is None:
+        emb = torch.zeros(1, 16, pipe.transformer.config.text_dim) if prompt_embeds is None else prompt_embeds
+        kwargs = dict(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb))
+    t0 = time.perf_counter()
+    out = pipe(video, cond, num_inference_steps=steps, guidance_scale=guidance_scale,
+               generator=torch.Generator().manual_seed(seed), **kwargs)
+    seconds = time.perf_counter() - t0
+    generated = (out.frames[0] * 255 + 0.5).astype(np.uint8)
+    return {"input": video, "condition": cond,
+            "generated": label_random(generated) if out.random_weights else generated, "seconds": seconds}

@@ -44,6 +44,13 @@ CLAIMS = {
         "studio_views": lambda v: v == 4,  # FAST mode; 16 in full mode
         "personalised_gain_px": lambda v: v > 0,
     },
+    "06_model_and_inference": {
+        "generated_frames": lambda v: v == 9,  # FAST: the requested 9 frames (81 with real weights)
+        "tokens_per_forward": lambda v: v == 2 * 3 * 8 * 6,  # twice the target tokens: 2 x 3 x (128/16) x (96/16)
+        "seconds_per_step": lambda v: v > 0,
+        "peak_memory_gb": lambda v: v > 0,
+        "random_weights": lambda v: v is True,
+    },
     "07_camera_representations": {
         "extrinsics_identical_across_scales": lambda v: v is True,
         "plucker_identical_across_scales": lambda v: v is True,

@@ -133,3 +133,14 @@ def test_flops_match_the_reference_table():
     rc, fc = forward_flops(WAN21_T2V_1_3B, n_rc), forward_flops(WAN22_I2V_A14B, n_fc)
     assert round(rc["total"] / 1e12, 1) == 970.8 and round(fc["total"] / 1e12, 1) == 3868.9
     assert round(fc["self_attention"] / 1e12, 1) == 2517.9 and round(rc["linear"] / 1e12, 1) == 173.3
+
+
+def test_generate_button_callback(pipe, portrait):
+    from facecam_kit.jobs import generate_preview
+    from facecam_kit.trajectory import OrbitTrajectory
+
+    video = np.repeat(portrait[None, :128, :96], 5, 0).copy()
+    r = generate_preview(pipe, video, OrbitTrajectory((-20, 20), num_frames=81), steps=2, seed=1)
+    assert r["generated"].shape == r["condition"].shape == (5, 128, 96, 3) and r["seconds"] > 0
+    assert (r["condition"] < 200).any()  # a face drawn for the (resampled) 5-frame trajectory
+    assert np.median(r["generated"][:, 9:12]) < 20  # labelled: random weights

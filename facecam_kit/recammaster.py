@@ -1,0 +1,61 @@
+"""ReCamMaster's camera conditioning on the Wan DiT, for comparisons with FaceCam.
+
+Every transformer block gets a ``cam_encoder`` (Linear 12 -> hidden size, zero-initialised),
+whose output is added to the self-attention input (the modulated, normalised tokens), and a
+``projector`` (Linear hidden -> hidden, identity-initialised) applied to the self-attention
+output before its gate (reference doc, section 5). Fresh, the model therefore computes exactly
+what its Wan base computes. The camera is the relative 3x4 extrinsics per latent frame
+(:func:`facecam_kit.trajectory.recammaster_embedding`), repeated over the source half of the
+frame-concatenated sequence and broadcast over each frame's tokens, at any resolution (the
+official code hard-codes a 30 x 52 token grid, i.e. 480 x 832).
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import WanTransformer3DModel
+from torch import nn
+
+
+class ReCamMasterTransformer(WanTransformer3DModel):
+    """``WanTransformer3DModel`` + per-block camera encoder and projector.
+
+    ``forward(hidden_states, timestep, encoder_hidden_states, camera=...)`` with camera (B, F', 12),
+    F' the latent frames of the *target* half (half of the frames in ``hidden_states``).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        dim = self.config.num_attention_heads * self.config.attention_head_dim
+        for block in self.blocks:
+            block.cam_encoder = nn.Linear(12, dim)
+            block.projector = nn.Linear(dim, dim)
+            nn.init.zeros_(block.cam_encoder.weight)
+            nn.init.zeros_(block.cam_encoder.bias)
+            nn.init.eye_(block.projector.weight)
+            nn.init.zeros_(block.projector.bias)
+            block.attn1.register_forward_pre_hook(self._add_camera(block))
+            block.attn1.register_forward_hook(lambda module, args, output, block=block: block.projector(output))
+        self._camera_tokens = None
+
+    def _add_camera(self, block):
+        def hook(module, args):
+            if self._camera_tokens is None:
+                return None
+            x = args[0]
+            return (x + block.cam_encoder(self._camera_tokens.to(x.dtype)),) + tuple(args[1:])
+        return hook
+
+    def forward(self, hidden_states, timestep, encoder_hidden_states, camera: torch.Tensor | None = None, **kwargs):
+        if camera is not None:
+            p_t, p_h, p_w = self.config.patch_size
+            f, h, w = hidden_states.shape[2] // p_t, hidden_states.shape[3] // p_h, hidden_states.shape[4] // p_w
+            if camera.ndim != 3 or camera.shape[-1] != 12 or 2 * camera.shape[1] != f:
+                raise ValueError(f"camera must be (B, {f // 2}, 12): one relative 3x4 pose per target latent frame, "
+                                 f"got {tuple(camera.shape)}")
+            # per latent frame -> both halves (target, source) -> every token of that frame
+            self._camera_tokens = camera.repeat(1, 2, 1).repeat_interleave(h * w, dim=1)
+        try:
+            return super().forward(hidden_states, timestep, encoder_hidden_states, **kwargs)
+        finally:
+            self._camera_tokens = None

@@ -1,0 +1,42 @@
+import pytest
+import torch
+from diffusers import WanTransformer3DModel
+
+from facecam_kit.recammaster import ReCamMasterTransformer
+from facecam_kit.trajectory import PresetTrajectory, recammaster_embedding
+from facecam_kit.weights import to_diffusers_layout, to_original_layout
+
+CFG = dict(num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16, text_dim=32, freq_dim=32,
+           ffn_dim=32, num_layers=2, rope_max_seq_len=32)
+
+
+def test_fresh_camera_layers_change_nothing_and_train_to_matter():
+    torch.manual_seed(0)
+    base = WanTransformer3DModel(**CFG)
+    rc = ReCamMasterTransformer(**CFG)
+    missing, unexpected = rc.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and {k.split(".")[2] for k in missing} == {"cam_encoder", "projector"}
+    camera = torch.from_numpy(recammaster_embedding(PresetTrajectory("arc_left", 9).cameras())).float()[None]
+    for size in ((4, 6), (6, 10)):  # any resolution
+        x = torch.randn(1, 16, 2 * camera.shape[1], *size)
+        t, e = torch.tensor([700.0]), torch.randn(1, 8, 32)
+        ref = base(x, t, e).sample
+        torch.testing.assert_close(rc(x, t, e, camera=camera).sample, ref)  # zero encoder, identity projector
+        with torch.no_grad():
+            rc.blocks[0].cam_encoder.weight.normal_()
+        moved = rc(x, t, e, camera=camera).sample
+        assert (moved - ref).abs().max() > 1e-4
+        other = rc(x, t, e, camera=torch.zeros_like(camera)).sample
+        assert (moved - other).abs().max() > 1e-4  # the output depends on the camera
+        with torch.no_grad():
+            rc.blocks[0].cam_encoder.weight.zero_()
+    with pytest.raises(ValueError, match="one relative 3x4 pose per target latent frame"):
+        rc(x, t, e, camera=camera[:, :2])
+
+
+def test_camera_keys_pass_through_the_converter():
+    rc = ReCamMasterTransformer(**CFG)
+    original = to_original_layout(rc.state_dict())
+    assert "blocks.1.cam_encoder.weight" in original and "blocks.0.projector.bias" in original
+    back = to_diffusers_layout(original)
+    assert set(back) == set(rc.state_dict())
