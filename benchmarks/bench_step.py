@@ -59,7 +59,7 @@ def main():
     else:  # the whole process's peak resident memory
         import resource
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"{a.config}: {n_params / 1e6:,.1f} M parameters, {tokens(f, h, w):,} tokens, {a.device} {dtype}")
+    print(f"{a.config}: {n_params:,} parameters, {tokens(f, h, w):,} tokens, {a.device} {dtype}")
     print(f"one step (2 CFG passes): {step:.3f} s; peak memory {peak:.1f} GiB")
     if flops_cfg is not None:
         achieved = 2 * forward_flops(flops_cfg, tokens(f, h, w))["total"] / step / 1e12

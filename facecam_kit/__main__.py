@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--steps", type=int, default=50)
     r.add_argument("--guidance", type=float, default=5.0)
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--low-vram", action="store_true", help="model CPU offload and VAE tiling (GPUs under ~48 GB)")
     r.add_argument("--condition", choices=["analytic", "proxy"], default="analytic",
                    help="analytic: project the generic head's landmarks (fast); proxy: the official "
                         "path, render the proxy head and run MediaPipe on every frame")
@@ -47,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
             files = demo(args.out, args.trajectory, args.weights, args.frames)
         elif args.command == "render":
             files = render(args.video, args.trajectory, args.out, args.weights, args.name, args.frames,
-                           args.height, args.width, args.steps, args.guidance, args.seed, args.condition)
+                           args.height, args.width, args.steps, args.guidance, args.seed, args.condition,
+                           low_vram=args.low_vram)
         else:
             from .data import make_data_samples
             files = make_data_samples()

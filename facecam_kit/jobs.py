@@ -28,14 +28,16 @@ def label_random(frames: np.ndarray) -> np.ndarray:
 
 def render(video, trajectory, out_dir, weights=None, name: str | None = None, num_frames: int = 81,
            height: int = 704, width: int = 480, steps: int = 50, guidance_scale: float = 5.0, seed: int = 0,
-           condition: str = "analytic", prompt_embeds=None, progress: bool = True) -> list[Path]:
+           condition: str = "analytic", prompt_embeds=None, low_vram: bool = False,
+           progress: bool = True) -> list[Path]:
     """Re-render ``video`` along ``trajectory`` (a preset name or a JSON file).
 
     Writes ``<name>_input.mp4`` (the cropped input), ``<name>_camera.mp4`` (the landmark condition),
     ``<name>_anchor.mp4`` / ``<name>_anchor_mask.mp4`` (the geometric re-rendering of the first
     frame) and, with ``weights``, ``<name>.mp4`` (the generated video). ``condition``: "analytic"
     (project the generic head's landmarks) or "proxy" (render the proxy head, run MediaPipe: the
-    official path). Without weights it prints what to download and where.
+    official path). ``low_vram``: model CPU offload and VAE tiling, for GPUs under ~48 GB. Without
+    weights it prints what to download and where.
     """
     import torch
 
@@ -72,7 +74,12 @@ def render(video, trajectory, out_dir, weights=None, name: str | None = None, nu
         print(f"No --weights given: wrote the input, condition and anchor videos only.\n\n{DOWNLOAD_HELP}")
         return written
     cuda = torch.cuda.is_available()
-    pipe = load_pipeline(weights, torch.bfloat16 if cuda else torch.float32).to("cuda" if cuda else "cpu")
+    pipe = load_pipeline(weights, torch.bfloat16 if cuda else torch.float32)
+    if cuda and low_vram:  # experts, VAE and text encoder visit the GPU one at a time
+        pipe.enable_model_cpu_offload()
+        pipe.vae.enable_tiling()
+    else:
+        pipe = pipe.to("cuda" if cuda else "cpu")
     pipe.set_progress_bar_config(disable=not progress)
     result = generate_preview(pipe, frames, traj, steps, seed, guidance_scale, prompt_embeds, cond)
     written.append(write_video(out_dir / f"{name}.mp4", result["generated"]))
