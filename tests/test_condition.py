@@ -1,7 +1,5 @@
-import time
 
 import cv2
-import mediapipe as mp
 import numpy as np
 import pytest
 from mediapipe.framework.formats import landmark_pb2

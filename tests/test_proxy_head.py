@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from facecam_kit import topology
-from facecam_kit.landmarks import detect_landmarks
 from facecam_kit.proxy_head import (
     make_proxy_head, personalise, personalised_landmarks, proxy_condition_video, similarity_align, textured_proxy_head,
 )

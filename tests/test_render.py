@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from facecam_kit.camera import intrinsics_from_fov, orbit_cameras
+from facecam_kit.camera import orbit_cameras
 from facecam_kit.gaussians import Gaussians, read_ply, write_ply
 from facecam_kit.render import available_backends, render_gaussians, render_video
 from facecam_kit.trajectory import OrbitTrajectory
