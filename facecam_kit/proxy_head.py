@@ -161,11 +161,11 @@ def textured_proxy_head(image: np.ndarray, landmarks2d: np.ndarray, landmarks3d:
     landmarks (478, 2|3 pixels); hair, skin and clothing colours sampled above and below the face."""
     lm = np.asarray(landmarks2d, dtype=np.float64)[:, :2]
     top, chin = lm[topology.FOREHEAD], lm[topology.CHIN]
-    face_h = np.linalg.norm(chin - top)
     pick = lambda p: _sample_from_image(image, np.clip(p, 0, np.array(image.shape[1::-1]) - 1)[None])[0]
-    skin = _sample_from_image(image, lm[[topology.CHEEK_LEFT, topology.CHEEK_RIGHT]] * 0.8 + lm[4] * 0.2).mean(0)
-    hair = pick(top + (top - chin) / face_h * 0.12 * face_h)
-    shirt = pick(chin + (chin - top) / face_h * 0.9 * face_h)
+    cheeks = lm[[topology.CHEEK_LEFT, topology.CHEEK_RIGHT]] * 0.8 + lm[topology.NOSE_TIP] * 0.2
+    skin = _sample_from_image(image, cheeks).mean(0)
+    hair = pick(top + 0.12 * (top - chin))  # just above the forehead
+    shirt = pick(chin + 0.9 * (chin - top))  # a face height below the chin
     return make_proxy_head(landmarks3d, image, lm, skin=skin, hair=hair, shirt=shirt, seed=seed)
 
 
