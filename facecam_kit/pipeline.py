@@ -52,7 +52,7 @@ def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
 
 
 def _video_tensor(video, name: str) -> torch.Tensor:
-    """(F, H, W, 3) uint8 array / (F, H, W, 3) or (B, 3, F, H, W) float tensor in [-1, 1] -> (B, 3, F, H, W)."""
+    """(F, H, W, 3) uint8 array, or a (B, 3, F, H, W) tensor in [-1, 1] -> (B, 3, F, H, W) float."""
     if isinstance(video, torch.Tensor) and video.ndim == 5:
         return video.float()
     v = np.asarray(video)
