@@ -16,6 +16,8 @@ disocclusions stay holes: the mask says where the anchor is valid, and nothing i
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numba
 import numpy as np
@@ -150,6 +152,14 @@ def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndar
     return frames, masks
 
 
+@functools.cache
+def _generic_head():
+    """The generic proxy head at half density (enough for depth), built once per process."""
+    from .proxy_head import make_proxy_head
+
+    return make_proxy_head(density=0.5)
+
+
 def estimate_source(image: np.ndarray, landmarks: np.ndarray, K: np.ndarray):
     """Source camera and depth of one portrait frame, estimated offline.
 
@@ -158,12 +168,12 @@ def estimate_source(image: np.ndarray, landmarks: np.ndarray, K: np.ndarray):
     with the personalised proxy head. landmarks: (478, 3) MediaPipe pixels. Returns R, t, depth (h, w).
     """
     from .pnp import solve_pnp
-    from .proxy_head import make_proxy_head, personalise, personalised_landmarks
+    from .proxy_head import personalise, personalised_landmarks
 
     h, w = image.shape[:2]
     person = personalised_landmarks(landmarks)
     R, t = solve_pnp(person, np.asarray(landmarks)[:, :2], K)
-    head = personalise(make_proxy_head(density=0.5), person)
+    head = personalise(_generic_head(), person)
     rest = np.arange(len(head.gaussians)) >= len(head.face_triangle)  # skull, hair, neck; not the shoulders
     return R, t, head_depth(R, t, K, h, w, person, head.gaussians.means[rest & head.is_head])
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +29,7 @@ def render(video, trajectory, out_dir, weights=None, name: str | None = None, nu
            height: int = 704, width: int = 480, steps: int = 50, guidance_scale: float = 5.0, seed: int = 0,
            condition: str = "analytic", prompt_embeds=None, low_vram: bool = False,
            progress: bool = True) -> list[Path]:
-    """Re-render ``video`` along ``trajectory`` (a preset name or a JSON file).
+    """Re-render ``video`` along ``trajectory`` (a preset name, a JSON file or a trajectory).
 
     Writes ``<name>_input.mp4`` (the cropped input), ``<name>_camera.mp4`` (the landmark condition),
     ``<name>_anchor.mp4`` / ``<name>_anchor_mask.mp4`` (the geometric re-rendering of the first
@@ -47,9 +46,7 @@ def render(video, trajectory, out_dir, weights=None, name: str | None = None, nu
     from .video import load_input_video
     from .weights import DOWNLOAD_HELP, load_pipeline
 
-    traj = load_trajectory(trajectory)
-    if traj.num_frames != num_frames:
-        traj = dataclasses.replace(traj, num_frames=num_frames)
+    traj = load_trajectory(trajectory, num_frames)
     if condition not in ("analytic", "proxy"):
         raise ValueError(f"condition must be 'analytic' or 'proxy', got {condition!r}")
     out_dir = Path(out_dir)
@@ -100,11 +97,9 @@ def demo(out_dir, trajectory: str = "arc_left", weights=None, num_frames: int = 
     from .template import load_template
     from .viz import camera_figure
 
-    traj = load_trajectory(trajectory)  # validate before any work
-    if traj.num_frames != num_frames:
-        traj = dataclasses.replace(traj, num_frames=num_frames)
+    traj = load_trajectory(trajectory, num_frames)  # validate before any work
     out_dir = Path(out_dir)
-    written = render(data_path("sample_clip.mp4"), trajectory, out_dir, weights, "sample", num_frames)
+    written = render(data_path("sample_clip.mp4"), traj, out_dir, weights, "sample", num_frames)
     portrait = load_sample_portrait()
     lm = detect_landmarks(portrait, "the sample portrait")
     h, w = portrait.shape[:2]
@@ -135,8 +130,7 @@ def generate_preview(pipe, video: np.ndarray, trajectory, steps: int = 50, seed:
     from .condition import condition_video
 
     f, h, w = video.shape[:3]
-    if trajectory.num_frames != f:
-        trajectory = dataclasses.replace(trajectory, num_frames=f)
+    trajectory = load_trajectory(trajectory, f)
     cond = condition_video(trajectory, height=h, width=w) if condition is None else condition
     kwargs = {}
     if pipe.text_encoder is None:

@@ -229,13 +229,24 @@ def proxy_condition_video(head: ProxyHead | Gaussians, trajectory, height: int =
     frame without a detected face raises NoFaceDetected, as the official code does).
     """
     from .condition import draw_condition
+
+    renders, detected = render_and_detect(head, trajectory.cameras(), height, width, backend, allow_missing, progress)
+    return draw_condition(detected, height, width), renders, detected
+
+
+def render_and_detect(head: ProxyHead | Gaussians, cameras, height: int = 704, width: int = 480,
+                      backend: str = "auto", allow_missing: bool = False, progress: bool = True):
+    """Render the head from a CameraPath (official padding) and run MediaPipe on every render.
+
+    Returns renders (F, H, W, 3) uint8 and detected landmarks (F, 478, 3) (NaN rows for missed
+    frames when ``allow_missing``).
+    """
     from .landmarks import detect_landmarks_video
     from .render import render_video
 
     g = head.gaussians if isinstance(head, ProxyHead) else head
-    renders = render_video(g, trajectory.cameras(), height, width, backend, progress)
-    detected = detect_landmarks_video(renders, "the proxy-head render", progress, allow_missing)
-    return draw_condition(detected, height, width), renders, detected
+    renders = render_video(g, cameras, height, width, backend, progress)
+    return renders, detect_landmarks_video(renders, "the proxy-head render", progress, allow_missing)
 
 
 def calibrate_landmarks(head: ProxyHead, cameras, backend: str = "auto", progress: bool = True) -> np.ndarray:
@@ -246,11 +257,7 @@ def calibrate_landmarks(head: ProxyHead, cameras, backend: str = "auto", progres
     detector's consistent biases (nose, chin), so it tracks the official path more closely.
     cameras: a CameraPath of calibration views (e.g. random official-range cameras). Returns (478, 3).
     """
-    from .landmarks import detect_landmarks_video
-    from .render import render_video
-
-    renders = render_video(head.gaussians, cameras, backend=backend, progress=progress)
-    detected = detect_landmarks_video(renders, "the proxy-head render", progress, allow_missing=True)
+    _, detected = render_and_detect(head, cameras, backend=backend, allow_missing=True, progress=progress)
     seen = ~np.isnan(detected[:, 0, 0])
     if seen.sum() < 2:
         raise ValueError(f"MediaPipe found the face in {seen.sum()} of {len(cameras)} calibration views; need at least 2")

@@ -18,7 +18,7 @@ A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -196,9 +196,19 @@ def save_trajectory(traj: Trajectory, path) -> Path:
     return path
 
 
-def load_trajectory(name_or_path) -> Trajectory:
-    """A ReCamMaster preset by name (``"arc_left"``), or a trajectory JSON file."""
-    s = str(name_or_path)
+def load_trajectory(name_or_path, num_frames: int | None = None) -> Trajectory:
+    """A ReCamMaster preset by name (``"arc_left"``), a trajectory JSON file, or a trajectory
+    object; resampled to ``num_frames`` when given (the same path, more or fewer frames)."""
+    if isinstance(name_or_path, (OrbitTrajectory, PresetTrajectory)):
+        traj = name_or_path
+    else:
+        traj = _load_spec(str(name_or_path))
+    if num_frames is not None and traj.num_frames != num_frames:
+        traj = replace(traj, num_frames=num_frames)
+    return traj
+
+
+def _load_spec(s: str) -> Trajectory:
     if s in RECAMMASTER_PRESETS:
         return PresetTrajectory(s)
     path = Path(s)

@@ -28,10 +28,10 @@ def frustum_lines(cameras: CameraPath, size: float = 0.25, every: int = 10,
     Each frustum: centre to the four image corners at depth ``size``, and the image rectangle.
     """
     K = cameras.intrinsics(height, width)
+    s = min(height, width)  # the rendered square (the rest of the canvas is padding)
+    corners = np.array([[0, 0, 1], [s, 0, 1], [s, s, 1], [0, s, 1]], float)
     segs = []
     for i in range(0, len(cameras), every):
-        s = min(height, width)  # the rendered square (the rest of the canvas is padding)
-        corners = np.array([[0, 0, 1], [s, 0, 1], [s, s, 1], [0, s, 1]], float)
         rays = corners @ np.linalg.inv(K[i]).T * size
         world = (rays - cameras.t[i]) @ cameras.R[i]  # camera -> world: R^T (x - t)
         c = cameras.centers[i]

@@ -95,3 +95,12 @@ def test_json_roundtrip(tmp_path):
         load_trajectory(tmp_path / "broken.json")
     with pytest.raises(ValueError, match="neither a trajectory name"):
         load_trajectory(tmp_path / "missing.json")
+
+
+def test_load_resamples_to_a_frame_count():
+    traj = load_trajectory("arc_left", num_frames=9)
+    assert traj == PresetTrajectory("arc_left", 9)
+    orbit = OrbitTrajectory((-30, 30), num_frames=81)
+    short = load_trajectory(orbit, 5)
+    assert short.azimuth == orbit.azimuth and len(short.cameras()) == 5
+    assert load_trajectory(orbit) is orbit
