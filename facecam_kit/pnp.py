@@ -145,6 +145,27 @@ def triangulate(points1, points2, K, R, t) -> np.ndarray:
     return (X[:3] / X[3]).T
 
 
+def triangulate_views(points2d, projections) -> np.ndarray:
+    """Linear (DLT) triangulation of N points seen in V views.
+
+    points2d: (V, N, 2) pixels, NaN rows where a view did not see the point set; projections:
+    (V, 3, 4) matrices ``K [R | t]``. Each point solves the stacked rows ``u P_3 - P_1`` and
+    ``v P_3 - P_2`` of the views that saw it (at least 2). Returns (N, 3).
+    """
+    uv = np.asarray(points2d, dtype=np.float64)
+    P = np.asarray(projections, dtype=np.float64)
+    if uv.ndim != 3 or uv.shape[-1] != 2 or P.shape != (len(uv), 3, 4):
+        raise ValueError(f"need points2d (V, N, 2) and projections (V, 3, 4), got {uv.shape} and {P.shape}")
+    seen = np.isfinite(uv).all((1, 2))
+    if seen.sum() < 2:
+        raise ValueError(f"triangulation needs the points in at least 2 views, got {seen.sum()} of {len(uv)}")
+    P, uv = P[seen], uv[seen]
+    A = np.concatenate([uv[..., 0, None] * P[:, None, 2] - P[:, None, 0],
+                        uv[..., 1, None] * P[:, None, 2] - P[:, None, 1]], 0)  # (2V, N, 4)
+    X = np.linalg.svd(A.transpose(1, 0, 2))[2][:, -1]
+    return X[:, :3] / X[:, 3:]
+
+
 def relative_pose_from_essential(points1, points2, K, refine: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Relative pose of view 2 w.r.t. view 1 from pixel correspondences (N >= 8, 2).
 

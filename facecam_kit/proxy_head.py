@@ -247,24 +247,3 @@ def render_and_detect(head: ProxyHead | Gaussians, cameras, height: int = 704, w
     g = head.gaussians if isinstance(head, ProxyHead) else head
     renders = render_video(g, cameras, height, width, backend, progress)
     return renders, detect_landmarks_video(renders, "the proxy-head render", progress, allow_missing)
-
-
-def calibrate_landmarks(head: ProxyHead, cameras, backend: str = "auto", progress: bool = True) -> np.ndarray:
-    """Where MediaPipe *sees* the head's landmarks, in 3D: render the head from known cameras,
-    detect, and triangulate each landmark (linear DLT over the views with a detection).
-
-    Projecting these instead of the mesh landmarks makes the analytic path reproduce the
-    detector's consistent biases (nose, chin), so it tracks the official path more closely.
-    cameras: a CameraPath of calibration views (e.g. random official-range cameras). Returns (478, 3).
-    """
-    _, detected = render_and_detect(head, cameras, backend=backend, allow_missing=True, progress=progress)
-    seen = ~np.isnan(detected[:, 0, 0])
-    if seen.sum() < 2:
-        raise ValueError(f"MediaPipe found the face in {seen.sum()} of {len(cameras)} calibration views; need at least 2")
-    P = cameras.intrinsics() @ np.concatenate([cameras.R, cameras.t[:, :, None]], 2)  # (V, 3, 4)
-    P, uv = P[seen], detected[seen, :, :2]
-    # rows u P3 - P1 and v P3 - P2 for every view: (478, 2V, 4) systems solved at once
-    A = np.concatenate([uv[..., 0, None] * P[:, None, 2] - P[:, None, 0],
-                        uv[..., 1, None] * P[:, None, 2] - P[:, None, 1]], 0).transpose(1, 0, 2)
-    X = np.linalg.svd(A)[2][:, -1]
-    return X[:, :3] / X[:, 3:]

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from facecam_kit.camera import (
-    camera_centers, intrinsics_from_fov, look_at, orbit_cameras, project_points, proxy_intrinsics,
+    camera_centers, intrinsics_from_fov, look_at, orbit_angles, orbit_cameras, project_points, proxy_intrinsics,
     relative_pose, rotation_about_axis, rotation_angle_deg,
 )
 
@@ -48,6 +48,12 @@ def test_orbit_matches_official_geometry():
     assert uv[1, 0] > 240
     with pytest.raises(ValueError, match="elevation"):
         orbit_cameras(0, 90, 40)
+
+
+@given(az=st.floats(-179, 179), el=st.floats(-89, 89), r=st.floats(0.1, 10))
+def test_orbit_angles_invert_orbit_positions(az, el, r):
+    got = orbit_angles(orbit_cameras(az, el, 40, radius=r).centers)
+    np.testing.assert_allclose(np.ravel(got), [az, el], atol=1e-7)
 
 
 @settings(max_examples=50)

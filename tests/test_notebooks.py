@@ -35,10 +35,11 @@ CLAIMS = {
     },
     "05_proxy_head": {
         "proxy_detect_rate": lambda v: v >= 0.9,
-        # the issue expects <= 3 px; MediaPipe on our renders is ~5 px off (see the notebook), so
-        # this guards against regressions rather than certifying the target
-        "analytic_vs_detected_px": lambda v: v <= 8,
-        "analytic_vs_detected_mesh_px": lambda v: v <= 10,
+        # the issue expects <= 3 px: the notebook asserts it in full mode (the 105-view calibration);
+        # FAST calibrates on 18 views and 9 frames (3.6 px here), so this guards against regressions
+        "analytic_vs_detected_px": lambda v: v <= 4.5,
+        "analytic_vs_detected_triangulated_px": lambda v: v <= 6,
+        "analytic_vs_detected_mesh_px": lambda v: v <= 8,
         "analytic_speedup": lambda v: v >= 20,
         "cpu_render_ms_per_frame": lambda v: v > 0,
         "studio_views": lambda v: v == 4,  # FAST mode; 16 in full mode

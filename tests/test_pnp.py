@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from facecam_kit.camera import intrinsics_from_fov, orbit_cameras, project_points
 from facecam_kit.pnp import (
     dlt_pnp, essential_matrix, relative_pose_from_essential, rotation_error_deg, solve_pnp,
-    translation_direction_error_deg,
+    translation_direction_error_deg, triangulate_views,
 )
 
 K = intrinsics_from_fov(40, 512, 512)
@@ -83,3 +83,13 @@ def test_bad_correspondences():
         dlt_pnp(np.zeros((10, 3)), np.zeros((9, 2)), K)
     with pytest.raises(ValueError, match="NaN"):
         solve_pnp(np.full((10, 3), np.nan), np.zeros((10, 2)), K)
+
+
+def test_multiview_triangulation_is_exact_and_skips_unseen_views(template):
+    cams = orbit_cameras([-40, 0, 25, 45], [10, -20, 0, 30], [30, 40, 50, 55])
+    uv = cams.project(template)
+    uv[1] = np.nan  # a view without a detection
+    P = cams.intrinsics() @ np.concatenate([cams.R, cams.t[:, :, None]], 2)
+    np.testing.assert_allclose(triangulate_views(uv, P), template, atol=1e-9)
+    with pytest.raises(ValueError, match="at least 2 views"):
+        triangulate_views(uv[:2], P[:2])
