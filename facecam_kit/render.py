@@ -4,9 +4,12 @@ Both follow the classic 3DGS rasteriser: each Gaussian is projected to a 2D Gaus
 ``Sigma_2D = J W Sigma W^T J^T + 0.3 I``) with opacity ``alpha = min(0.999, o exp(-d^T Sigma_2D^-1 d / 2))``
 at pixel offset ``d``, fragments with ``alpha < 1/255`` are dropped, and each pixel composites its
 fragments front to back until the transmittance falls to 1e-4; the background fills the rest.
-The CPU renderer enumerates every (Gaussian, pixel) fragment inside the box where alpha can
-reach 1/255, sorts them by pixel (stable, so depth order survives) and composites with a
-segmented cumulative sum of ``log(1 - alpha)``: no per-pixel Python loop.
+The CPU renderer takes the Gaussians front to back in chunks; for each chunk it enumerates every
+(Gaussian, pixel) fragment inside the box where alpha can reach 1/255, sorts them by pixel
+(stable, so depth order survives) and composites with a segmented cumulative sum of
+``log(1 - alpha)`` on top of each pixel's transmittance so far: no per-pixel Python loop. Pixels
+that reached the stopping transmittance take no more fragments, and Gaussians whose whole box is
+such pixels are skipped; chunks also keep the working set small (about 1.3x faster than one pass).
 
 Cameras use the kit's convention (world-to-camera ``R, t``, OpenCV axes), as gsplat does.
 """
@@ -39,7 +42,7 @@ def available_backends() -> list[str]:
     return backends
 
 
-def _render_cpu(g: Gaussians, R, t, K, width: int, height: int, background) -> torch.Tensor:
+def _render_cpu(g: Gaussians, R, t, K, width: int, height: int, background, chunk: int = 1024) -> torch.Tensor:
     dt = torch.float64
     R, t, K = (torch.as_tensor(np.asarray(a), dtype=dt) for a in (R, t, K))
     mc = torch.as_tensor(g.means, dtype=dt) @ R.T + t
@@ -73,33 +76,47 @@ def _render_cpu(g: Gaussians, R, t, K, width: int, height: int, background) -> t
     f32 = lambda a: a.to(torch.float32)
     u, v, opac = f32(u), f32(v), f32(opac)
     ia, ib, ic = f32(c / det), f32(-b / det), f32(a / det)  # inverse covariance (conic)
-    counts = w[order] * h[order]
-    gi = torch.repeat_interleave(order, counts)
-    local = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
-    wg = w[gi]
-    py = torch.div(local, wg, rounding_mode="floor")
-    px = x0[gi] + local - py * wg
-    py += y0[gi]
-    dx, dy = px + (0.5 - u[gi]), py + (0.5 - v[gi])
-    sigma = 0.5 * (ia[gi] * dx * dx + ic[gi] * dy * dy) + ib[gi] * dx * dy
-    alpha = torch.clamp(opac[gi] * torch.exp(-sigma), max=MAX_ALPHA)
-    keep = (sigma >= 0) & (alpha >= MIN_ALPHA)
-    gi, alpha, pix = gi[keep], alpha[keep].double(), (py * width + px)[keep]
+    colors = torch.as_tensor(g.colors, dtype=dt)[front]
+    image = torch.zeros(height * width, 3, dtype=dt)
+    log_t_pixel = torch.zeros(height * width, dtype=dt)  # log transmittance so far
+    done = torch.zeros(height * width, dtype=torch.bool)  # the rasteriser stopped at T <= 1e-4
+    stop = np.log(MIN_TRANSMITTANCE)
+    for first in range(0, len(order), chunk):
+        ids = order[first:first + chunk]
+        # skip Gaussians whose whole box is done (behind opaque ones): summed-area table of open pixels
+        table = torch.zeros(height + 1, width + 1, dtype=torch.int32)
+        table[1:, 1:] = (~done).view(height, width).int().cumsum(0).cumsum(1)
+        a0, a1, b0, b1 = x0[ids], x1[ids] + 1, y0[ids], y1[ids] + 1
+        ids = ids[(table[b1, a1] - table[b0, a1] - table[b1, a0] + table[b0, a0]) > 0]
+        counts = w[ids] * h[ids]
+        gi = torch.repeat_interleave(ids, counts)
+        local = torch.arange(int(counts.sum())) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+        wg = w[gi]
+        py = torch.div(local, wg, rounding_mode="floor")
+        px = x0[gi] + local - py * wg
+        py += y0[gi]
+        pix = py * width + px
+        live = ~done[pix]
+        gi, px, py, pix = gi[live], px[live], py[live], pix[live]
+        dx, dy = px + (0.5 - u[gi]), py + (0.5 - v[gi])
+        sigma = 0.5 * (ia[gi] * dx * dx + ic[gi] * dy * dy) + ib[gi] * dx * dy
+        alpha = torch.clamp(opac[gi] * torch.exp(-sigma), max=MAX_ALPHA)
+        keep = (sigma >= 0) & (alpha >= MIN_ALPHA)
+        gi, alpha, pix = gi[keep], alpha[keep].double(), pix[keep]
 
-    # composite: stable sort by pixel keeps the depth order inside each pixel
-    srt = torch.sort(pix, stable=True).indices
-    gi, alpha, pix = gi[srt], alpha[srt], pix[srt]
-    log_t = torch.log1p(-alpha)
-    csum = torch.cumsum(log_t, 0)
-    _, seg_counts = torch.unique_consecutive(pix, return_counts=True)
-    seg_start = torch.repeat_interleave(torch.cumsum(seg_counts, 0) - seg_counts, seg_counts)
-    before = csum - log_t - (csum[seg_start] - log_t[seg_start])  # log transmittance in front
-    used = before + log_t > np.log(MIN_TRANSMITTANCE)  # the rasteriser stops at T <= 1e-4
-    weight = (alpha * torch.exp(before))[used]
-    colors = torch.as_tensor(g.colors, dtype=dt)[front][gi[used]]
-    image = torch.zeros(height * width, 3, dtype=dt).index_add_(0, pix[used], weight[:, None] * colors)
-    log_final = torch.zeros(height * width, dtype=dt).index_add_(0, pix[used], log_t[used])
-    image += torch.exp(log_final)[:, None] * torch.as_tensor(background, dtype=dt)
+        # composite: stable sort by pixel keeps the depth order inside each pixel
+        srt = torch.sort(pix, stable=True).indices
+        gi, alpha, pix = gi[srt], alpha[srt], pix[srt]
+        log_t = torch.log1p(-alpha)
+        csum = torch.cumsum(log_t, 0)
+        _, seg_counts = torch.unique_consecutive(pix, return_counts=True)
+        seg_start = torch.repeat_interleave(torch.cumsum(seg_counts, 0) - seg_counts, seg_counts)
+        before = csum - log_t - (csum[seg_start] - log_t[seg_start]) + log_t_pixel[pix]  # log T in front
+        used = before + log_t > stop
+        image.index_add_(0, pix[used], (alpha * torch.exp(before))[used, None] * colors[gi[used]])
+        log_t_pixel.index_add_(0, pix[used], log_t[used])
+        done[pix[~used]] = True
+    image += torch.exp(log_t_pixel)[:, None] * torch.as_tensor(background, dtype=dt)
     return image.reshape(height, width, 3).float()
 
 

@@ -4,7 +4,8 @@ import torch
 
 from facecam_kit.camera import orbit_cameras
 from facecam_kit.gaussians import Gaussians, read_ply, write_ply
-from facecam_kit.render import available_backends, render_gaussians, render_video
+from facecam_kit.proxy_head import make_proxy_head
+from facecam_kit.render import _render_cpu, available_backends, render_gaussians, render_video
 from facecam_kit.trajectory import OrbitTrajectory
 
 K = np.array([[200.0, 0, 32], [0, 200.0, 24], [0, 0, 1]])
@@ -41,6 +42,26 @@ def test_depth_order_and_occlusion():
         img = render_gaussians(g, np.eye(3), np.zeros(3), K, 64, 48, backend="cpu").numpy()
         np.testing.assert_allclose(img[24, 32], [0, 0, 1], atol=0.02)  # the near blue one wins
         assert img[24, 45, 0] > 0.95 and img[24, 45, 2] < 0.5  # the far red one shows beside it
+
+
+def test_compositing_stops_at_transmittance_1e4_across_chunks():
+    # three opaque Gaussians on one pixel centre (32.5, 24.5), near to far: blue, green, red
+    stack = Gaussians.concatenate([one(mean=(0.5 * z / 200, 0.5 * z / 200, z), opacity=1.0, color=c)
+                                   for z, c in ((1.0, (0, 0, 1.0)), (2.0, (0, 1.0, 0)), (3.0, (1.0, 0, 0)))])
+    # alpha is capped at 0.999; after blue T = 1e-3, and green would take it to 1e-6 < 1e-4,
+    # so the rasteriser stops before green: 0.999 blue + 1e-3 white
+    for chunk in (1, 2, 4096):  # Gaussians split over chunks, or all in one
+        img = _render_cpu(stack, np.eye(3), np.zeros(3), K, 64, 48, (1.0, 1.0, 1.0), chunk=chunk).numpy()
+        np.testing.assert_allclose(img[24, 32], [0.001, 0.001, 1.0], atol=1e-6)
+
+
+def test_chunked_compositing_matches_one_pass():
+    head = make_proxy_head(density=0.3)
+    cams = orbit_cameras([-40, 35], [15, -20], [35, 50])
+    K2 = cams.intrinsics(160, 160)
+    for i in range(len(cams)):
+        a, b = (_render_cpu(head.gaussians, cams.R[i], cams.t[i], K2[i], 160, 160, (1.0, 1.0, 1.0), chunk=c) for c in (64, 10**6))
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
 
 
 def test_behind_camera_is_invisible_and_anisotropy():
@@ -85,7 +106,6 @@ def test_ply_roundtrip_and_errors(tmp_path):
 
 @pytest.mark.skipif("gsplat" not in available_backends(), reason="gsplat parity needs a CUDA GPU")
 def test_gsplat_matches_cpu():
-    from facecam_kit.proxy_head import make_proxy_head
     g = make_proxy_head(density=0.3).gaussians
     cams = orbit_cameras([-30, 0, 30], [10, 0, -10], 40)
     Ks = cams.intrinsics(480, 480)
