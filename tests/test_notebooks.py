@@ -41,6 +41,8 @@ CLAIMS = {
         "analytic_vs_detected_triangulated_px": lambda v: v <= 6,
         "analytic_vs_detected_mesh_px": lambda v: v <= 8,
         "analytic_speedup": lambda v: v >= 20,
+        "official_s_per_video": lambda v: v > 0,
+        "analytic_ms_per_video": lambda v: v > 0,
         "cpu_render_ms_per_frame": lambda v: v > 0,
         "studio_views": lambda v: v == 4,  # FAST mode; 16 in full mode
         "personalised_gain_px": lambda v: v > 0,
