@@ -52,7 +52,9 @@ class LandmarkCalibration:
     def project(self, cameras: CameraPath, height: int = 704, width: int = 480) -> np.ndarray:
         """Where MediaPipe would find the landmarks on renders from ``cameras``: (F, 478, 2) pixels.
 
-        Views outside the grid take the offsets of its nearest edge.
+        A view is looked up by its direction from the head (azimuth, elevation on the proxy orbit)
+        and its fov, so cameras that do not aim at the head get the table of the orbit camera in
+        that direction; views outside the grid take the offsets of its nearest edge.
         """
         az, el = orbit_angles(cameras.centers)
         offset = np.zeros((len(cameras), NUM_LANDMARKS, 2))
