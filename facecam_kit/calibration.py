@@ -26,6 +26,7 @@ import numpy as np
 
 from .camera import CameraPath, orbit_angles, orbit_cameras, world_to_camera
 from .pnp import triangulate_views
+from .proxy_head import render_and_detect
 from .topology import NUM_LANDMARKS
 
 # the official random-trajectory ranges, every 15 degrees, at three fields of view
@@ -85,8 +86,6 @@ def calibrate_landmarks(head, azimuth=AZIMUTHS, elevation=ELEVATIONS, hfov=HFOVS
     Grid views where MediaPipe finds no face take the mean offsets of the same direction at the
     other fields of view (zero if none). The default grid is 105 renders.
     """
-    from .proxy_head import render_and_detect
-
     axes = [np.atleast_1d(np.asarray(a, dtype=np.float64)) for a in (azimuth, elevation, hfov)]
     for name, a in zip(("azimuth", "elevation", "hfov"), axes):
         if np.any(np.diff(a) <= 0):

@@ -139,10 +139,8 @@ def essential_matrix(points1, points2, K) -> np.ndarray:
 
 def triangulate(points1, points2, K, R, t) -> np.ndarray:
     """Linear triangulation with camera 1 = [I | 0], camera 2 = [R | t]. Returns (N, 3)."""
-    P1 = K @ np.c_[np.eye(3), np.zeros(3)]
-    P2 = K @ np.c_[R, t]
-    X = cv2.triangulatePoints(P1, P2, np.asarray(points1, float).T, np.asarray(points2, float).T)
-    return (X[:3] / X[3]).T
+    P = K @ np.stack([np.c_[np.eye(3), np.zeros(3)], np.c_[R, t]])
+    return triangulate_views(np.stack([points1, points2]).astype(np.float64), P)
 
 
 def triangulate_views(points2d, projections) -> np.ndarray:

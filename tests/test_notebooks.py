@@ -40,6 +40,7 @@ CLAIMS = {
         "analytic_vs_detected_px": lambda v: v <= 4.5,
         "analytic_vs_detected_triangulated_px": lambda v: v <= 6,
         "analytic_vs_detected_mesh_px": lambda v: v <= 8,
+        "detector_jitter_px": lambda v: 0 < v < 2,
         "analytic_speedup": lambda v: v >= 20,
         "official_s_per_video": lambda v: v > 0,
         "analytic_ms_per_video": lambda v: v > 0,
