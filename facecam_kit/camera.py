@@ -102,7 +102,7 @@ def orbit_positions(azimuth_deg, elevation_deg, radius: float = PROXY_RADIUS,
 
 def orbit_angles(positions, base_azimuth_deg: float = PROXY_BASE_AZIMUTH_DEG) -> tuple[np.ndarray, np.ndarray]:
     """The inverse of :func:`orbit_positions`: azimuth and elevation in degrees (…,) of
-    positions (…, 3) seen from the origin; azimuth in (-180, 180]."""
+    positions (…, 3) seen from the origin; azimuth in [-180, 180)."""
     p = _check("positions", positions, (3,), "(…, 3)")
     az = np.rad2deg(np.arctan2(p[..., 1], p[..., 0])) - base_azimuth_deg
     el = np.rad2deg(np.arctan2(p[..., 2], np.hypot(p[..., 0], p[..., 1])))

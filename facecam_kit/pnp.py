@@ -140,7 +140,7 @@ def essential_matrix(points1, points2, K) -> np.ndarray:
 def triangulate(points1, points2, K, R, t) -> np.ndarray:
     """Linear triangulation with camera 1 = [I | 0], camera 2 = [R | t]. Returns (N, 3)."""
     P = K @ np.stack([np.c_[np.eye(3), np.zeros(3)], np.c_[R, t]])
-    return triangulate_views(np.stack([points1, points2]).astype(np.float64), P)
+    return triangulate_views(np.stack([points1, points2]), P)
 
 
 def triangulate_views(points2d, projections) -> np.ndarray:
