@@ -59,15 +59,19 @@ class LandmarkCalibration:
         """
         az, el = orbit_angles(cameras.centers)
         offset = np.zeros((len(cameras), NUM_LANDMARKS, 2))
-        brackets = [_bracket(g, x) for g, x in ((self.azimuth, az), (self.elevation, el), (self.hfov, cameras.hfov_deg))]
+        grid = (self.azimuth, self.elevation, self.hfov)
+        brackets = [_bracket(g, x) for g, x in zip(grid, (az, el, cameras.hfov_deg))]
         for corner in itertools.product((0, 1), repeat=3):
-            index = tuple(np.minimum(i + c, len(g) - 1) for (i, _), c, g in
-                          zip(brackets, corner, (self.azimuth, self.elevation, self.hfov)))
+            index = tuple(np.minimum(i + c, len(g) - 1) for (i, _), c, g in zip(brackets, corner, grid))
             weight = np.prod([w if c else 1 - w for (_, w), c in zip(brackets, corner)], 0)
             offset += weight[:, None, None] * self.offsets[index]
-        K = cameras.intrinsics(height, width)
-        depth = world_to_camera(self.points, cameras.R, cameras.t)[..., 2]
-        return cameras.project(self.points, height, width) + offset * K[:, None, [0, 1], [0, 1]] / depth[..., None]
+        return cameras.project(self.points, height, width) + offset * _pixels_per_unit(cameras, self.points, height, width)
+
+
+def _pixels_per_unit(cameras: CameraPath, points: np.ndarray, height: int = 704, width: int = 480) -> np.ndarray:
+    """Pixels per world unit in the camera plane at each point's depth: focal / depth, (F, N, 2)."""
+    focal = cameras.intrinsics(height, width)[:, None, [0, 1], [0, 1]]
+    return focal / world_to_camera(points, cameras.R, cameras.t)[..., 2:]
 
 
 def _bracket(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -98,10 +102,8 @@ def calibrate_landmarks(head, azimuth=AZIMUTHS, elevation=ELEVATIONS, hfov=HFOVS
     if seen.sum() < 2:
         raise ValueError(f"MediaPipe found the face in {seen.sum()} of {len(cameras)} calibration views; "
                          f"need at least 2: narrow the grid towards the frontal view")
-    K = cameras.intrinsics()
-    points = triangulate_views(uv, K @ np.concatenate([cameras.R, cameras.t[:, :, None]], 2))
-    depth = world_to_camera(points, cameras.R, cameras.t)[..., 2]
-    offsets = (uv - cameras.project(points)) * depth[..., None] / K[:, None, [0, 1], [0, 1]]
+    points = triangulate_views(uv, cameras.projection_matrices())
+    offsets = (uv - cameras.project(points)) / _pixels_per_unit(cameras, points)
     offsets = offsets.reshape(shape + (NUM_LANDMARKS, 2))
     ok = seen.reshape(shape)[..., None, None]
     fill = np.where(ok, offsets, 0).sum(2, keepdims=True) / np.maximum(ok.sum(2, keepdims=True), 1)

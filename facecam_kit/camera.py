@@ -140,6 +140,10 @@ class CameraPath:
         """Per-frame intrinsics (F, 3, 3) on the official padded canvas."""
         return proxy_intrinsics(self.hfov_deg, height, width)
 
+    def projection_matrices(self, height: int = 704, width: int = 480) -> np.ndarray:
+        """``K [R | t]`` of every frame, (F, 3, 4)."""
+        return self.intrinsics(height, width) @ np.concatenate([self.R, self.t[:, :, None]], 2)
+
     def project(self, points, height: int = 704, width: int = 480) -> np.ndarray:
         """Project world points (N, 3) into every frame: returns (F, N, 2) pixels."""
         return project_points(points, self.R, self.t, self.intrinsics(height, width))

@@ -89,7 +89,7 @@ def test_multiview_triangulation_is_exact_and_skips_unseen_views(template):
     cams = orbit_cameras([-40, 0, 25, 45], [10, -20, 0, 30], [30, 40, 50, 55])
     uv = cams.project(template)
     uv[1] = np.nan  # a view without a detection
-    P = cams.intrinsics() @ np.concatenate([cams.R, cams.t[:, :, None]], 2)
+    P = cams.projection_matrices()
     np.testing.assert_allclose(triangulate_views(uv, P), template, atol=1e-9)
     with pytest.raises(ValueError, match="at least 2 views"):
         triangulate_views(uv[:2], P[:2])
