@@ -10,11 +10,12 @@ import time
 
 import numpy as np
 from mediapipe.framework.formats import landmark_pb2
-from mediapipe.python.solutions import drawing_styles, drawing_utils, face_mesh_connections as fmc
+from mediapipe.python.solutions import drawing_styles, drawing_utils
+from mediapipe.python.solutions import face_mesh_connections as fmc
 
-from facecam_kit.condition import draw_condition, orbit_condition_preview
-from facecam_kit.template import load_template
-from facecam_kit.trajectory import OrbitTrajectory
+from facecam_kit.face.condition import draw_condition, orbit_condition_preview
+from facecam_kit.face.template import load_template
+from facecam_kit.geometry.trajectory import OrbitTrajectory
 
 
 def median_ms(fn, repeats):
@@ -32,9 +33,11 @@ def mediapipe_draw(landmarks_px, h=704, w=480):
     for x, y in landmarks_px[:, :2]:
         lms.landmark.add(x=x / w, y=y / h)
     img = np.full((h, w, 3), 255, np.uint8)
-    for conns, style in ((fmc.FACEMESH_TESSELATION, drawing_styles.get_default_face_mesh_tesselation_style()),
-                         (fmc.FACEMESH_CONTOURS, drawing_styles.get_default_face_mesh_contours_style()),
-                         (fmc.FACEMESH_IRISES, drawing_styles.get_default_face_mesh_iris_connections_style())):
+    for conns, style in (
+        (fmc.FACEMESH_TESSELATION, drawing_styles.get_default_face_mesh_tesselation_style()),
+        (fmc.FACEMESH_CONTOURS, drawing_styles.get_default_face_mesh_contours_style()),
+        (fmc.FACEMESH_IRISES, drawing_styles.get_default_face_mesh_iris_connections_style()),
+    ):
         drawing_utils.draw_landmarks(img, lms, conns, None, style)
     return img
 
@@ -52,8 +55,10 @@ def main():
     preview = median_ms(lambda: orbit_condition_preview(-40, 40, -20, 20, 25, 55), a.repeats)
     print(f"MediaPipe drawing_utils, one 704x480 frame : {mp_single:7.2f} ms/frame")
     print(f"facecam_kit, one frame                    : {ours_single:7.2f} ms/frame")
-    print(f"facecam_kit, {a.frames}-frame video             : {ours_video:7.2f} ms/frame "
-          f"({mp_single / ours_video:.0f}x faster than MediaPipe)")
+    print(
+        f"facecam_kit, {a.frames}-frame video             : {ours_video:7.2f} ms/frame "
+        f"({mp_single / ours_video:.0f}x faster than MediaPipe)"
+    )
     print(f"slider preview (81 frames incl. projection): {preview:7.1f} ms (target <= 100 ms)")
 
 

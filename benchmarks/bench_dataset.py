@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from facecam_kit.dataset import StudioDataset
-from facecam_kit.studio import make_studio
+from facecam_kit.data.dataset import StudioDataset
+from facecam_kit.data.studio import make_studio
 
 
 def main():

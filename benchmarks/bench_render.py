@@ -12,9 +12,9 @@ import time
 
 import numpy as np
 
-from facecam_kit.camera import orbit_cameras
-from facecam_kit.proxy_head import make_proxy_head
-from facecam_kit.render import available_backends, render_gaussians
+from facecam_kit.geometry.camera import orbit_cameras
+from facecam_kit.proxy.head import make_proxy_head
+from facecam_kit.proxy.rasterise import available_backends, render_gaussians
 
 
 def main():
@@ -29,8 +29,12 @@ def main():
     K = cams.intrinsics(a.size, a.size)
     images = {}
     for backend in available_backends():
-        render = lambda: np.stack([render_gaussians(g, cams.R[i], cams.t[i], K[i], a.size, a.size, backend=backend).numpy()
-                                   for i in range(len(cams))])
+        render = lambda backend=backend: np.stack(
+            [
+                render_gaussians(g, cams.R[i], cams.t[i], K[i], a.size, a.size, backend=backend).numpy()
+                for i in range(len(cams))
+            ]
+        )
         images[backend] = render()  # warm-up (CUDA context, kernels)
         times = []
         for _ in range(a.repeats):

@@ -5,7 +5,7 @@
     python benchmarks/bench_step.py --config wan21 --device cuda   # Wan2.1-T2V-1.3B size at 81x480x832
 
 Full-size configurations use random weights (bf16) at the official resolutions and report the
-achieved TFLOP/s against the counted FLOPs (facecam_kit.flops) and the GPU's bf16 peak.
+achieved TFLOP/s against the counted FLOPs (facecam_kit.model.flops) and the GPU's bf16 peak.
 """
 
 import argparse
@@ -14,16 +14,32 @@ import time
 import torch
 from diffusers import WanTransformer3DModel
 
-from facecam_kit.flops import WAN21_T2V_1_3B, WAN22_I2V_A14B, forward_flops, latent_shape, tokens
+from facecam_kit.model.flops import WAN21_T2V_1_3B, WAN22_I2V_A14B, forward_flops, latent_shape, tokens
+from facecam_kit.model.pipeline import tiny_dit_config
 
 CONFIGS = {  # name: (transformer kwargs, flops config, frames, height, width)
-    "tiny": (dict(num_attention_heads=2, attention_head_dim=12, in_channels=36, ffn_dim=32, num_layers=2, text_dim=32,
-                  freq_dim=32, rope_max_seq_len=32), None, 9, 128, 96),
-    "wan22": (dict(num_attention_heads=40, attention_head_dim=128, in_channels=36, ffn_dim=13824, num_layers=40),
-              WAN22_I2V_A14B, 81, 704, 480),
+    "tiny": (
+        tiny_dit_config(),
+        None,
+        9,
+        128,
+        96,
+    ),
+    "wan22": (
+        dict(num_attention_heads=40, attention_head_dim=128, in_channels=36, ffn_dim=13824, num_layers=40),
+        WAN22_I2V_A14B,
+        81,
+        704,
+        480,
+    ),
     # ReCamMaster's base (text-to-video, 16 input channels); its per-block projector is counted, not run
-    "wan21": (dict(num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30),
-              WAN21_T2V_1_3B, 81, 480, 832),
+    "wan21": (
+        dict(num_attention_heads=12, attention_head_dim=128, in_channels=16, ffn_dim=8960, num_layers=30),
+        WAN21_T2V_1_3B,
+        81,
+        480,
+        832,
+    ),
 }
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0}  # dense bf16, SXM
 
@@ -49,15 +65,18 @@ def main():
     times = []
     with torch.no_grad():
         for _ in range(a.repeats + 1):
-            sync(); t0 = time.perf_counter()
+            sync()
+            t0 = time.perf_counter()
             for _ in range(2):  # the two classifier-free guidance passes
                 model(x, t, text, return_dict=False)
-            sync(); times.append(time.perf_counter() - t0)
+            sync()
+            times.append(time.perf_counter() - t0)
     step = min(times[1:])
     if a.device.startswith("cuda"):
         peak = torch.cuda.max_memory_allocated() / 2**30
     else:  # the whole process's peak resident memory
         import resource
+
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{a.config}: {n_params:,} parameters, {tokens(f, h, w):,} tokens, {a.device} {dtype}")
     print(f"one step (2 CFG passes): {step:.3f} s; peak memory {peak:.1f} GiB")
@@ -65,7 +84,10 @@ def main():
         achieved = 2 * forward_flops(flops_cfg, tokens(f, h, w))["total"] / step / 1e12
         name = torch.cuda.get_device_name() if a.device.startswith("cuda") else "cpu"
         peak_tf = next((v for k, v in PEAK_TFLOPS.items() if k in name), None)
-        print(f"achieved {achieved:.0f} TFLOP/s" + (f" = {achieved / peak_tf:.0%} of {name}'s {peak_tf:.0f} bf16 peak" if peak_tf else ""))
+        print(
+            f"achieved {achieved:.0f} TFLOP/s"
+            + (f" = {achieved / peak_tf:.0%} of {name}'s {peak_tf:.0f} bf16 peak" if peak_tf else "")
+        )
 
 
 if __name__ == "__main__":

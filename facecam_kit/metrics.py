@@ -1,4 +1,7 @@
-"""Key numbers of a notebook run, recorded in ``OUTPUT_DIR/metrics.json`` for tests to assert."""
+"""Key numbers of a notebook run, recorded in ``OUTPUT_DIR/metrics.json`` for tests to assert.
+
+Every notebook records its key numbers with it.
+"""
 
 from __future__ import annotations
 

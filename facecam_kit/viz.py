@@ -1,10 +1,14 @@
-"""Figures: frame montages and plotly 3D views of heads and camera paths."""
+"""Figures: frame montages and plotly 3D views of heads and camera paths.
+
+Used by every notebook.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .camera import CameraPath
+from facecam_kit.geometry.camera import CameraPath
+from facecam_kit.spec import HEIGHT, WIDTH
 
 
 def montage(frames, num: int = 6, cols: int | None = None) -> np.ndarray:
@@ -17,12 +21,13 @@ def montage(frames, num: int = 6, cols: int | None = None) -> np.ndarray:
     out = np.full((rows * h, cols * w, 3), 255, np.uint8)
     for k, i in enumerate(idx):
         r, c = divmod(k, cols)
-        out[r * h:(r + 1) * h, c * w:(c + 1) * w] = frames[i]
+        out[r * h : (r + 1) * h, c * w : (c + 1) * w] = frames[i]
     return out
 
 
-def frustum_lines(cameras: CameraPath, size: float = 0.25, every: int = 10,
-                  height: int = 704, width: int = 480) -> np.ndarray:
+def frustum_lines(
+    cameras: CameraPath, size: float = 0.25, every: int = 10, height: int = HEIGHT, width: int = WIDTH
+) -> np.ndarray:
     """Wireframe of camera frustums as a polyline with NaN breaks, (M, 3) world points.
 
     Each frustum: centre to the four image corners at depth ``size``, and the image rectangle.
@@ -41,8 +46,13 @@ def frustum_lines(cameras: CameraPath, size: float = 0.25, every: int = 10,
     return np.array(segs)
 
 
-def camera_figure(paths: dict[str, CameraPath], points: dict[str, np.ndarray] | None = None,
-                  every: int = 10, frustum_size: float = 0.25, title: str = ""):
+def camera_figure(
+    paths: dict[str, CameraPath],
+    points: dict[str, np.ndarray] | None = None,
+    every: int = 10,
+    frustum_size: float = 0.25,
+    title: str = "",
+):
     """Plotly 3D figure of camera paths (centres and frustums) around point clouds.
 
     paths: name -> CameraPath; points: name -> (N, 3) world points (e.g. head landmarks).
@@ -52,19 +62,36 @@ def camera_figure(paths: dict[str, CameraPath], points: dict[str, np.ndarray] | 
     fig = go.Figure()
     palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
     for k, (name, pts) in enumerate((points or {}).items()):
-        fig.add_trace(go.Scatter3d(x=pts[:, 0], y=pts[:, 1], z=pts[:, 2], mode="markers", name=name,
-                                   marker=dict(size=1.5, color=palette[(k + 3) % len(palette)])))
+        fig.add_trace(
+            go.Scatter3d(
+                x=pts[:, 0],
+                y=pts[:, 1],
+                z=pts[:, 2],
+                mode="markers",
+                name=name,
+                marker=dict(size=1.5, color=palette[(k + 3) % len(palette)]),
+            )
+        )
     for k, (name, cams) in enumerate(paths.items()):
         col = palette[k % len(palette)]
         c = cams.centers
-        fig.add_trace(go.Scatter3d(x=c[:, 0], y=c[:, 1], z=c[:, 2], mode="lines", name=f"{name} path",
-                                   line=dict(color=col, width=4)))
+        fig.add_trace(
+            go.Scatter3d(
+                x=c[:, 0], y=c[:, 1], z=c[:, 2], mode="lines", name=f"{name} path", line=dict(color=col, width=4)
+            )
+        )
         f = frustum_lines(cameras=cams, size=frustum_size, every=every)
-        fig.add_trace(go.Scatter3d(x=f[:, 0], y=f[:, 1], z=f[:, 2], mode="lines", name=f"{name} frustums",
-                                   line=dict(color=col, width=2)))
-    fig.update_layout(title=title, scene=dict(aspectmode="data", xaxis_title="X", yaxis_title="Y",
-                                              zaxis_title="Z (up)"),
-                      margin=dict(l=0, r=0, t=30 if title else 0, b=0), legend=dict(itemsizing="constant"))
+        fig.add_trace(
+            go.Scatter3d(
+                x=f[:, 0], y=f[:, 1], z=f[:, 2], mode="lines", name=f"{name} frustums", line=dict(color=col, width=2)
+            )
+        )
+    fig.update_layout(
+        title=title,
+        scene=dict(aspectmode="data", xaxis_title="X", yaxis_title="Y", zaxis_title="Z (up)"),
+        margin=dict(l=0, r=0, t=30 if title else 0, b=0),
+        legend=dict(itemsizing="constant"),
+    )
     return fig
 
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from facecam_kit.data import load_sample_portrait
-from facecam_kit.landmarks import detect_landmarks
-from facecam_kit.template import load_template
+from facecam_kit.assets import load_sample_portrait
+from facecam_kit.face.landmarks import detect_landmarks
+from facecam_kit.face.template import load_template
 
 
 @pytest.fixture(scope="session")

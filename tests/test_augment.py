@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from facecam_kit import augment
-from facecam_kit.camera import intrinsics_from_fov, project_points
-from facecam_kit.dataset import MonocularDataset, StudioDataset
-from facecam_kit.landmarks import detect_landmarks
-from facecam_kit.studio import make_studio
+from facecam_kit.data import augment
+from facecam_kit.data.dataset import MonocularDataset, StudioDataset
+from facecam_kit.data.studio import make_studio
+from facecam_kit.face.landmarks import detect_landmarks
+from facecam_kit.geometry.camera import intrinsics_from_fov, project_points
 from facecam_kit.video import write_video
 
 

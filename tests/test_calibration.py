@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from facecam_kit.calibration import calibrate_landmarks
-from facecam_kit.camera import orbit_cameras
-from facecam_kit.proxy_head import make_proxy_head, render_and_detect
+from facecam_kit.geometry.camera import orbit_cameras
+from facecam_kit.proxy.calibration import calibrate_landmarks
+from facecam_kit.proxy.head import make_proxy_head, render_and_detect
 
 
 @pytest.fixture(scope="module")

@@ -3,9 +3,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facecam_kit.camera import (
-    camera_centers, intrinsics_from_fov, look_at, orbit_angles, orbit_cameras, project_points, proxy_intrinsics,
-    relative_pose, rotation_about_axis, rotation_angle_deg,
+from facecam_kit.geometry.camera import (
+    camera_centers,
+    intrinsics_from_fov,
+    look_at,
+    orbit_angles,
+    orbit_cameras,
+    project_points,
+    proxy_intrinsics,
+    relative_pose,
+    rotation_about_axis,
+    rotation_angle_deg,
 )
 
 angles = st.floats(-80, 80)
@@ -40,8 +48,9 @@ def test_orbit_matches_official_geometry():
     cams = orbit_cameras([0, 30], [0, 20], [40, 40])
     np.testing.assert_allclose(cams.centers[0], [0, -2.7, 0], atol=1e-12)
     az, el = np.deg2rad(270 + 30), np.deg2rad(20)
-    np.testing.assert_allclose(cams.centers[1], 2.7 * np.array([np.cos(el) * np.cos(az),
-                                                                np.cos(el) * np.sin(az), np.sin(el)]))
+    np.testing.assert_allclose(
+        cams.centers[1], 2.7 * np.array([np.cos(el) * np.cos(az), np.cos(el) * np.sin(az), np.sin(el)])
+    )
     # frontal camera: world +X is image right, the head (origin) at the square's centre
     uv = cams.project(np.array([[0, 0, 0], [0.1, 0, 0]]))[0]
     np.testing.assert_allclose(uv[0], [240, 240])

@@ -1,7 +1,7 @@
 import numpy as np
 
-from facecam_kit.__main__ import main
-from facecam_kit.trajectory import OrbitTrajectory, save_trajectory
+from facecam_kit.cli import main
+from facecam_kit.geometry.trajectory import OrbitTrajectory, save_trajectory
 from facecam_kit.video import read_video
 
 
@@ -11,8 +11,15 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["demo", "--out", str(out), "--trajectory", str(traj), "--frames", "5"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["sample_anchor.mp4", "sample_anchor_mask.mp4", "sample_camera.mp4", "sample_camera_path.html",
-                     "sample_input.mp4", "sample_landmarks.png", "sample_proxy.mp4"]
+    assert names == [
+        "sample_anchor.mp4",
+        "sample_anchor_mask.mp4",
+        "sample_camera.mp4",
+        "sample_camera_path.html",
+        "sample_input.mp4",
+        "sample_landmarks.png",
+        "sample_proxy.mp4",
+    ]
     assert "Wan2.2-I2V-A14B-Diffusers" in capsys.readouterr().out  # says what to download
     frames, fps = read_video(out / "sample_camera.mp4")
     assert frames.shape == (5, 704, 480, 3) and fps == 24
@@ -36,12 +43,29 @@ def test_bad_trajectory_is_a_clear_error(tmp_path, capsys):
 
 
 def test_render_with_a_saved_tiny_model(tmp_path):
-    from facecam_kit.data import data_path
-    from facecam_kit.pipeline import tiny_facecam_pipeline
+    from facecam_kit.assets import data_path
+    from facecam_kit.model.pipeline import tiny_facecam_pipeline
 
     tiny_facecam_pipeline().save_pretrained(tmp_path / "tiny")
-    args = ["render", "--video", str(data_path("sample_clip.mp4")), "--trajectory", "pan_left", "--out", str(tmp_path / "o"),
-            "--weights", str(tmp_path / "tiny"), "--frames", "9", "--height", "128", "--width", "96", "--steps", "2"]
+    args = [
+        "render",
+        "--video",
+        str(data_path("sample_clip.mp4")),
+        "--trajectory",
+        "pan_left",
+        "--out",
+        str(tmp_path / "o"),
+        "--weights",
+        str(tmp_path / "tiny"),
+        "--frames",
+        "9",
+        "--height",
+        "128",
+        "--width",
+        "96",
+        "--steps",
+        "2",
+    ]
     assert main(args) == 0
     generated, fps = read_video(tmp_path / "o" / "sample_clip.mp4")
     assert generated.shape == (9, 128, 96, 3) and fps == 24

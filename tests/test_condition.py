@@ -1,15 +1,19 @@
-
 import cv2
 import numpy as np
 import pytest
 from mediapipe.framework.formats import landmark_pb2
-from mediapipe.python.solutions import drawing_styles, drawing_utils, face_mesh_connections as fmc
+from mediapipe.python.solutions import drawing_styles, drawing_utils
+from mediapipe.python.solutions import face_mesh_connections as fmc
 
-from facecam_kit import topology
-from facecam_kit.condition import (
-    condition_video, draw_condition, draw_lines_1px, landmarks_to_pixels, orbit_condition_preview,
+from facecam_kit.face import topology
+from facecam_kit.face.condition import (
+    condition_video,
+    draw_condition,
+    draw_lines_1px,
+    landmarks_to_pixels,
+    orbit_condition_preview,
 )
-from facecam_kit.trajectory import OrbitTrajectory
+from facecam_kit.geometry.trajectory import OrbitTrajectory
 
 
 def official_draw(landmarks_px, height, width):
@@ -18,12 +22,15 @@ def official_draw(landmarks_px, height, width):
     for x, y in landmarks_px[:, :2]:
         lms.landmark.add(x=x / width, y=y / height)
     img = np.full((height, width, 3), 255, np.uint8)
-    drawing_utils.draw_landmarks(img, lms, fmc.FACEMESH_TESSELATION, None,
-                                 drawing_styles.get_default_face_mesh_tesselation_style())
-    drawing_utils.draw_landmarks(img, lms, fmc.FACEMESH_CONTOURS, None,
-                                 drawing_styles.get_default_face_mesh_contours_style())
-    drawing_utils.draw_landmarks(img, lms, fmc.FACEMESH_IRISES, None,
-                                 drawing_styles.get_default_face_mesh_iris_connections_style())
+    drawing_utils.draw_landmarks(
+        img, lms, fmc.FACEMESH_TESSELATION, None, drawing_styles.get_default_face_mesh_tesselation_style()
+    )
+    drawing_utils.draw_landmarks(
+        img, lms, fmc.FACEMESH_CONTOURS, None, drawing_styles.get_default_face_mesh_contours_style()
+    )
+    drawing_utils.draw_landmarks(
+        img, lms, fmc.FACEMESH_IRISES, None, drawing_styles.get_default_face_mesh_iris_connections_style()
+    )
     return img
 
 
@@ -50,7 +57,7 @@ def test_line_kernel_matches_cv2_line():
     valid = np.ones((1, 4000), bool)
     for i, (a, b) in enumerate(edges):
         ours[:] = 0
-        draw_lines_1px(ours, px, valid, edges[i:i + 1], np.array([9, 8, 7], np.uint8))
+        draw_lines_1px(ours, px, valid, edges[i : i + 1], np.array([9, 8, 7], np.uint8))
         ref = np.zeros((h, w, 3), np.uint8)
         cv2.line(ref, tuple(map(int, px[0, a])), tuple(map(int, px[0, b])), (9, 8, 7), 1)
         np.testing.assert_array_equal(ours[0], ref)
@@ -83,7 +90,8 @@ def test_video_and_background_shapes(portrait, portrait_landmarks):
 
 
 def load_again():
-    from facecam_kit.data import load_sample_portrait
+    from facecam_kit.assets import load_sample_portrait
+
     return load_sample_portrait()
 
 

@@ -1,17 +1,20 @@
 import numpy as np
 
-from facecam_kit import topology
-from facecam_kit.data import DATA_DIR, load_sample_portrait, make_data_samples
-from facecam_kit.template import FACE_HEIGHT, load_template
+from facecam_kit.assets import DATA_DIR, load_sample_portrait
+from facecam_kit.data.samples import make_data_samples
+from facecam_kit.face import topology
+from facecam_kit.face.template import FACE_HEIGHT, load_template
 
 
 def test_samples_regenerate_from_source(tmp_path):
     make_data_samples(tmp_path)
     import imageio.v3 as iio
+
     np.testing.assert_array_equal(iio.imread(tmp_path / "portrait.png"), load_sample_portrait())
     np.testing.assert_allclose(np.load(tmp_path / "head_template.npy"), load_template(), atol=1e-9)
-    from facecam_kit.data import data_path
+    from facecam_kit.assets import data_path
     from facecam_kit.video import read_video
+
     fresh, committed = read_video(tmp_path / "sample_clip.mp4")[0], read_video(data_path("sample_clip.mp4"))[0]
     assert fresh.shape == committed.shape == (33, 512, 348, 3)
     assert np.abs(fresh.astype(int) - committed).mean() < 1

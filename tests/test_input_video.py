@@ -1,7 +1,8 @@
 import numpy as np
 
-from facecam_kit.landmarks import detect_landmarks
-from facecam_kit.video import load_input_video, write_video
+from facecam_kit.data.input_video import load_input_video
+from facecam_kit.face.landmarks import detect_landmarks
+from facecam_kit.video import write_video
 
 
 def test_official_input_loading(tmp_path, portrait):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from skimage.data import coffee
 
-from facecam_kit.landmarks import NoFaceDetected, detect_landmarks, detect_landmarks_video
+from facecam_kit.face.landmarks import NoFaceDetected, detect_landmarks, detect_landmarks_video
 
 
 def test_real_photo_gives_478_landmarks_on_the_face(portrait, portrait_landmarks):

@@ -7,6 +7,8 @@ import nbformat
 import papermill as pm
 import pytest
 
+pytestmark = pytest.mark.notebooks
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 # metric -> check, per notebook (the thresholds of the issues that introduced them)
@@ -83,9 +85,14 @@ def test_every_notebook_is_covered_and_committed_clean():
 
 @pytest.mark.parametrize("name", sorted(CLAIMS))
 def test_notebook_runs_and_asserts_its_claims(name, tmp_path):
-    pm.execute_notebook(NOTEBOOKS / f"{name}.ipynb", tmp_path / f"{name}.ipynb",
-                        parameters=dict(FAST=True, OUTPUT_DIR=str(tmp_path / "out")),
-                        kernel_name="python3", cwd=str(tmp_path), progress_bar=False)
+    pm.execute_notebook(
+        NOTEBOOKS / f"{name}.ipynb",
+        tmp_path / f"{name}.ipynb",
+        parameters=dict(FAST=True, OUTPUT_DIR=str(tmp_path / "out")),
+        kernel_name="python3",
+        cwd=str(tmp_path),
+        progress_bar=False,
+    )
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     for key, check in CLAIMS[name].items():
         assert key in metrics, f"{name}: metric {key} missing"

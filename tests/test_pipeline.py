@@ -3,9 +3,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from facecam_kit.flops import WAN21_T2V_1_3B, WAN22_I2V_A14B, forward_flops, tokens
-from facecam_kit.pipeline import FaceCamPipeline, make_scheduler, official_sigmas, tiny_facecam_pipeline
-from facecam_kit.weights import load_checkpoint_into, load_pipeline, to_diffusers_layout, to_original_layout
+from facecam_kit.model.flops import WAN21_T2V_1_3B, WAN22_I2V_A14B, forward_flops, tokens
+from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler, official_sigmas, tiny_facecam_pipeline
+from facecam_kit.model.weights import load_checkpoint_into, load_pipeline, to_diffusers_layout, to_original_layout
 
 
 @pytest.fixture(scope="module")
@@ -75,14 +75,18 @@ def test_generation_is_seeded_and_shaped(pipe, inputs):
         calls.append(i)
         return {"latents": kw["latents"]}
 
-    a = pipe(video, cond, num_inference_steps=3, generator=torch.Generator().manual_seed(7), callback_on_step_end=cb, **emb)
+    a = pipe(
+        video, cond, num_inference_steps=3, generator=torch.Generator().manual_seed(7), callback_on_step_end=cb, **emb
+    )
     b = pipe(video, cond, num_inference_steps=3, generator=torch.Generator().manual_seed(7), **emb)
     c = pipe(video, cond, num_inference_steps=3, generator=torch.Generator().manual_seed(8), **emb)
     assert a.frames.shape == (1, 9, 32, 48, 3) and a.random_weights
     np.testing.assert_array_equal(a.frames, b.frames)
     assert np.abs(a.frames - c.frames).max() > 1e-3
     assert calls == [0, 1, 2]
-    lat = pipe(video, cond, num_inference_steps=2, output_type="latent", generator=torch.Generator().manual_seed(7), **emb)
+    lat = pipe(
+        video, cond, num_inference_steps=2, output_type="latent", generator=torch.Generator().manual_seed(7), **emb
+    )
     assert lat.frames.shape == (1, 16, 3, 4, 6)
     with pytest.raises(ValueError, match="4k\\+1"):
         pipe(video[:8], cond[:8], num_inference_steps=1, **emb)
@@ -109,8 +113,10 @@ def test_original_checkpoints_load_bit_exact(pipe, inputs, tmp_path):
     # an official-style checkpoint folder (DiffSynth's "model." prefix, one extra key) into a fresh model
     folder = tmp_path / "facecam_high_noise"
     folder.mkdir()
-    save_file({f"model.{k}": v.contiguous() for k, v in original.items()} | {"extra.weight": torch.zeros(1)},
-              folder / "model.safetensors")
+    save_file(
+        {f"model.{k}": v.contiguous() for k, v in original.items()} | {"extra.weight": torch.zeros(1)},
+        folder / "model.safetensors",
+    )
     fresh = tiny_facecam_pipeline(seed=5)
     assert load_checkpoint_into(fresh.transformer, folder) == (0, 1)
     for k, v in fresh.transformer.state_dict().items():
@@ -136,11 +142,11 @@ def test_flops_match_the_reference_table():
 
 
 def test_generate_button_callback(pipe, portrait):
-    from facecam_kit.jobs import generate_preview
-    from facecam_kit.trajectory import OrbitTrajectory
+    from facecam_kit.geometry.trajectory import OrbitTrajectory
+    from facecam_kit.jobs import generate_video
 
     video = np.repeat(portrait[None, :128, :96], 5, 0).copy()
-    r = generate_preview(pipe, video, OrbitTrajectory((-20, 20), num_frames=81), steps=2, seed=1)
+    r = generate_video(pipe, video, OrbitTrajectory((-20, 20), num_frames=81), steps=2, seed=1)
     assert r["generated"].shape == r["condition"].shape == (5, 128, 96, 3) and r["seconds"] > 0
     assert (r["condition"] < 200).any()  # a face drawn for the (resampled) 5-frame trajectory
     assert np.median(r["generated"][:, 9:12]) < 20  # labelled: random weights

@@ -3,10 +3,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from facecam_kit.camera import intrinsics_from_fov, orbit_cameras, project_points
-from facecam_kit.pnp import (
-    dlt_pnp, essential_matrix, relative_pose_from_essential, rotation_error_deg, solve_pnp,
-    translation_direction_error_deg, triangulate_views,
+from facecam_kit.geometry.camera import intrinsics_from_fov, orbit_cameras, project_points
+from facecam_kit.geometry.pnp import (
+    dlt_pnp,
+    essential_matrix,
+    relative_pose_from_essential,
+    rotation_error_deg,
+    solve_pnp,
+    translation_direction_error_deg,
+    triangulate_views,
 )
 
 K = intrinsics_from_fov(40, 512, 512)

@@ -1,13 +1,18 @@
 import numpy as np
 import pytest
 
-from facecam_kit import topology
-from facecam_kit.proxy_head import (
-    make_proxy_head, personalise, personalised_landmarks, proxy_condition_video, similarity_align, textured_proxy_head,
+from facecam_kit.data.studio import load_capture, make_studio
+from facecam_kit.face import topology
+from facecam_kit.geometry.trajectory import OrbitTrajectory
+from facecam_kit.proxy.head import (
+    make_proxy_head,
+    personalise,
+    personalised_landmarks,
+    proxy_condition_video,
+    similarity_align,
+    textured_proxy_head,
 )
-from facecam_kit.render import render_video
-from facecam_kit.studio import load_capture, make_studio
-from facecam_kit.trajectory import OrbitTrajectory
+from facecam_kit.proxy.rasterise import render_video
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +45,11 @@ def test_textured_head_takes_the_photos_colours(portrait, portrait_landmarks):
 def test_personalisation_recovers_shape(generic, portrait, portrait_landmarks):
     shape = generic.landmarks * [1.15, 1.1, 0.88]
     person = textured_proxy_head(portrait, portrait_landmarks, shape)
-    video = render_video(person.gaussians, OrbitTrajectory((-20, 20), (-10, 10), (30, 30), 5).cameras(), 480, 480,
-                         progress=False)
-    from facecam_kit.landmarks import detect_landmarks_video
+    video = render_video(
+        person.gaussians, OrbitTrajectory((-20, 20), (-10, 10), (30, 30), 5).cameras(), 480, 480, progress=False
+    )
+    from facecam_kit.face.landmarks import detect_landmarks_video
+
     fitted = personalised_landmarks(detect_landmarks_video(video, progress=False))
     truth = similarity_align(shape, generic.landmarks)
     assert np.abs(fitted - truth).mean() < 0.6 * np.abs(generic.landmarks - truth).mean()
@@ -65,7 +72,8 @@ def test_studio_capture_layout_and_ground_truth(tmp_path):
     uv = cap.landmarks2d[c, f, topology.NOSE_TIP].astype(int)
     assert cap.videos[c, f, uv[1], uv[0]].mean() < 240
     # ground truth is consistent: landmarks2d = K (R X + t)
-    from facecam_kit.camera import project_points
+    from facecam_kit.geometry.camera import project_points
+
     np.testing.assert_allclose(project_points(cap.landmarks3d[f], cap.R[c], cap.t[c], cap.K[c]), cap.landmarks2d[c, f])
     # heads differ in shape and colour; the same seed gives the same studio
     other = load_capture(paths[1])

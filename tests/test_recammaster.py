@@ -2,12 +2,12 @@ import pytest
 import torch
 from diffusers import WanTransformer3DModel
 
-from facecam_kit.recammaster import ReCamMasterTransformer
-from facecam_kit.trajectory import PresetTrajectory, recammaster_embedding
-from facecam_kit.weights import to_diffusers_layout, to_original_layout
+from facecam_kit.baselines.recammaster import ReCamMasterTransformer
+from facecam_kit.geometry.trajectory import PresetTrajectory, recammaster_embedding
+from facecam_kit.model.pipeline import tiny_dit_config
+from facecam_kit.model.weights import to_diffusers_layout, to_original_layout
 
-CFG = dict(num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16, text_dim=32, freq_dim=32,
-           ffn_dim=32, num_layers=2, rope_max_seq_len=32)
+CFG = tiny_dit_config(in_channels=16)
 
 
 def test_fresh_camera_layers_change_nothing_and_train_to_matter():

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from facecam_kit.anchor import anchor_video, head_depth, rasterise_depth
-from facecam_kit.camera import CameraPath, intrinsics_from_fov, orbit_cameras, rotation_angle_deg
-from facecam_kit.rays import plucker_video
-from facecam_kit.trajectory import OrbitTrajectory, PresetTrajectory, recammaster_embedding
+from facecam_kit.baselines.plucker import plucker_video
+from facecam_kit.baselines.recapture import anchor_video, head_depth, rasterise_depth
+from facecam_kit.geometry.camera import CameraPath, intrinsics_from_fov, orbit_cameras, rotation_angle_deg
+from facecam_kit.geometry.trajectory import OrbitTrajectory, PresetTrajectory, recammaster_embedding
 
 
 def test_recammaster_embedding_matches_the_official_layout():

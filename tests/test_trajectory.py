@@ -1,10 +1,15 @@
 import numpy as np
 import pytest
 
-from facecam_kit.camera import rotation_angle_deg
-from facecam_kit.trajectory import (
-    DEFAULT_UNITS_PER_METRE, RECAMMASTER_PRESETS, OrbitTrajectory, PresetTrajectory, load_trajectory,
-    recammaster_relative_motion, save_trajectory,
+from facecam_kit.geometry.camera import rotation_angle_deg
+from facecam_kit.geometry.trajectory import (
+    DEFAULT_UNITS_PER_METRE,
+    RECAMMASTER_PRESETS,
+    OrbitTrajectory,
+    PresetTrajectory,
+    load_trajectory,
+    recammaster_relative_motion,
+    save_trajectory,
 )
 
 
@@ -27,22 +32,32 @@ def test_orbit_interpolates_linearly():
     np.testing.assert_allclose(cams.centers[40], [0, -2.7, 0], atol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(azimuth=(0, 120)), "azimuth"),
-    (dict(elevation=(-70, 0)), "elevation"),
-    (dict(hfov=(5, 40)), "hfov"),
-    (dict(num_frames=80), "4k\\+1"),
-    (dict(azimuth=(0, float("nan"))), "azimuth"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(azimuth=(0, 120)), "azimuth"),
+        (dict(elevation=(-70, 0)), "elevation"),
+        (dict(hfov=(5, 40)), "hfov"),
+        (dict(num_frames=80), "4k\\+1"),
+        (dict(azimuth=(0, float("nan"))), "azimuth"),
+    ],
+)
 def test_out_of_range_orbits_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         OrbitTrajectory(**kwargs)
 
 
 EXPECTED = {  # reference doc, section 5: (rotation degrees, |translation| metres)
-    "pan_right": (19.88, 0), "pan_left": (19.88, 0), "tilt_up": (9.94, 0), "tilt_down": (9.94, 0),
-    "zoom_in": (0, 1.988), "zoom_out": (0, 1.988), "translate_up": (13.95, 0.994),
-    "translate_down": (13.95, 0.994), "arc_left": (29.82, 2.058), "arc_right": (29.82, 2.058),
+    "pan_right": (19.88, 0),
+    "pan_left": (19.88, 0),
+    "tilt_up": (9.94, 0),
+    "tilt_down": (9.94, 0),
+    "zoom_in": (0, 1.988),
+    "zoom_out": (0, 1.988),
+    "translate_up": (13.95, 0.994),
+    "translate_down": (13.95, 0.994),
+    "arc_left": (29.82, 2.058),
+    "arc_right": (29.82, 2.058),
 }
 
 
@@ -80,8 +95,10 @@ def test_preset_that_hits_the_head_is_rejected():
 
 
 def test_json_roundtrip(tmp_path):
-    for traj in (OrbitTrajectory((-40, 35), (5, -5), (30, 50), 41),
-                 PresetTrajectory("arc_right", 21, 0.5, OrbitTrajectory((10, 10), num_frames=1))):
+    for traj in (
+        OrbitTrajectory((-40, 35), (5, -5), (30, 50), 41),
+        PresetTrajectory("arc_right", 21, 0.5, OrbitTrajectory((10, 10), num_frames=1)),
+    ):
         path = save_trajectory(traj, tmp_path / "t.json")
         back = load_trajectory(path)
         assert back == traj

@@ -13,6 +13,8 @@ with our own code:
 Face colours come from an image through its 2D landmarks (piecewise-affine over the mesh
 triangles): a real photo gives a head that looks like that person (:func:`textured_proxy_head`);
 the generic head uses a painted face (skin, eyes, irises, brows, lips) so MediaPipe finds a face.
+
+Taught in notebook 05 (the proxy head).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from . import topology
-from .gaussians import Gaussians
-from .template import load_template
+from facecam_kit.face import topology
+from facecam_kit.face.template import load_template
+from facecam_kit.proxy.gaussians import Gaussians
+from facecam_kit.spec import HEIGHT, WIDTH
 
 FACE_SIGMA = 0.007
 SKIN = (0.86, 0.66, 0.55)
@@ -52,8 +55,9 @@ class ProxyHead:
         g = self.gaussians
         moved = g.transformed(R, t)
         keep = self.is_head[:, None]
-        return Gaussians(np.where(keep, moved.means, g.means), g.scales,
-                         np.where(keep, moved.quats, g.quats), g.opacities, g.colors)
+        return Gaussians(
+            np.where(keep, moved.means, g.means), g.scales, np.where(keep, moved.quats, g.quats), g.opacities, g.colors
+        )
 
 
 def _sample_triangles(vertices: np.ndarray, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -77,8 +81,13 @@ def _sample_ellipsoid(center, radii, n: int, rng) -> np.ndarray:
 
 def _sample_from_image(image: np.ndarray, uv: np.ndarray) -> np.ndarray:
     """Bilinear colours (N, 3) in [0, 1] of an (H, W, 3) uint8 image at pixel positions (N, 2)."""
-    m = cv2.remap(image, uv[:, 0].astype(np.float32) - 0.5, uv[:, 1].astype(np.float32) - 0.5,
-                  cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    m = cv2.remap(
+        image,
+        uv[:, 0].astype(np.float32) - 0.5,
+        uv[:, 1].astype(np.float32) - 0.5,
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
     return m.reshape(-1, 3).astype(np.float64) / 255.0
 
 
@@ -99,9 +108,16 @@ def paint_generic_face(landmarks2d: np.ndarray, height: int, width: int, skin=SK
     return img
 
 
-def make_proxy_head(landmarks: np.ndarray | None = None, texture: np.ndarray | None = None,
-                    texture_landmarks: np.ndarray | None = None, skin=SKIN, hair=HAIR, shirt=SHIRT,
-                    density: float = 1.0, seed: int = 0) -> ProxyHead:
+def make_proxy_head(
+    landmarks: np.ndarray | None = None,
+    texture: np.ndarray | None = None,
+    texture_landmarks: np.ndarray | None = None,
+    skin=SKIN,
+    hair=HAIR,
+    shirt=SHIRT,
+    density: float = 1.0,
+    seed: int = 0,
+) -> ProxyHead:
     """Build a Gaussian head around 3D landmarks (478, 3) (default: the generic template).
 
     texture, texture_landmarks: an (H, W, 3) uint8 image and its (478, 2) pixel landmarks to colour
@@ -127,10 +143,13 @@ def make_proxy_head(landmarks: np.ndarray | None = None, texture: np.ndarray | N
     # skull and hair: an ellipsoid around the face, minus what lies in front of the face oval
     height = np.ptp(L[:, 2])
     width = np.ptp(L[:, 0])
-    skull = _sample_ellipsoid([0, 0.1 * height, 0.12 * height], [0.53 * width, 0.6 * height, 0.63 * height], n(2500), rng)
+    skull = _sample_ellipsoid(
+        [0, 0.1 * height, 0.12 * height], [0.53 * width, 0.6 * height, 0.63 * height], n(2500), rng
+    )
     oval = cv2.convexHull((L[topology.region("FACE_OVAL")][:, [0, 2]] * 1000).astype(np.int32))
-    inside = np.array([cv2.pointPolygonTest(oval, (float(x * 1000), float(z * 1000)), False) >= 0
-                       for x, z in skull[:, [0, 2]]])
+    inside = np.array(
+        [cv2.pointPolygonTest(oval, (float(x * 1000), float(z * 1000)), False) >= 0 for x, z in skull[:, [0, 2]]]
+    )
     skull = skull[~(inside & (skull[:, 1] < 0.5 * height))]  # hidden behind the face anyway
     is_hair = (skull[:, 2] > 0.25 * height) | (skull[:, 1] > 0.15 * height)
     skull_col = np.where(is_hair[:, None], hair, skin)
@@ -138,25 +157,46 @@ def make_proxy_head(landmarks: np.ndarray | None = None, texture: np.ndarray | N
     # neck (a cylinder) and shoulders (the top of a flattened ellipsoid)
     k = n(500)
     a = rng.uniform(0, 2 * np.pi, k)
-    neck = np.stack([0.26 * width * np.cos(a), 0.12 * height + 0.22 * height * np.sin(a),
-                     rng.uniform(-1.05 * height, -0.35 * height, k)], 1)
-    shoulders = _sample_ellipsoid([0, 0.15 * height, -1.45 * height], [1.25 * width, 0.45 * height, 0.5 * height], n(2000), rng)
+    neck = np.stack(
+        [
+            0.26 * width * np.cos(a),
+            0.12 * height + 0.22 * height * np.sin(a),
+            rng.uniform(-1.05 * height, -0.35 * height, k),
+        ],
+        1,
+    )
+    shoulders = _sample_ellipsoid(
+        [0, 0.15 * height, -1.45 * height], [1.25 * width, 0.45 * height, 0.5 * height], n(2000), rng
+    )
     shoulders = shoulders[shoulders[:, 2] > -1.6 * height]
 
     sig = FACE_SIGMA * width / 0.59  # scales with the head (0.59: the template's face width)
     means = np.concatenate([face, skull, neck, shoulders])
-    sigma = np.concatenate([np.full(len(face), 0.8 * sig), np.full(len(skull), 2.8 * sig),
-                            np.full(len(neck), 3.0 * sig), np.full(len(shoulders), 4.5 * sig)])
-    colors = np.concatenate([face_col, skull_col, np.tile(np.asarray(skin) * 0.92, (len(neck), 1)),
-                             np.tile(shirt, (len(shoulders), 1))])
-    g = Gaussians(means, np.repeat(sigma[:, None], 3, 1), np.tile([1.0, 0, 0, 0], (len(means), 1)),
-                  np.full(len(means), 0.9), colors)
+    sigma = np.concatenate(
+        [
+            np.full(len(face), 0.8 * sig),
+            np.full(len(skull), 2.8 * sig),
+            np.full(len(neck), 3.0 * sig),
+            np.full(len(shoulders), 4.5 * sig),
+        ]
+    )
+    colors = np.concatenate(
+        [face_col, skull_col, np.tile(np.asarray(skin) * 0.92, (len(neck), 1)), np.tile(shirt, (len(shoulders), 1))]
+    )
+    g = Gaussians(
+        means,
+        np.repeat(sigma[:, None], 3, 1),
+        np.tile([1.0, 0, 0, 0], (len(means), 1)),
+        np.full(len(means), 0.9),
+        colors,
+    )
     is_head = np.r_[np.ones(len(face) + len(skull) + len(neck), bool), np.zeros(len(shoulders), bool)]
     return ProxyHead(g, L.copy(), tri, bary, is_head)
 
 
-def textured_proxy_head(image: np.ndarray, landmarks2d: np.ndarray, landmarks3d: np.ndarray | None = None,
-                        seed: int = 0) -> ProxyHead:
+def textured_proxy_head(
+    image: np.ndarray, landmarks2d: np.ndarray, landmarks3d: np.ndarray | None = None, seed: int = 0
+) -> ProxyHead:
     """A head that looks like the person in ``image``: face colours sampled through its detected
     landmarks (478, 2|3 pixels); hair, skin and clothing colours sampled above and below the face."""
     lm = np.asarray(landmarks2d, dtype=np.float64)[:, :2]
@@ -189,7 +229,7 @@ def personalised_landmarks(detected: np.ndarray, template: np.ndarray | None = N
     template by a similarity (removing pose and scale, which a monocular video cannot fix);
     the average of the aligned frames is the person's shape. Returns (478, 3).
     """
-    from .template import head_frame_to_world
+    from facecam_kit.face.template import head_frame_to_world
 
     template = load_template() if template is None else template
     detected = np.asarray(detected, dtype=np.float64)
@@ -218,9 +258,15 @@ def personalise(head: ProxyHead, landmarks: np.ndarray, neighbours: int = 12) ->
     return replace(head, gaussians=moved, landmarks=landmarks.copy())
 
 
-def proxy_condition_video(head: ProxyHead | Gaussians, trajectory, height: int = 704, width: int = 480,
-                          backend: str = "auto", allow_missing: bool = False,
-                          progress: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def proxy_condition_video(
+    head: ProxyHead | Gaussians,
+    trajectory,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    backend: str = "auto",
+    allow_missing: bool = False,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The official inference path: render the proxy head along the trajectory, run MediaPipe on
     every (padded) render, draw the detected landmarks.
 
@@ -228,21 +274,28 @@ def proxy_condition_video(head: ProxyHead | Gaussians, trajectory, height: int =
     detected landmarks (F, 478, 3) (NaN rows for missed frames when ``allow_missing``; otherwise a
     frame without a detected face raises NoFaceDetected, as the official code does).
     """
-    from .condition import draw_condition
+    from facecam_kit.face.condition import draw_condition
 
     renders, detected = render_and_detect(head, trajectory.cameras(), height, width, backend, allow_missing, progress)
     return draw_condition(detected, height, width), renders, detected
 
 
-def render_and_detect(head: ProxyHead | Gaussians, cameras, height: int = 704, width: int = 480,
-                      backend: str = "auto", allow_missing: bool = False, progress: bool = True):
+def render_and_detect(
+    head: ProxyHead | Gaussians,
+    cameras,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    backend: str = "auto",
+    allow_missing: bool = False,
+    progress: bool = True,
+):
     """Render the head from a CameraPath (official padding) and run MediaPipe on every render.
 
     Returns renders (F, H, W, 3) uint8 and detected landmarks (F, 478, 3) (NaN rows for missed
     frames when ``allow_missing``).
     """
-    from .landmarks import detect_landmarks_video
-    from .render import render_video
+    from facecam_kit.face.landmarks import detect_landmarks_video
+    from facecam_kit.proxy.rasterise import render_video
 
     g = head.gaussians if isinstance(head, ProxyHead) else head
     renders = render_video(g, cameras, height, width, backend, progress)

@@ -3,6 +3,8 @@
 Detection returns 478 landmarks (468 mesh points + 10 iris points) in *pixel* units:
 ``x * W``, ``y * H`` and MediaPipe's relative depth ``z * W`` (z uses roughly the scale of x;
 smaller is closer to the camera).
+
+Taught in notebook 02 (PnP from landmarks).
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
-from .topology import NUM_LANDMARKS
+from facecam_kit.face.topology import NUM_LANDMARKS
+
 
 class NoFaceDetected(ValueError):
     """MediaPipe found no face. ``frame_index`` is set for videos, ``source`` names the input."""
@@ -21,15 +24,18 @@ class NoFaceDetected(ValueError):
         super().__init__(
             f"No face detected in {where}. FaceCam needs one clearly visible face in every frame: "
             f"check that the frame shows a face, not turned further than profile, and at least "
-            f"~60 px tall (crop or upscale small faces); images must be RGB uint8.")
+            f"~60 px tall (crop or upscale small faces); images must be RGB uint8."
+        )
 
 
 def check_image(image, name: str = "image") -> np.ndarray:
     """Validate an RGB image: (H, W, 3) uint8."""
     image = np.asarray(image)
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-        raise ValueError(f"{name} must be an RGB image of shape (H, W, 3) and dtype uint8, got "
-                         f"shape {image.shape} and dtype {image.dtype}")
+        raise ValueError(
+            f"{name} must be an RGB image of shape (H, W, 3) and dtype uint8, got "
+            f"shape {image.shape} and dtype {image.dtype}"
+        )
     return image
 
 
@@ -44,8 +50,11 @@ class LandmarkDetector:
         import mediapipe as mp
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True, max_num_faces=1, refine_landmarks=True,
-            min_detection_confidence=min_detection_confidence)
+            static_image_mode=True,
+            max_num_faces=1,
+            refine_landmarks=True,
+            min_detection_confidence=min_detection_confidence,
+        )
 
     def __enter__(self):
         return self
@@ -75,8 +84,9 @@ def detect_landmarks(image, source: str = "image") -> np.ndarray:
         return det.detect(image, source)
 
 
-def detect_landmarks_video(frames, source: str = "video", progress: bool = True,
-                           allow_missing: bool = False) -> np.ndarray:
+def detect_landmarks_video(
+    frames, source: str = "video", progress: bool = True, allow_missing: bool = False
+) -> np.ndarray:
     """Landmarks of every frame, (F, H, W, 3) uint8 RGB -> (F, 478, 3) float64 pixels.
 
     Raises NoFaceDetected with the index of the first frame without a face, or with

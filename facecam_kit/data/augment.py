@@ -12,6 +12,8 @@ transformed consistently (and, where the camera changes, the matching intrinsics
 
 A scale about the centre and a crop shift are both changes of the intrinsics: ``K' = A K`` with
 ``A`` the 2D similarity applied to the image, so the augmented frames keep exact cameras.
+
+Taught in notebook 04 (training-data strategies).
 """
 
 from __future__ import annotations
@@ -44,11 +46,24 @@ def warp(frames: np.ndarray, landmarks: np.ndarray, A: np.ndarray, fill=(255, 25
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must have shape (F, H, W, 3), got {frames.shape}")
     if len(A) != len(frames) or np.shape(landmarks)[0] != len(frames):
-        raise ValueError(f"need one transform and one landmark set per frame: {len(frames)} frames, "
-                         f"{len(A)} transforms, {np.shape(landmarks)[0]} landmark sets")
+        raise ValueError(
+            f"need one transform and one landmark set per frame: {len(frames)} frames, "
+            f"{len(A)} transforms, {np.shape(landmarks)[0]} landmark sets"
+        )
     h, w = frames.shape[1:3]
-    out = np.stack([cv2.warpAffine(f, a[:2], (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                   borderValue=tuple(int(v) for v in fill)) for f, a in zip(frames, A)])
+    out = np.stack(
+        [
+            cv2.warpAffine(
+                f,
+                a[:2],
+                (w, h),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=tuple(int(v) for v in fill),
+            )
+            for f, a in zip(frames, A)
+        ]
+    )
     lm = np.asarray(landmarks, dtype=np.float64)[..., :2]
     # cv2 maps pixel centres (x + 0.5 in our continuous coordinates): conjugate by the half-pixel shift
     lm = np.einsum("fij,fnj->fni", A[:, :2, :2], lm - 0.5) + A[:, None, :2, 2] + 0.5

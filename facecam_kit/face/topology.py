@@ -2,6 +2,8 @@
 
 Edges are kept in the iteration order of MediaPipe's frozensets, the order the official
 condition drawing uses, so overlapping strokes land the same way.
+
+Drawn in notebook 03 (landmark camera conditions).
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ _iris_spec = _styles.get_default_face_mesh_iris_connections_style()
 CONTOUR_COLORS = np.array([_contour_spec[tuple(e)].color for e in CONTOURS.tolist()], dtype=np.uint8)
 IRIS_COLORS = np.array([_iris_spec[tuple(e)].color for e in IRISES.tolist()], dtype=np.uint8)
 STROKE_WIDTH = 2  # contours and irises
-
 
 
 def _triangles(edges: np.ndarray) -> np.ndarray:

@@ -7,6 +7,8 @@ Everything else (Unreal's axes in ReCamMaster, camera-to-world matrices) is conv
 
 The proxy-head world follows the official FaceCam renderer: +Z is up, the head sits at the
 origin facing -Y, and the frontal camera is at ``(0, -2.7, 0)``.
+
+Taught in notebook 01 (scale ambiguity); every notebook uses it.
 """
 
 from __future__ import annotations
@@ -15,15 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-PROXY_RADIUS = 2.7
-PROXY_BASE_AZIMUTH_DEG = 270.0
+from facecam_kit.spec import HEIGHT, PROXY_BASE_AZIMUTH_DEG, PROXY_RADIUS, WIDTH
+
 WORLD_UP = np.array([0.0, 0.0, 1.0])
 
 
 def _check(name: str, a: np.ndarray, shape: tuple, what: str) -> np.ndarray:
     """Check trailing dimensions of ``a`` (``None`` in ``shape`` matches any size)."""
     a = np.asarray(a, dtype=np.float64)
-    tail = a.shape[a.ndim - len(shape):] if a.ndim >= len(shape) else None
+    tail = a.shape[a.ndim - len(shape) :] if a.ndim >= len(shape) else None
     if tail is None or any(s is not None and s != d for s, d in zip(shape, tail)):
         raise ValueError(f"{name} must have shape {what}, got {a.shape}")
     return a
@@ -54,7 +56,7 @@ def intrinsics_from_fov(hfov_deg, width: int, height: int, square_size: int | No
     return K
 
 
-def proxy_intrinsics(hfov_deg, height: int = 704, width: int = 480) -> np.ndarray:
+def proxy_intrinsics(hfov_deg, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
     """Intrinsics of the official proxy renderer on an ``height x width`` canvas.
 
     The head is rendered at ``min(H, W)`` and padded with white at the bottom/right
@@ -86,8 +88,9 @@ def look_at(eye, target, up=WORLD_UP) -> tuple[np.ndarray, np.ndarray]:
     return R, t
 
 
-def orbit_positions(azimuth_deg, elevation_deg, radius: float = PROXY_RADIUS,
-                    base_azimuth_deg: float = PROXY_BASE_AZIMUTH_DEG) -> np.ndarray:
+def orbit_positions(
+    azimuth_deg, elevation_deg, radius: float = PROXY_RADIUS, base_azimuth_deg: float = PROXY_BASE_AZIMUTH_DEG
+) -> np.ndarray:
     """Positions on a sphere around the origin, as the official proxy camera places them.
 
     ``pos = r (cos el cos az, cos el sin az, sin el)`` with ``az = base + azimuth``; azimuth 0,
@@ -122,8 +125,9 @@ class CameraPath:
         t = _check("t", self.t, (3,), "(F, 3)")
         fov = np.asarray(self.hfov_deg, dtype=np.float64)
         if R.ndim != 3 or t.ndim != 2 or fov.shape != (R.shape[0],) or t.shape[0] != R.shape[0]:
-            raise ValueError(f"CameraPath needs R (F, 3, 3), t (F, 3), hfov_deg (F,); got "
-                             f"{R.shape}, {t.shape}, {fov.shape}")
+            raise ValueError(
+                f"CameraPath needs R (F, 3, 3), t (F, 3), hfov_deg (F,); got {R.shape}, {t.shape}, {fov.shape}"
+            )
         object.__setattr__(self, "R", R)
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "hfov_deg", fov)
@@ -136,15 +140,15 @@ class CameraPath:
         """Camera centres in world coordinates, (F, 3)."""
         return camera_centers(self.R, self.t)
 
-    def intrinsics(self, height: int = 704, width: int = 480) -> np.ndarray:
+    def intrinsics(self, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
         """Per-frame intrinsics (F, 3, 3) on the official padded canvas."""
         return proxy_intrinsics(self.hfov_deg, height, width)
 
-    def projection_matrices(self, height: int = 704, width: int = 480) -> np.ndarray:
+    def projection_matrices(self, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
         """``K [R | t]`` of every frame, (F, 3, 4)."""
         return self.intrinsics(height, width) @ np.concatenate([self.R, self.t[:, :, None]], 2)
 
-    def project(self, points, height: int = 704, width: int = 480) -> np.ndarray:
+    def project(self, points, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
         """Project world points (N, 3) into every frame: returns (F, N, 2) pixels."""
         return project_points(points, self.R, self.t, self.intrinsics(height, width))
 
@@ -154,8 +158,9 @@ def orbit_cameras(azimuth_deg, elevation_deg, hfov_deg, radius: float = PROXY_RA
 
     azimuth_deg, elevation_deg, hfov_deg: (F,) (or scalars, broadcast). Returns a CameraPath.
     """
-    az, el, fov = np.broadcast_arrays(*(np.atleast_1d(np.asarray(v, dtype=np.float64))
-                                        for v in (azimuth_deg, elevation_deg, hfov_deg)))
+    az, el, fov = np.broadcast_arrays(
+        *(np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (azimuth_deg, elevation_deg, hfov_deg))
+    )
     if np.any(np.abs(el) >= 90):
         raise ValueError(f"elevation must lie strictly between -90 and 90 degrees, got {el.min()}..{el.max()}")
     eye = orbit_positions(az, el, radius)
@@ -221,7 +226,6 @@ def rotation_angle_deg(R) -> np.ndarray:
     """Rotation angle of R (…, 3, 3) in degrees, numerically safe near 0 and 180."""
     R = _check("R", R, (3, 3), "(…, 3, 3)")
     cos = (np.trace(R, axis1=-2, axis2=-1) - 1) / 2
-    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0],
-                     R[..., 1, 0] - R[..., 0, 1]], -1)
+    skew = np.stack([R[..., 2, 1] - R[..., 1, 2], R[..., 0, 2] - R[..., 2, 0], R[..., 1, 0] - R[..., 0, 1]], -1)
     sin = np.linalg.norm(skew, axis=-1) / 2
     return np.rad2deg(np.arctan2(sin, cos))

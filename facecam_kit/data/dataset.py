@@ -1,12 +1,14 @@
 """Training triplets for FaceCam: (source video, target video, target condition video) + cameras.
 
-:class:`StudioDataset` reads multi-view captures (layout in :mod:`facecam_kit.studio`): the
+:class:`StudioDataset` reads multi-view captures (layout in :mod:`facecam_kit.data.studio`): the
 source is one camera's clip, the target a stitch of 1-4 clips from other cameras, and the
-augmentations of :mod:`facecam_kit.augment` are applied at random. :class:`MonocularDataset`
+augmentations of :mod:`facecam_kit.data.augment` are applied at random. :class:`MonocularDataset`
 makes triplets from a folder of ordinary videos with synthetic camera motion only.
 
 Every sample is deterministic in (seed, index). Tensors are frames x channels x H x W in [-1, 1],
 with frame counts of the form 4k+1 as Wan's VAE needs.
+
+Taught in notebook 04 (the training dataset).
 """
 
 from __future__ import annotations
@@ -17,19 +19,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import augment
-from .condition import draw_condition
-from .studio import load_capture
+from facecam_kit.data import augment
+from facecam_kit.data.studio import load_capture
+from facecam_kit.face.condition import draw_condition
+from facecam_kit.spec import check_num_frames
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
     """(F, H, W, 3) uint8 -> (F, 3, H, W) float32 in [-1, 1]."""
     return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def _check_frames(num_frames: int) -> None:
-    if num_frames < 1 or (num_frames - 1) % 4:
-        raise ValueError(f"num_frames must be of the form 4k+1 (Wan's VAE compresses time by 4), got {num_frames}")
 
 
 class _Augmenter:
@@ -72,14 +70,24 @@ class StudioDataset(torch.utils.data.Dataset):
     the camera each target frame came from.
     """
 
-    def __init__(self, root, num_frames: int = 17, samples_per_capture: int = 8, augment: bool = True,
-                 p_background: float = 0.5, p_motion: float = 0.5, seed: int = 0):
-        _check_frames(num_frames)
+    def __init__(
+        self,
+        root,
+        num_frames: int = 17,
+        samples_per_capture: int = 8,
+        augment: bool = True,
+        p_background: float = 0.5,
+        p_motion: float = 0.5,
+        seed: int = 0,
+    ):
+        check_num_frames(num_frames)
         root = Path(root)
         self.paths = sorted(p.parent for p in root.glob("*/capture.json"))
         if not self.paths:
-            raise ValueError(f"no studio captures under {root}: expected sub-folders with capture.json "
-                             f"(make them with facecam_kit.studio.make_studio)")
+            raise ValueError(
+                f"no studio captures under {root}: expected sub-folders with capture.json "
+                f"(make them with facecam_kit.data.studio.make_studio)"
+            )
         self.num_frames, self.samples_per_capture, self.seed = num_frames, samples_per_capture, seed
         self.augment = _Augmenter(p_background, p_motion) if augment else None
         self._load = lru_cache(maxsize=8)(load_capture)
@@ -92,7 +100,9 @@ class StudioDataset(torch.utils.data.Dataset):
         cap = self._load(self.paths[index % len(self.paths)])
         C, F = cap.videos.shape[:2]
         if F < self.num_frames:
-            raise ValueError(f"capture {self.paths[index % len(self.paths)]} has {F} frames, fewer than num_frames={self.num_frames}")
+            raise ValueError(
+                f"capture {self.paths[index % len(self.paths)]} has {F} frames, fewer than num_frames={self.num_frames}"
+            )
         start = int(rng.integers(0, F - self.num_frames + 1))
         win = slice(start, start + self.num_frames)
         src_cam = int(rng.integers(C))
@@ -106,9 +116,16 @@ class StudioDataset(torch.utils.data.Dataset):
             tgt, tgt_lm, K = self.augment.camera(rng, tgt, tgt_lm, K, moving=True)
         h, w = tgt.shape[1:3]
         cond = draw_condition(tgt_lm, h, w)
-        return {"source": _to_tensor(src), "target": _to_tensor(tgt), "condition": _to_tensor(cond),
-                "R": torch.from_numpy(cap.R[plan]), "t": torch.from_numpy(cap.t[plan]), "K": torch.from_numpy(K),
-                "head_pose": torch.from_numpy(cap.head_pose[win]), "plan": torch.from_numpy(plan)}
+        return {
+            "source": _to_tensor(src),
+            "target": _to_tensor(tgt),
+            "condition": _to_tensor(cond),
+            "R": torch.from_numpy(cap.R[plan]),
+            "t": torch.from_numpy(cap.t[plan]),
+            "K": torch.from_numpy(K),
+            "head_pose": torch.from_numpy(cap.head_pose[win]),
+            "plan": torch.from_numpy(plan),
+        }
 
 
 class MonocularDataset(torch.utils.data.Dataset):
@@ -118,9 +135,9 @@ class MonocularDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, folder, num_frames: int = 17, samples_per_video: int = 4, seed: int = 0):
-        from .video import read_video
+        from facecam_kit.video import read_video
 
-        _check_frames(num_frames)
+        check_num_frames(num_frames)
         self.files = sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in (".mp4", ".mov", ".avi", ".mkv"))
         if not self.files:
             raise ValueError(f"no videos (.mp4/.mov/.avi/.mkv) in {folder}")
@@ -133,7 +150,7 @@ class MonocularDataset(torch.utils.data.Dataset):
         return len(self.files) * self.samples_per_video
 
     def __getitem__(self, index: int) -> dict:
-        from .landmarks import detect_landmarks_video
+        from facecam_kit.face.landmarks import detect_landmarks_video
 
         rng = np.random.default_rng([self.seed, index])
         path = self.files[index % len(self.files)]
@@ -143,7 +160,7 @@ class MonocularDataset(torch.utils.data.Dataset):
         if path not in self._landmarks:
             self._landmarks[path] = detect_landmarks_video(frames, str(path), progress=False)[..., :2]
         start = int(rng.integers(0, len(frames) - self.num_frames + 1))
-        src, lm = frames[start:start + self.num_frames], self._landmarks[path][start:start + self.num_frames]
+        src, lm = frames[start : start + self.num_frames], self._landmarks[path][start : start + self.num_frames]
         no_camera = np.tile(np.eye(3), (self.num_frames, 1, 1))  # a monocular video has no known K
         tgt, tgt_lm, _ = self.augment.camera(rng, src, lm, no_camera, moving=True)
         h, w = tgt.shape[1:3]

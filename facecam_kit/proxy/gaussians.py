@@ -5,6 +5,8 @@ A PLY written by the reference 3DGS code (and FaceLift's ``gaussians.ply``) stor
 ``f_rest_*`` (higher SH bands), ``opacity`` (a logit), ``scale_0..2`` (log standard deviations)
 and ``rot_0..3`` (a quaternion, w first, not necessarily normalised). :class:`Gaussians` holds
 the activated values; :func:`read_ply` / :func:`write_ply` convert at the file edge.
+
+Taught in notebook 05 (the proxy head).
 """
 
 from __future__ import annotations
@@ -15,9 +17,22 @@ from pathlib import Path
 import numpy as np
 
 SH_C0 = 0.28209479177387814  # the degree-0 spherical harmonic, 1 / (2 sqrt(pi))
-_PLY_TYPES = {"float": "f4", "float32": "f4", "double": "f8", "float64": "f8", "uchar": "u1",
-              "uint8": "u1", "char": "i1", "int8": "i1", "short": "i2", "ushort": "u2",
-              "int": "i4", "int32": "i4", "uint": "u4", "uint32": "u4"}
+_PLY_TYPES = {
+    "float": "f4",
+    "float32": "f4",
+    "double": "f8",
+    "float64": "f8",
+    "uchar": "u1",
+    "uint8": "u1",
+    "char": "i1",
+    "int8": "i1",
+    "short": "i2",
+    "ushort": "u2",
+    "int": "i4",
+    "int32": "i4",
+    "uint": "u4",
+    "uint32": "u4",
+}
 
 
 @dataclass
@@ -38,8 +53,13 @@ class Gaussians:
 
     def __post_init__(self):
         n = len(self.means)
-        for name, shape in (("means", (n, 3)), ("scales", (n, 3)), ("quats", (n, 4)),
-                            ("opacities", (n,)), ("colors", (n, 3))):
+        for name, shape in (
+            ("means", (n, 3)),
+            ("scales", (n, 3)),
+            ("quats", (n, 4)),
+            ("opacities", (n,)),
+            ("colors", (n, 3)),
+        ):
             a = np.asarray(getattr(self, name), dtype=np.float64)
             if a.shape != shape:
                 raise ValueError(f"Gaussians.{name} must have shape {shape}, got {a.shape}")
@@ -54,24 +74,38 @@ class Gaussians:
         R = quat_to_matrix(self.quats)
         return (R * self.scales[:, None, :] ** 2) @ np.swapaxes(R, 1, 2)
 
-    def transformed(self, R: np.ndarray, t: np.ndarray) -> "Gaussians":
+    def transformed(self, R: np.ndarray, t: np.ndarray) -> Gaussians:
         """A rigidly moved copy: ``x -> R x + t``. R: (3, 3), t: (3,)."""
-        return Gaussians(self.means @ R.T + t, self.scales, quat_multiply(matrix_to_quat(R), self.quats),
-                         self.opacities, self.colors, self.sh_rest)
+        return Gaussians(
+            self.means @ R.T + t,
+            self.scales,
+            quat_multiply(matrix_to_quat(R), self.quats),
+            self.opacities,
+            self.colors,
+            self.sh_rest,
+        )
 
     @staticmethod
-    def concatenate(parts: list["Gaussians"]) -> "Gaussians":
-        return Gaussians(*(np.concatenate([getattr(p, f) for p in parts])
-                           for f in ("means", "scales", "quats", "opacities", "colors")))
+    def concatenate(parts: list[Gaussians]) -> Gaussians:
+        return Gaussians(
+            *(
+                np.concatenate([getattr(p, f) for p in parts])
+                for f in ("means", "scales", "quats", "opacities", "colors")
+            )
+        )
 
 
 def quat_to_matrix(q: np.ndarray) -> np.ndarray:
     """Rotation matrices (N, 3, 3) of unit quaternions (N, 4), w first."""
     w, x, y, z = np.moveaxis(q / np.linalg.norm(q, axis=-1, keepdims=True), -1, 0)
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-        np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-        np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1)], -2)
+    return np.stack(
+        [
+            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
+            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
+            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
+        ],
+        -2,
+    )
 
 
 def matrix_to_quat(R: np.ndarray) -> np.ndarray:
@@ -87,8 +121,15 @@ def quat_multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Hamilton product a * b; a: (4,) or (N, 4), b: (N, 4)."""
     aw, ax, ay, az = np.moveaxis(np.broadcast_to(a, b.shape), -1, 0)
     bw, bx, by, bz = np.moveaxis(b, -1, 0)
-    return np.stack([aw * bw - ax * bx - ay * by - az * bz, aw * bx + ax * bw + ay * bz - az * by,
-                     aw * by - ax * bz + ay * bw + az * bx, aw * bz + ax * by - ay * bx + az * bw], -1)
+    return np.stack(
+        [
+            aw * bw - ax * bx - ay * by - az * bz,
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+        ],
+        -1,
+    )
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -102,8 +143,14 @@ def write_ply(path, g: Gaussians) -> Path:
     rest = g.sh_rest if g.sh_rest is not None else np.zeros((n, 0, 3))
     # 3DGS stores f_rest channel-major: all coefficients of R, then G, then B
     rest_flat = np.swapaxes(rest, 1, 2).reshape(n, -1)
-    columns = {"x": g.means[:, 0], "y": g.means[:, 1], "z": g.means[:, 2],
-               "nx": np.zeros(n), "ny": np.zeros(n), "nz": np.zeros(n)}
+    columns = {
+        "x": g.means[:, 0],
+        "y": g.means[:, 1],
+        "z": g.means[:, 2],
+        "nx": np.zeros(n),
+        "ny": np.zeros(n),
+        "nz": np.zeros(n),
+    }
     columns |= {f"f_dc_{i}": (g.colors[:, i] - 0.5) / SH_C0 for i in range(3)}
     columns |= {f"f_rest_{i}": rest_flat[:, i] for i in range(rest_flat.shape[1])}
     columns["opacity"] = _logit(g.opacities)
@@ -112,8 +159,8 @@ def write_ply(path, g: Gaussians) -> Path:
     data = np.empty(n, dtype=[(k, "<f4") for k in columns])
     for k, v in columns.items():
         data[k] = v
-    header = "ply\nformat binary_little_endian 1.0\nelement vertex %d\n%send_header\n" % (
-        n, "".join(f"property float {k}\n" for k in columns))
+    properties = "".join(f"property float {k}\n" for k in columns)
+    header = f"ply\nformat binary_little_endian 1.0\nelement vertex {n}\n{properties}end_header\n"
     path = Path(path)
     with open(path, "wb") as f:
         f.write(header.encode("ascii"))
@@ -156,14 +203,33 @@ def read_ply(path) -> Gaussians:
             raise ValueError(f"{path}: PLY format {fmt!r} is not supported; 3DGS files are binary_little_endian")
         data = np.frombuffer(f.read(), dtype=props, count=n)
     names = set(data.dtype.names)
-    need = ["x", "y", "z", "f_dc_0", "f_dc_1", "f_dc_2", "opacity", "scale_0", "scale_1", "scale_2",
-            "rot_0", "rot_1", "rot_2", "rot_3"]
+    need = [
+        "x",
+        "y",
+        "z",
+        "f_dc_0",
+        "f_dc_1",
+        "f_dc_2",
+        "opacity",
+        "scale_0",
+        "scale_1",
+        "scale_2",
+        "rot_0",
+        "rot_1",
+        "rot_2",
+        "rot_3",
+    ]
     missing = [k for k in need if k not in names]
     if missing:
         raise ValueError(f"{path} is not in the 3D Gaussian Splatting layout: missing {missing}")
     col = lambda *ks: np.stack([data[k].astype(np.float64) for k in ks], -1)
     rest_keys = sorted((k for k in names if k.startswith("f_rest_")), key=lambda k: int(k[7:]))
     rest = col(*rest_keys).reshape(n, 3, -1).swapaxes(1, 2) if rest_keys else None
-    return Gaussians(col("x", "y", "z"), np.exp(col("scale_0", "scale_1", "scale_2")),
-                     col("rot_0", "rot_1", "rot_2", "rot_3"), 1 / (1 + np.exp(-data["opacity"].astype(np.float64))),
-                     np.clip(0.5 + SH_C0 * col("f_dc_0", "f_dc_1", "f_dc_2"), 0, 1), rest)
+    return Gaussians(
+        col("x", "y", "z"),
+        np.exp(col("scale_0", "scale_1", "scale_2")),
+        col("rot_0", "rot_1", "rot_2", "rot_3"),
+        1 / (1 + np.exp(-data["opacity"].astype(np.float64))),
+        np.clip(0.5 + SH_C0 * col("f_dc_0", "f_dc_1", "f_dc_2"), 0, 1),
+        rest,
+    )

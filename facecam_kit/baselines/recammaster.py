@@ -5,9 +5,11 @@ whose output is added to the self-attention input (the modulated, normalised tok
 ``projector`` (Linear hidden -> hidden, identity-initialised) applied to the self-attention
 output before its gate (reference doc, section 5). Fresh, the model therefore computes exactly
 what its Wan base computes. The camera is the relative 3x4 extrinsics per latent frame
-(:func:`facecam_kit.trajectory.recammaster_embedding`), repeated over the source half of the
+(:func:`facecam_kit.geometry.trajectory.recammaster_embedding`), repeated over the source half of the
 frame-concatenated sequence and broadcast over each frame's tokens, at any resolution (the
 official code hard-codes a 30 x 52 token grid, i.e. 480 x 832).
+
+Taught in notebook 07 (camera representations) and measured in notebook 06's step benchmark.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class ReCamMasterTransformer(WanTransformer3DModel):
                 return None
             x = args[0]
             return (x + block.cam_encoder(self._camera_tokens.to(x.dtype)),) + tuple(args[1:])
+
         return hook
 
     def forward(self, hidden_states, timestep, encoder_hidden_states, camera: torch.Tensor | None = None, **kwargs):
@@ -51,8 +54,10 @@ class ReCamMasterTransformer(WanTransformer3DModel):
             p_t, p_h, p_w = self.config.patch_size
             f, h, w = hidden_states.shape[2] // p_t, hidden_states.shape[3] // p_h, hidden_states.shape[4] // p_w
             if camera.ndim != 3 or camera.shape[-1] != 12 or 2 * camera.shape[1] != f:
-                raise ValueError(f"camera must be (B, {f // 2}, 12): one relative 3x4 pose per target latent frame, "
-                                 f"got {tuple(camera.shape)}")
+                raise ValueError(
+                    f"camera must be (B, {f // 2}, 12): one relative 3x4 pose per target latent frame, "
+                    f"got {tuple(camera.shape)}"
+                )
             # per latent frame -> both halves (target, source) -> every token of that frame
             self._camera_tokens = camera.repeat(1, 2, 1).repeat_interleave(h * w, dim=1)
         try:

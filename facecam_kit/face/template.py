@@ -16,6 +16,8 @@ bundled sample portrait, stored in ``data_samples/head_template.npy``):
    proxy world (+Z up, the face looking towards -Y). The origin (the orbit centre) is on the
    symmetry plane, halfway between forehead and chin in height, and at the depth of the cheek
    landmarks 234/454, roughly the centre of the head.
+
+Taught in notebook 02; the generic head of notebooks 03-07.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from . import topology
+from facecam_kit.face import topology
 
 #: Forehead-to-chin distance in proxy units: at the official radius 2.7 and a 40 degree field of
 #: view the face then spans ~36% of the rendered square, as in FaceCam's condition frames.
@@ -71,7 +73,7 @@ def derive_template(image: np.ndarray) -> np.ndarray:
 
     Returns (478, 3) float64 in the proxy world. See the module docstring for the steps.
     """
-    from .landmarks import LandmarkDetector
+    from facecam_kit.face.landmarks import LandmarkDetector
 
     w = image.shape[1]
     with LandmarkDetector() as det:
@@ -82,9 +84,13 @@ def derive_template(image: np.ndarray) -> np.ndarray:
     aligned = (p - p.mean(0)) @ symmetry_frame(p, pair).T
     sym = (aligned + aligned[pair] * np.array([-1.0, 1.0, 1.0])) / 2
     sym *= FACE_HEIGHT / np.linalg.norm(sym[topology.FOREHEAD] - sym[topology.CHIN])
-    origin = np.array([0.0,
-                       (sym[topology.FOREHEAD, 1] + sym[topology.CHIN, 1]) / 2,
-                       (sym[topology.CHEEK_LEFT, 2] + sym[topology.CHEEK_RIGHT, 2]) / 2])
+    origin = np.array(
+        [
+            0.0,
+            (sym[topology.FOREHEAD, 1] + sym[topology.CHIN, 1]) / 2,
+            (sym[topology.CHEEK_LEFT, 2] + sym[topology.CHEEK_RIGHT, 2]) / 2,
+        ]
+    )
     return head_frame_to_world(sym - origin)
 
 
@@ -92,7 +98,8 @@ def load_template() -> np.ndarray:
     """The generic head's landmarks, (478, 3) float64 in the proxy world (cached)."""
     global _TEMPLATE
     if _TEMPLATE is None:
-        from .data import data_path
+        from facecam_kit.assets import data_path
+
         _TEMPLATE = np.load(data_path("head_template.npy"))
         _TEMPLATE.flags.writeable = False
     return _TEMPLATE

@@ -12,6 +12,8 @@ that reached the stopping transmittance take no more fragments, and Gaussians wh
 such pixels are skipped; chunks also keep the working set small (about 1.3x faster than one pass).
 
 Cameras use the kit's convention (world-to-camera ``R, t``, OpenCV axes), as gsplat does.
+
+Taught in notebook 05 (the proxy head); timed by ``benchmarks/bench_render.py``.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .camera import CameraPath
-from .gaussians import Gaussians
+from facecam_kit.geometry.camera import CameraPath
+from facecam_kit.proxy.gaussians import Gaussians
+from facecam_kit.spec import HEIGHT, WIDTH
 
 NEAR = 0.01
 EPS_2D = 0.3
@@ -36,6 +39,7 @@ def available_backends() -> list[str]:
     if torch.cuda.is_available():
         try:
             import gsplat  # noqa: F401
+
             backends.insert(0, "gsplat")
         except ImportError:
             pass
@@ -82,7 +86,7 @@ def _render_cpu(g: Gaussians, R, t, K, width: int, height: int, background, chun
     done = torch.zeros(height * width, dtype=torch.bool)  # the rasteriser stopped at T <= 1e-4
     stop = np.log(MIN_TRANSMITTANCE)
     for first in range(0, len(order), chunk):
-        ids = order[first:first + chunk]
+        ids = order[first : first + chunk]
         # skip Gaussians whose whole box is done (behind opaque ones): summed-area table of open pixels
         table = torch.zeros(height + 1, width + 1, dtype=torch.int32)
         table[1:, 1:] = (~done).view(height, width).int().cumsum(0).cumsum(1)
@@ -127,14 +131,27 @@ def _render_gsplat(g: Gaussians, R, t, K, width: int, height: int, background) -
     f = lambda a: torch.as_tensor(np.asarray(a), dtype=torch.float32, device=dev)
     view = torch.eye(4, device=dev)
     view[:3, :3], view[:3, 3] = f(R), f(t)
-    img, _, _ = rasterization(f(g.means), f(g.quats), f(g.scales), f(g.opacities), f(g.colors),
-                              view[None], f(K)[None], width, height, near_plane=NEAR, eps2d=EPS_2D,
-                              backgrounds=f(background)[None], packed=False)
+    img, _, _ = rasterization(
+        f(g.means),
+        f(g.quats),
+        f(g.scales),
+        f(g.opacities),
+        f(g.colors),
+        view[None],
+        f(K)[None],
+        width,
+        height,
+        near_plane=NEAR,
+        eps2d=EPS_2D,
+        backgrounds=f(background)[None],
+        packed=False,
+    )
     return img[0].clamp(0, 1).cpu()
 
 
-def render_gaussians(g: Gaussians, R, t, K, width: int, height: int,
-                     background=(1.0, 1.0, 1.0), backend: str = "auto") -> torch.Tensor:
+def render_gaussians(
+    g: Gaussians, R, t, K, width: int, height: int, background=(1.0, 1.0, 1.0), backend: str = "auto"
+) -> torch.Tensor:
     """Render one view. R: (3, 3), t: (3,) world-to-camera; K: (3, 3).
 
     backend: "gsplat" (CUDA), "cpu", or "auto" (gsplat when CUDA is available).
@@ -151,8 +168,14 @@ def render_gaussians(g: Gaussians, R, t, K, width: int, height: int,
         return fn(g, R, t, K, width, height, background).clamp(0, 1)
 
 
-def render_video(g: Gaussians, cameras: CameraPath, height: int = 704, width: int = 480,
-                 backend: str = "auto", progress: bool = True) -> np.ndarray:
+def render_video(
+    g: Gaussians,
+    cameras: CameraPath,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    backend: str = "auto",
+    progress: bool = True,
+) -> np.ndarray:
     """Render a camera path as the official proxy renderer does.
 
     Each frame is rendered at ``S = min(H, W)`` on a white background and padded with white at

@@ -4,6 +4,8 @@ Per layer and token: linear layers ``2 (4 d^2 + 2 d^2 + 2 d ffn)`` (self-attenti
 cross-attention q, o; the feed-forward), plus ``2 d^2`` for ReCamMaster's projector; cross-attention
 k and v over the 512 text tokens; attention ``4 N^2 d + 4 N 512 d``. Patch embedding, head and
 text embedder are included; norms, softmax, RoPE, the VAE and T5 are not.
+
+Taught in notebook 06 (token counts and FLOPs).
 """
 
 from __future__ import annotations
@@ -51,5 +53,9 @@ def forward_flops(cfg: DiTConfig, n_tokens: int) -> dict[str, float]:
     linear += 2 * n_tokens * d * (patch_in + patch_out) + 2 * t * (cfg.text_dim * d + d * d)
     self_attn = L * 4 * n_tokens**2 * d
     cross_attn = L * 4 * n_tokens * t * d
-    return {"linear": linear, "self_attention": self_attn, "cross_attention": cross_attn,
-            "total": linear + self_attn + cross_attn}
+    return {
+        "linear": linear,
+        "self_attention": self_attn,
+        "cross_attention": cross_attn,
+        "total": linear + self_attn + cross_attn,
+    }

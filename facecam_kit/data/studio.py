@@ -14,6 +14,8 @@ On-disk layout of a studio folder (one sub-folder per capture)::
       landmarks3d.npy  (F, 478, 3) world landmarks of each frame
       landmarks2d.npy  (C, F, 478, 2) their pixel projections in each camera
       cam_00.mp4 ...   one H.264 video per camera, size x size, 24 fps
+
+Taught in notebook 04; its captures are ground truth in notebooks 05 and 07.
 """
 
 from __future__ import annotations
@@ -25,12 +27,12 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from . import topology
-from .camera import intrinsics_from_fov, orbit_cameras, project_points, rotation_about_axis
-from .proxy_head import ProxyHead, textured_proxy_head
-from .render import render_gaussians
-from .template import load_template
-from .video import read_video, write_video
+from facecam_kit.face import topology
+from facecam_kit.face.template import load_template
+from facecam_kit.geometry.camera import intrinsics_from_fov, orbit_cameras, project_points, rotation_about_axis
+from facecam_kit.proxy.head import ProxyHead, textured_proxy_head
+from facecam_kit.proxy.rasterise import render_gaussians
+from facecam_kit.video import read_video, write_video
 
 FORMAT = "facecam-kit studio v1"
 CAMERA_HFOV = 30.0
@@ -61,7 +63,7 @@ def random_head_shape(rng: np.random.Generator, template: np.ndarray | None = No
     L = (load_template() if template is None else template).copy()
     L *= rng.uniform([0.85, 0.85, 0.88], [1.15, 1.15, 1.12])
     d = np.linalg.norm(L - L[topology.NOSE_TIP], axis=1)
-    L[:, 1] -= rng.uniform(-0.04, 0.06) * np.exp(-(d / 0.12) ** 2)  # the face looks towards -Y
+    L[:, 1] -= rng.uniform(-0.04, 0.06) * np.exp(-((d / 0.12) ** 2))  # the face looks towards -Y
     jaw = np.clip((-L[:, 2] - 0.05) / 0.3, 0, 1)
     L[:, 0] *= 1 + rng.uniform(-0.15, 0.15) * jaw
     return L
@@ -95,9 +97,18 @@ def head_motion(rng: np.random.Generator, num_frames: int) -> np.ndarray:
     return poses
 
 
-def make_capture(out_dir, head: ProxyHead, rng: np.random.Generator, num_cameras: int = 16,
-                 num_frames: int = 17, size: int = 256, seed: int = 0, backend: str = "auto",
-                 progress: bool = True, azimuths=None) -> Path:
+def make_capture(
+    out_dir,
+    head: ProxyHead,
+    rng: np.random.Generator,
+    num_cameras: int = 16,
+    num_frames: int = 17,
+    size: int = 256,
+    seed: int = 0,
+    backend: str = "auto",
+    progress: bool = True,
+    azimuths=None,
+) -> Path:
     """Film ``head`` with the studio rig and write one capture folder (layout in the module doc)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -105,8 +116,9 @@ def make_capture(out_dir, head: ProxyHead, rng: np.random.Generator, num_cameras
     num_cameras = len(R)
     poses = head_motion(rng, num_frames)
     lm3d = np.einsum("fij,nj->fni", poses[:, :3, :3], head.landmarks) + poses[:, None, :3, 3]
-    lm2d = np.stack([np.stack([project_points(lm3d[f], R[c], t[c], K[c]) for f in range(num_frames)])
-                     for c in range(num_cameras)])
+    lm2d = np.stack(
+        [np.stack([project_points(lm3d[f], R[c], t[c], K[c]) for f in range(num_frames)]) for c in range(num_cameras)]
+    )
     videos = np.empty((num_cameras, num_frames, size, size, 3), np.uint8)
     bar = tqdm(total=num_cameras * num_frames, desc=f"studio {out_dir.name}", disable=not progress)
     for f in range(num_frames):
@@ -121,25 +133,47 @@ def make_capture(out_dir, head: ProxyHead, rng: np.random.Generator, num_cameras
     np.save(out_dir / "head_pose.npy", poses)
     np.save(out_dir / "landmarks3d.npy", lm3d)
     np.save(out_dir / "landmarks2d.npy", lm2d)
-    meta = {"format": FORMAT, "num_cameras": num_cameras, "num_frames": num_frames, "size": size,
-            "fps": 24, "seed": seed,
-            "cameras": [{"name": f"cam_{c:02d}", "R": R[c].tolist(), "t": t[c].tolist(), "K": K[c].tolist(),
-                         "azimuth_deg": float(angles[c, 0]), "elevation_deg": float(angles[c, 1])}
-                        for c in range(num_cameras)]}
+    meta = {
+        "format": FORMAT,
+        "num_cameras": num_cameras,
+        "num_frames": num_frames,
+        "size": size,
+        "fps": 24,
+        "seed": seed,
+        "cameras": [
+            {
+                "name": f"cam_{c:02d}",
+                "R": R[c].tolist(),
+                "t": t[c].tolist(),
+                "K": K[c].tolist(),
+                "azimuth_deg": float(angles[c, 0]),
+                "elevation_deg": float(angles[c, 1]),
+            }
+            for c in range(num_cameras)
+        ],
+    }
     (out_dir / "capture.json").write_text(json.dumps(meta, indent=1) + "\n")
     return out_dir
 
 
-def make_studio(out_dir, num_heads: int = 4, num_cameras: int = 16, num_frames: int = 17,
-                size: int = 256, seed: int = 0, backend: str = "auto", progress: bool = True,
-                azimuths=None) -> list[Path]:
+def make_studio(
+    out_dir,
+    num_heads: int = 4,
+    num_cameras: int = 16,
+    num_frames: int = 17,
+    size: int = 256,
+    seed: int = 0,
+    backend: str = "auto",
+    progress: bool = True,
+    azimuths=None,
+) -> list[Path]:
     """Generate ``num_heads`` captures under ``out_dir`` (head_000, head_001, ...).
 
     Heads are textured from the bundled portrait, with a random shape and a random colour tint.
     ``azimuths`` places the cameras yourself (see :func:`studio_cameras`).
     """
-    from .data import load_sample_portrait
-    from .landmarks import detect_landmarks
+    from facecam_kit.assets import load_sample_portrait
+    from facecam_kit.face.landmarks import detect_landmarks
 
     rng = np.random.default_rng(seed)
     photo = load_sample_portrait()
@@ -149,8 +183,20 @@ def make_studio(out_dir, num_heads: int = 4, num_cameras: int = 16, num_frames: 
         tint = rng.uniform(0.75, 1.15) * rng.uniform(0.92, 1.08, 3)  # brightness and skin tone
         tinted = np.clip(photo * tint, 0, 255).astype(np.uint8)
         head = textured_proxy_head(tinted, photo_lm, random_head_shape(rng), seed=seed + i)
-        paths.append(make_capture(Path(out_dir) / f"head_{i:03d}", head, rng, num_cameras, num_frames,
-                                  size, seed, backend, progress, azimuths))
+        paths.append(
+            make_capture(
+                Path(out_dir) / f"head_{i:03d}",
+                head,
+                rng,
+                num_cameras,
+                num_frames,
+                size,
+                seed,
+                backend,
+                progress,
+                azimuths,
+            )
+        )
     return paths
 
 
@@ -159,13 +205,18 @@ def load_capture(path) -> Capture:
     path = Path(path)
     meta_path = path / "capture.json"
     if not meta_path.is_file():
-        raise ValueError(f"{path} is not a studio capture: capture.json is missing (layout: see facecam_kit.studio)")
+        raise ValueError(
+            f"{path} is not a studio capture: capture.json is missing (layout: see facecam_kit.data.studio)"
+        )
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != FORMAT:
         raise ValueError(f"{meta_path}: format {meta.get('format')!r} is not {FORMAT!r}")
     names = [c["name"] for c in meta["cameras"]]
-    missing = [n for n in ["head_pose.npy", "landmarks3d.npy", "landmarks2d.npy", *(f"{c}.mp4" for c in names)]
-               if not (path / n).is_file()]
+    missing = [
+        n
+        for n in ["head_pose.npy", "landmarks3d.npy", "landmarks2d.npy", *(f"{c}.mp4" for c in names)]
+        if not (path / n).is_file()
+    ]
     if missing:
         raise ValueError(f"capture {path} is incomplete: missing {missing}")
     videos = np.stack([read_video(path / f"{c}.mp4")[0] for c in names])
@@ -173,5 +224,13 @@ def load_capture(path) -> Capture:
     if videos.shape != expect:
         raise ValueError(f"capture {path}: videos have shape {videos.shape}, capture.json says {expect}")
     cam = lambda k: np.array([c[k] for c in meta["cameras"]], dtype=np.float64)
-    return Capture(videos, cam("R"), cam("t"), cam("K"), np.load(path / "head_pose.npy"),
-                   np.load(path / "landmarks3d.npy"), np.load(path / "landmarks2d.npy"), meta)
+    return Capture(
+        videos,
+        cam("R"),
+        cam("t"),
+        cam("K"),
+        np.load(path / "head_pose.npy"),
+        np.load(path / "landmarks3d.npy"),
+        np.load(path / "landmarks2d.npy"),
+        meta,
+    )

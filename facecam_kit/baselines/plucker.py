@@ -4,13 +4,16 @@ Each pixel's ray has origin ``o`` (the camera centre) and unit direction ``d`` i
 coordinates; its Plücker coordinates are ``(o x d, d)``: 6 numbers that depend only on the
 camera, never on the scene. Two scenes related by a scale share none of their pixels but all
 of their rays, which is why ray maps (like extrinsics) are ambiguous in scale.
+
+Taught in notebook 07 (camera representations side by side); used in notebook 01.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .camera import _check, camera_centers
+from facecam_kit.geometry.camera import _check, camera_centers
+from facecam_kit.spec import HEIGHT, WIDTH
 
 
 def plucker_rays(K, R, t, height: int, width: int) -> np.ndarray:
@@ -36,12 +39,12 @@ def plucker_video(cameras, height: int, width: int, stride: int = 4, relative: b
     With ``relative`` the rays are expressed in the first camera's frame, as camera-conditioned
     video models use them. Returns (F', 6, H, W) float64.
     """
-    from .camera import relative_pose
+    from facecam_kit.geometry.camera import relative_pose
 
     idx = np.arange(0, len(cameras), stride)
     R, t = cameras.R[idx], cameras.t[idx]
     if relative:  # world := first camera
         R, t = relative_pose(np.broadcast_to(R[0], R.shape), np.broadcast_to(t[0], t.shape), R, t)
     # the path's intrinsics are for the official 704 x 480 canvas; rescale them to the map
-    K = cameras.intrinsics()[idx] * np.array([[width / 480], [height / 704], [1]])
+    K = cameras.intrinsics()[idx] * np.array([[width / WIDTH], [height / HEIGHT], [1]])
     return np.stack([plucker_rays(K[i], R[i], t[i], height, width) for i in range(len(idx))])

@@ -1,7 +1,9 @@
 """Camera pose from landmarks: PnP (OpenCV and a from-scratch DLT) and two-view relative pose.
 
-Conventions as in :mod:`facecam_kit.camera`: world-to-camera ``R, t`` (OpenCV axes), pixel
+Conventions as in :mod:`facecam_kit.geometry.camera`: world-to-camera ``R, t`` (OpenCV axes), pixel
 coordinates ``(x right, y down)``.
+
+Taught in notebook 02 (PnP from landmarks); measures camera motion in notebook 04.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .camera import _check, project_points, rotation_angle_deg
+from facecam_kit.geometry.camera import _check, project_points, rotation_angle_deg
 
 
 def _check_correspondences(points3d, points2d, K, min_points: int):
@@ -17,8 +19,7 @@ def _check_correspondences(points3d, points2d, K, min_points: int):
     points2d = _check("points2d", points2d, (2,), "(N, 2)")
     K = _check("K", K, (3, 3), "(3, 3)")
     if points3d.ndim != 2 or points2d.ndim != 2 or len(points3d) != len(points2d):
-        raise ValueError(f"points3d (N, 3) and points2d (N, 2) must pair up, got "
-                         f"{points3d.shape} and {points2d.shape}")
+        raise ValueError(f"points3d (N, 3) and points2d (N, 2) must pair up, got {points3d.shape} and {points2d.shape}")
     if len(points3d) < min_points:
         raise ValueError(f"need at least {min_points} correspondences, got {len(points3d)}")
     if not (np.isfinite(points3d).all() and np.isfinite(points2d).all()):
@@ -35,8 +36,9 @@ def solve_pnp(points3d, points2d, K) -> tuple[np.ndarray, np.ndarray]:
     ok, rvec, tvec = cv2.solvePnP(points3d, points2d, K, None, flags=cv2.SOLVEPNP_EPNP)
     if not ok:
         raise RuntimeError("cv2.solvePnP (EPnP) failed: are the 3D points degenerate (collinear)?")
-    ok, rvec, tvec = cv2.solvePnP(points3d, points2d, K, None, rvec, tvec, useExtrinsicGuess=True,
-                                  flags=cv2.SOLVEPNP_ITERATIVE)
+    ok, rvec, tvec = cv2.solvePnP(
+        points3d, points2d, K, None, rvec, tvec, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE
+    )
     return cv2.Rodrigues(rvec)[0], tvec.ravel()
 
 
@@ -123,8 +125,10 @@ def essential_matrix(points1, points2, K) -> np.ndarray:
     if np.shape(points1) != np.shape(points2):
         raise ValueError(f"points1 and points2 must both be (N, 2), got {np.shape(points1)} and {np.shape(points2)}")
     Kinv = np.linalg.inv(_check("K", K, (3, 3), "(3, 3)"))
-    x1, x2 = ((Kinv @ np.c_[_check(n, p, (2,), "(N, 2)"), np.ones(len(p))].T).T[:, :2]
-              for n, p in (("points1", points1), ("points2", points2)))
+    x1, x2 = (
+        (Kinv @ np.c_[_check(n, p, (2,), "(N, 2)"), np.ones(len(p))].T).T[:, :2]
+        for n, p in (("points1", points1), ("points2", points2))
+    )
     if len(x1) < 8:
         raise ValueError(f"the 8-point algorithm needs at least 8 correspondences, got {len(x1)}")
     x1n, T1 = _normalise(x1)
@@ -158,8 +162,9 @@ def triangulate_views(points2d, projections) -> np.ndarray:
     if seen.sum() < 2:
         raise ValueError(f"triangulation needs the points in at least 2 views, got {seen.sum()} of {len(uv)}")
     P, uv = P[seen], uv[seen]
-    A = np.concatenate([uv[..., 0, None] * P[:, None, 2] - P[:, None, 0],
-                        uv[..., 1, None] * P[:, None, 2] - P[:, None, 1]], 0)  # (2V, N, 4)
+    A = np.concatenate(
+        [uv[..., 0, None] * P[:, None, 2] - P[:, None, 0], uv[..., 1, None] * P[:, None, 2] - P[:, None, 1]], 0
+    )  # (2V, N, 4)
     X = np.linalg.svd(A.transpose(1, 0, 2))[2][:, -1]
     return X[:, :3] / X[:, 3:]
 
@@ -211,7 +216,9 @@ def refine_relative_pose(points1, points2, K, R, t) -> tuple[np.ndarray, np.ndar
     def sampson(p):
         E = _skew(pose(p)[1]) @ pose(p)[0]
         Ex1, Etx2 = x1 @ E.T, x2 @ E
-        return K[0, 0] * np.sum(x2 * Ex1, 1) / np.sqrt(Ex1[:, 0] ** 2 + Ex1[:, 1] ** 2 + Etx2[:, 0] ** 2 + Etx2[:, 1] ** 2)
+        return (
+            K[0, 0] * np.sum(x2 * Ex1, 1) / np.sqrt(Ex1[:, 0] ** 2 + Ex1[:, 1] ** 2 + Etx2[:, 0] ** 2 + Etx2[:, 1] ** 2)
+        )
 
     return pose(least_squares(sampson, np.zeros(5), method="lm").x)
 

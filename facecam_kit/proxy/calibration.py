@@ -15,6 +15,8 @@ by the detector's bias, in two parts:
 
 Offsets are stored in camera-plane units at each landmark's depth (``pixels * z / f``), so one
 table serves any resolution and follows the face's size in the frame.
+
+Taught in notebook 05, section 2.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .camera import CameraPath, orbit_angles, orbit_cameras, world_to_camera
-from .pnp import triangulate_views
-from .proxy_head import render_and_detect
-from .topology import NUM_LANDMARKS
+from facecam_kit.face.topology import NUM_LANDMARKS
+from facecam_kit.geometry.camera import CameraPath, orbit_angles, orbit_cameras, world_to_camera
+from facecam_kit.geometry.pnp import triangulate_views
+from facecam_kit.proxy.head import render_and_detect
+from facecam_kit.spec import HEIGHT, WIDTH
 
 # the official random-trajectory ranges, every 15 degrees, at three fields of view
 AZIMUTHS = np.linspace(-45, 45, 7)
@@ -50,7 +53,7 @@ class LandmarkCalibration:
     hfov: np.ndarray
     offsets: np.ndarray
 
-    def project(self, cameras: CameraPath, height: int = 704, width: int = 480) -> np.ndarray:
+    def project(self, cameras: CameraPath, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
         """Where MediaPipe would find the landmarks on renders from ``cameras``: (F, 478, 2) pixels.
 
         A view is looked up by its direction from the head (azimuth, elevation on the proxy orbit)
@@ -65,10 +68,12 @@ class LandmarkCalibration:
             index = tuple(np.minimum(i + c, len(g) - 1) for (i, _), c, g in zip(brackets, corner, grid))
             weight = np.prod([w if c else 1 - w for (_, w), c in zip(brackets, corner)], 0)
             offset += weight[:, None, None] * self.offsets[index]
-        return cameras.project(self.points, height, width) + offset * _pixels_per_unit(cameras, self.points, height, width)
+        return cameras.project(self.points, height, width) + offset * _pixels_per_unit(
+            cameras, self.points, height, width
+        )
 
 
-def _pixels_per_unit(cameras: CameraPath, points: np.ndarray, height: int = 704, width: int = 480) -> np.ndarray:
+def _pixels_per_unit(cameras: CameraPath, points: np.ndarray, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
     """Pixels per world unit in the camera plane at each point's depth: focal / depth, (F, N, 2)."""
     focal = cameras.intrinsics(height, width)[:, None, [0, 1], [0, 1]]
     return focal / world_to_camera(points, cameras.R, cameras.t)[..., 2:]
@@ -82,8 +87,9 @@ def _bracket(grid: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return i, np.clip((x - grid[i]) / (grid[i + 1] - grid[i]), 0, 1)
 
 
-def calibrate_landmarks(head, azimuth=AZIMUTHS, elevation=ELEVATIONS, hfov=HFOVS,
-                        backend: str = "auto", progress: bool = True) -> LandmarkCalibration:
+def calibrate_landmarks(
+    head, azimuth=AZIMUTHS, elevation=ELEVATIONS, hfov=HFOVS, backend: str = "auto", progress: bool = True
+) -> LandmarkCalibration:
     """Render ``head`` (a ProxyHead) from every view of the grid, detect, and fit a
     :class:`LandmarkCalibration`. azimuth, elevation, hfov: increasing grid values in degrees.
 
@@ -100,8 +106,10 @@ def calibrate_landmarks(head, azimuth=AZIMUTHS, elevation=ELEVATIONS, hfov=HFOVS
     uv = detected[..., :2]
     seen = np.isfinite(uv[:, 0, 0])
     if seen.sum() < 2:
-        raise ValueError(f"MediaPipe found the face in {seen.sum()} of {len(cameras)} calibration views; "
-                         f"need at least 2: narrow the grid towards the frontal view")
+        raise ValueError(
+            f"MediaPipe found the face in {seen.sum()} of {len(cameras)} calibration views; "
+            f"need at least 2: narrow the grid towards the frontal view"
+        )
     points = triangulate_views(uv, cameras.projection_matrices())
     offsets = (uv - cameras.project(points)) / _pixels_per_unit(cameras, points)
     offsets = offsets.reshape(shape + (NUM_LANDMARKS, 2))

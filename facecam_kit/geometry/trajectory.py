@@ -1,7 +1,7 @@
 """Camera trajectories: FaceCam's proxy orbits and ReCamMaster's 10 basic trajectories.
 
 A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it into a
-:class:`~facecam_kit.camera.CameraPath` in the proxy-head world (head at the origin facing -Y,
+:class:`~facecam_kit.geometry.camera.CameraPath` in the proxy-head world (head at the origin facing -Y,
 +Z up, frontal camera at distance 2.7).
 
 * :class:`OrbitTrajectory` is the official proxy trajectory: azimuth, elevation and horizontal
@@ -13,6 +13,8 @@ A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it 
   ahead; mapping that point onto the head centre, 2.7 units ahead, gives the default
   ``units_per_metre = 2.7 / 4``. Changing it changes the picture, and nothing in the extrinsics
   says which value is right: that is the scale ambiguity the kit teaches.
+
+Taught in notebook 03 (trajectory sliders); used in notebooks 05-07.
 """
 
 from __future__ import annotations
@@ -23,27 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .camera import PROXY_RADIUS, CameraPath, orbit_cameras, rotation_about_axis
-
-NUM_FRAMES = 81
-
-#: Ranges of the official random trajectory sampler (inference.py, ``large_pose=True``).
-OFFICIAL_RANGES = {
-    "azimuth_start": (30.0, 45.0),  # magnitude; the start is on the opposite side of the end
-    "azimuth_end": (30.0, 45.0),
-    "elevation": (-30.0, 30.0),
-    "hfov": (25.0, 55.0),
-}
-
-#: Hard limits: outside them the face is not visible (|azimuth| > 90), the look-at breaks
-#: down, or the field of view is not a portrait lens. Trajectories outside raise ValueError.
-LIMITS = {"azimuth": (-90.0, 90.0), "elevation": (-60.0, 60.0), "hfov": (10.0, 90.0)}
-
-
-def _check_frames(num_frames: int) -> None:
-    if not isinstance(num_frames, (int, np.integer)) or num_frames < 1 or (num_frames - 1) % 4:
-        raise ValueError(f"num_frames must be of the form 4k+1 (1, 5, ..., 81), as Wan's VAE "
-                         f"compresses time by 4; got {num_frames!r}")
+from facecam_kit.geometry.camera import CameraPath, orbit_cameras, rotation_about_axis
+from facecam_kit.spec import LIMITS, NUM_FRAMES, OFFICIAL_RANGES, PROXY_RADIUS, check_num_frames
 
 
 def _check_range(name: str, values, lo: float, hi: float, hint: str = "") -> None:
@@ -70,7 +53,7 @@ class OrbitTrajectory:
                 raise ValueError(f"{name} must be a (start, end) pair, got {getattr(self, name)!r}")
             object.__setattr__(self, name, pair)
             _check_range(f"{name} (degrees)", pair, *LIMITS[name])
-        _check_frames(self.num_frames)
+        check_num_frames(self.num_frames)
         if not self.radius > 0:
             raise ValueError(f"radius must be positive, got {self.radius}")
 
@@ -83,7 +66,7 @@ class OrbitTrajectory:
         return orbit_cameras(a["azimuth"], a["elevation"], a["hfov"], self.radius)
 
     @classmethod
-    def sample_official(cls, rng: np.random.Generator, num_frames: int = NUM_FRAMES) -> "OrbitTrajectory":
+    def sample_official(cls, rng: np.random.Generator, num_frames: int = NUM_FRAMES) -> OrbitTrajectory:
         """FaceCam's random large-pose trajectory (official inference.py).
 
         Direction d = +-1; azimuth from U(-45d, -30d) to U(30d, 45d) (a 60-90 degree sweep);
@@ -125,7 +108,7 @@ def recammaster_relative_motion(name: str, num_frames: int = NUM_FRAMES) -> tupl
     """
     if name not in RECAMMASTER_PRESETS:
         raise ValueError(f"unknown ReCamMaster trajectory {name!r}; choose one of {sorted(RECAMMASTER_PRESETS)}")
-    _check_frames(num_frames)
+    check_num_frames(num_frames)
     axis, angle, trans = RECAMMASTER_PRESETS[name]
     s = np.linspace(0.0, 1.0, num_frames)
     return rotation_about_axis(axis, angle * s), s[:, None] * np.asarray(trans, dtype=np.float64)
@@ -145,9 +128,10 @@ class PresetTrajectory:
         if isinstance(self.start, dict):
             object.__setattr__(self, "start", OrbitTrajectory(**_fields(self.start)))
         if self.name not in RECAMMASTER_PRESETS:
-            raise ValueError(f"unknown ReCamMaster trajectory {self.name!r}; choose one of "
-                             f"{sorted(RECAMMASTER_PRESETS)}")
-        _check_frames(self.num_frames)
+            raise ValueError(
+                f"unknown ReCamMaster trajectory {self.name!r}; choose one of {sorted(RECAMMASTER_PRESETS)}"
+            )
+        check_num_frames(self.num_frames)
         if not self.units_per_metre > 0:
             raise ValueError(f"units_per_metre must be positive, got {self.units_per_metre}")
 
@@ -161,9 +145,11 @@ class PresetTrajectory:
         t = -np.einsum("fij,fj->fi", R, centers)
         depth = t[:, 2]  # camera z of the head centre (the world origin)
         if np.any(depth < 0.5):
-            raise ValueError(f"trajectory {self.name!r} with units_per_metre={self.units_per_metre} "
-                             f"brings the camera within {depth.min():.2f} units of the head centre "
-                             f"(or behind it); use a smaller units_per_metre")
+            raise ValueError(
+                f"trajectory {self.name!r} with units_per_metre={self.units_per_metre} "
+                f"brings the camera within {depth.min():.2f} units of the head centre "
+                f"(or behind it); use a smaller units_per_metre"
+            )
         return CameraPath(R, t, np.full(self.num_frames, fov))
 
 
@@ -213,8 +199,9 @@ def _load_spec(s: str) -> Trajectory:
         return PresetTrajectory(s)
     path = Path(s)
     if not path.is_file():
-        raise ValueError(f"{s!r} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) "
-                         f"nor an existing JSON file")
+        raise ValueError(
+            f"{s!r} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) nor an existing JSON file"
+        )
     try:
         d = json.loads(path.read_text())
     except json.JSONDecodeError as e:

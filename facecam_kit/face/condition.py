@@ -14,6 +14,8 @@ on a fast machine). Here the 2556 tessellation lines of all frames go through on
 loop that walks lines exactly like OpenCV's 8-connected ``cv2.line``, and the 2 px strokes are
 one ``cv2.polylines`` call per run of one colour (OpenCV's own thick-line shape, as
 ``cv2.line``).
+
+Taught in notebook 03 (landmark camera conditions); used by every notebook after it.
 """
 
 from __future__ import annotations
@@ -26,11 +28,10 @@ import cv2
 import numba
 import numpy as np
 
-from . import topology
-from .trajectory import OrbitTrajectory, Trajectory
+from facecam_kit.face import topology
+from facecam_kit.geometry.trajectory import OrbitTrajectory, Trajectory
+from facecam_kit.spec import HEIGHT, NUM_FRAMES, WIDTH
 
-CONDITION_HEIGHT = 704
-CONDITION_WIDTH = 480
 _WORKERS = os.cpu_count() or 1
 _TESSELATION_COLOR = np.array(topology.TESSELATION_STYLE[0], dtype=np.uint8)
 
@@ -111,8 +112,9 @@ def landmarks_to_pixels(landmarks, height: int, width: int) -> tuple[np.ndarray,
     return px, valid
 
 
-def draw_condition(landmarks, height: int = CONDITION_HEIGHT, width: int = CONDITION_WIDTH,
-                   background: np.ndarray | None = None) -> np.ndarray:
+def draw_condition(
+    landmarks, height: int = HEIGHT, width: int = WIDTH, background: np.ndarray | None = None
+) -> np.ndarray:
     """Rasterise face-mesh landmarks as FaceCam's camera condition.
 
     landmarks: (478, 2|3) or (F, 478, 2|3) pixel coordinates (x right, y down); z is ignored.
@@ -121,18 +123,22 @@ def draw_condition(landmarks, height: int = CONDITION_HEIGHT, width: int = CONDI
     """
     lm = np.asarray(landmarks)
     if lm.ndim not in (2, 3) or lm.shape[-2] != topology.NUM_LANDMARKS or lm.shape[-1] not in (2, 3):
-        raise ValueError(f"landmarks must have shape ({topology.NUM_LANDMARKS}, 2|3) or "
-                         f"(F, {topology.NUM_LANDMARKS}, 2|3), got {lm.shape}")
+        raise ValueError(
+            f"landmarks must have shape ({topology.NUM_LANDMARKS}, 2|3) or "
+            f"(F, {topology.NUM_LANDMARKS}, 2|3), got {lm.shape}"
+        )
     single = lm.ndim == 2
     lm = lm[None] if single else lm
     F = lm.shape[0]
     canvas = np.empty((F, height + 2 * _GAP, width, 3), dtype=np.uint8)
-    out = canvas[:, _GAP:_GAP + height]
+    out = canvas[:, _GAP : _GAP + height]
     if background is not None:
         bg = np.asarray(background)
         if bg.dtype != np.uint8 or bg.shape[-3:] != (height, width, 3) or bg.ndim not in (3, 4):
-            raise ValueError(f"background must be uint8 with shape ({height}, {width}, 3) or "
-                             f"(F, {height}, {width}, 3), got {bg.dtype} {bg.shape}")
+            raise ValueError(
+                f"background must be uint8 with shape ({height}, {width}, 3) or "
+                f"(F, {height}, {width}, 3), got {bg.dtype} {bg.shape}"
+            )
         out[:] = bg
     px, valid = landmarks_to_pixels(lm, height, width)
 
@@ -161,28 +167,37 @@ def draw_condition(landmarks, height: int = CONDITION_HEIGHT, width: int = CONDI
     return out[0] if single else out
 
 
-def condition_video(trajectory: Trajectory, points3d: np.ndarray | None = None,
-                    height: int = CONDITION_HEIGHT, width: int = CONDITION_WIDTH) -> np.ndarray:
+def condition_video(
+    trajectory: Trajectory, points3d: np.ndarray | None = None, height: int = HEIGHT, width: int = WIDTH
+) -> np.ndarray:
     """The analytic condition path: project 3D landmarks along a trajectory and draw them.
 
     points3d: (478, 3) landmarks in the proxy world; defaults to the generic head template.
     Returns (F, H, W, 3) uint8.
     """
     if points3d is None:
-        from .template import load_template
+        from facecam_kit.face.template import load_template
+
         points3d = load_template()
     return draw_condition(trajectory.cameras().project(points3d, height, width), height, width)
 
 
-def orbit_condition_preview(azimuth_start: float = 0.0, azimuth_end: float = 0.0,
-                            elevation_start: float = 0.0, elevation_end: float = 0.0,
-                            fov_start: float = 40.0, fov_end: float = 40.0,
-                            num_frames: int = 81, height: int = CONDITION_HEIGHT,
-                            width: int = CONDITION_WIDTH) -> np.ndarray:
+def orbit_condition_preview(
+    azimuth_start: float = 0.0,
+    azimuth_end: float = 0.0,
+    elevation_start: float = 0.0,
+    elevation_end: float = 0.0,
+    fov_start: float = 40.0,
+    fov_end: float = 40.0,
+    num_frames: int = NUM_FRAMES,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+) -> np.ndarray:
     """The trajectory sliders' callback: all condition frames for an orbit, (F, H, W, 3) uint8.
 
     Out-of-range values raise ``ValueError`` naming the slider.
     """
-    traj = OrbitTrajectory((azimuth_start, azimuth_end), (elevation_start, elevation_end),
-                           (fov_start, fov_end), num_frames)
+    traj = OrbitTrajectory(
+        (azimuth_start, azimuth_end), (elevation_start, elevation_end), (fov_start, fov_end), num_frames
+    )
     return condition_video(traj, height=height, width=width)

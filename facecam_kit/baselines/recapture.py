@@ -12,6 +12,8 @@ Depth comes from what the kit has offline (no depth network):
 Points are forward-warped with a z-buffer (the nearest point wins each target pixel, in a
 compiled loop). Holes and
 disocclusions stay holes: the mask says where the anchor is valid, and nothing is filled in.
+
+Taught in notebook 07 (anchor videos against studio ground truth).
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ import cv2
 import numba
 import numpy as np
 
-from . import topology
-from .camera import CameraPath, intrinsics_from_fov, project_points
+from facecam_kit.face import topology
+from facecam_kit.geometry.camera import CameraPath, intrinsics_from_fov, project_points
+from facecam_kit.spec import HEIGHT, WIDTH
 
 BACKGROUND_OFFSET = 1.0  # the background plane lies this far (proxy units) behind the head centre
 
 
-def rasterise_depth(vertices_cam: np.ndarray, K: np.ndarray, height: int, width: int,
-                    triangles: np.ndarray = topology.TRIANGLES) -> np.ndarray:
+def rasterise_depth(
+    vertices_cam: np.ndarray, K: np.ndarray, height: int, width: int, triangles: np.ndarray = topology.TRIANGLES
+) -> np.ndarray:
     """Depth (H, W) of a triangle mesh in camera coordinates (V, 3); +inf where it is absent.
 
     Perspective-correct: 1/z is interpolated linearly across each triangle in the image.
@@ -45,7 +49,7 @@ def rasterise_depth(vertices_cam: np.ndarray, K: np.ndarray, height: int, width:
         x1, y1 = np.minimum(np.ceil(p.max(0)).astype(int), [width - 1, height - 1])
         if x1 < x0 or y1 < y0:
             continue
-        ys, xs = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+        ys, xs = np.mgrid[y0 : y1 + 1, x0 : x1 + 1]
         q = np.stack([xs + 0.5, ys + 0.5], -1)
         T = np.array([p[1] - p[0], p[2] - p[0]]).T
         if abs(np.linalg.det(T)) < 1e-9:
@@ -54,7 +58,7 @@ def rasterise_depth(vertices_cam: np.ndarray, K: np.ndarray, height: int, width:
         bary = np.concatenate([1 - b12.sum(-1, keepdims=True), b12], -1)
         inside = (bary >= -1e-9).all(-1)
         z = 1.0 / (bary @ inv_z[tri])
-        patch = depth[y0:y1 + 1, x0:x1 + 1]
+        patch = depth[y0 : y1 + 1, x0 : x1 + 1]
         np.minimum(patch, np.where(inside, z, np.inf), out=patch)
     return depth
 
@@ -73,8 +77,15 @@ def splat_depth(points_cam: np.ndarray, K: np.ndarray, height: int, width: int, 
     return depth.reshape(height, width)
 
 
-def head_depth(R: np.ndarray, t: np.ndarray, K: np.ndarray, height: int, width: int,
-               landmarks: np.ndarray, head_points: np.ndarray | None = None) -> np.ndarray:
+def head_depth(
+    R: np.ndarray,
+    t: np.ndarray,
+    K: np.ndarray,
+    height: int,
+    width: int,
+    landmarks: np.ndarray,
+    head_points: np.ndarray | None = None,
+) -> np.ndarray:
     """Depth (H, W) of a source frame: face mesh, then proxy-head points, then the background plane.
 
     R, t: the source camera (world-to-camera) in the proxy world, e.g. from PnP of the landmarks;
@@ -121,9 +132,18 @@ def _zbuffer_splat(world, colors, R, t, K, image, mask, zbuf, width, height):  #
             mask[p] = True
 
 
-def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndarray, t: np.ndarray,
-                 targets: CameraPath, height: int = 704, width: int = 480, target_K: np.ndarray | None = None,
-                 supersample: int = 3) -> tuple[np.ndarray, np.ndarray]:
+def anchor_video(
+    image: np.ndarray,
+    depth: np.ndarray,
+    K: np.ndarray,
+    R: np.ndarray,
+    t: np.ndarray,
+    targets: CameraPath,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    target_K: np.ndarray | None = None,
+    supersample: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
     """Forward-warp one source frame into every target camera.
 
     image: (h, w, 3) uint8; depth: (h, w) camera-z depth; K, R, t: the source camera. targets:
@@ -136,7 +156,7 @@ def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndar
     if image.shape[:2] != (h, w):
         raise ValueError(f"image {image.shape[:2]} and depth {depth.shape} must have the same size")
     s = supersample
-    v, u = (np.mgrid[:h * s, :w * s] + 0.5) / s
+    v, u = (np.mgrid[: h * s, : w * s] + 0.5) / s
     rays = np.stack([u, v, np.ones_like(u)], -1).reshape(-1, 3) @ np.linalg.inv(K).T
     cam_points = rays * np.repeat(np.repeat(depth, s, 0), s, 1).reshape(-1, 1)
     world = (cam_points - t) @ R  # camera -> world: R^T (x - t)
@@ -147,15 +167,25 @@ def anchor_video(image: np.ndarray, depth: np.ndarray, K: np.ndarray, R: np.ndar
     zbuf = np.empty(height * width)
     for i in range(len(targets)):
         zbuf.fill(np.inf)
-        _zbuffer_splat(world, colors, targets.R[i], targets.t[i], Kt[i], frames[i].reshape(-1, 3),
-                       masks[i].reshape(-1), zbuf, width, height)
+        _zbuffer_splat(
+            world,
+            colors,
+            targets.R[i],
+            targets.t[i],
+            Kt[i],
+            frames[i].reshape(-1, 3),
+            masks[i].reshape(-1),
+            zbuf,
+            width,
+            height,
+        )
     return frames, masks
 
 
 @functools.cache
 def _generic_head():
     """The generic proxy head at half density (enough for depth), built once per process."""
-    from .proxy_head import make_proxy_head
+    from facecam_kit.proxy.head import make_proxy_head
 
     return make_proxy_head(density=0.5)
 
@@ -163,12 +193,12 @@ def _generic_head():
 def estimate_source(image: np.ndarray, landmarks: np.ndarray, K: np.ndarray):
     """Source camera and depth of one portrait frame, estimated offline.
 
-    The person's 3D landmarks come from MediaPipe (:func:`~facecam_kit.proxy_head.personalised_landmarks`,
+    The person's 3D landmarks come from MediaPipe (:func:`~facecam_kit.proxy.head.personalised_landmarks`,
     at the proxy's scale), the camera from PnP against them, and the depth from :func:`head_depth`
     with the personalised proxy head. landmarks: (478, 3) MediaPipe pixels. Returns R, t, depth (h, w).
     """
-    from .pnp import solve_pnp
-    from .proxy_head import personalise, personalised_landmarks
+    from facecam_kit.geometry.pnp import solve_pnp
+    from facecam_kit.proxy.head import personalise, personalised_landmarks
 
     h, w = image.shape[:2]
     person = personalised_landmarks(landmarks)
@@ -178,8 +208,14 @@ def estimate_source(image: np.ndarray, landmarks: np.ndarray, K: np.ndarray):
     return R, t, head_depth(R, t, K, h, w, person, head.gaussians.means[rest & head.is_head])
 
 
-def photo_anchor_video(image: np.ndarray, landmarks: np.ndarray, targets: CameraPath,
-                       hfov_deg: float = 30.0, height: int = 704, width: int = 480):
+def photo_anchor_video(
+    image: np.ndarray,
+    landmarks: np.ndarray,
+    targets: CameraPath,
+    hfov_deg: float = 30.0,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+):
     """Anchor video of one portrait along target cameras (proxy world), assuming the photo's
     horizontal field of view. Returns frames (F, H, W, 3) uint8, the valid mask (F, H, W) bool
     and the source depth (h, w)."""
@@ -196,11 +232,11 @@ def capture_anchor(capture, frame: int, source: int, targets) -> tuple[np.ndarra
     known intrinsics). The target cameras follow the true motion from the source camera, its
     translation rescaled by the ratio of the estimated to the true camera-to-head distance: a
     monocular estimate has no scale of its own, so evaluation must fix it, as depth benchmarks do.
-    capture: a :class:`~facecam_kit.studio.Capture`; targets: camera indices (T,).
+    capture: a :class:`~facecam_kit.data.studio.Capture`; targets: camera indices (T,).
     Returns anchor frames (T, S, S, 3) uint8, valid masks (T, S, S) bool, ground truth (T, S, S, 3).
     """
-    from .camera import relative_pose
-    from .landmarks import detect_landmarks
+    from facecam_kit.face.landmarks import detect_landmarks
+    from facecam_kit.geometry.camera import relative_pose
 
     targets = np.atleast_1d(targets)
     image = capture.videos[source, frame]
@@ -211,6 +247,7 @@ def capture_anchor(capture, frame: int, source: int, targets) -> tuple[np.ndarra
     true_distance = np.linalg.norm(capture.R[source] @ capture.head_pose[frame, :3, 3] + capture.t[source])
     scale = np.linalg.norm(t_e) / true_distance
     cams = CameraPath(R_rel @ R_e, R_rel @ t_e + scale * t_rel, np.full(len(targets), 30.0))
-    frames, masks = anchor_video(image, depth, capture.K[source], R_e, t_e, cams, size, size,
-                                 target_K=capture.K[targets])
+    frames, masks = anchor_video(
+        image, depth, capture.K[source], R_e, t_e, cams, size, size, target_K=capture.K[targets]
+    )
     return frames, masks, capture.videos[targets, frame]

@@ -12,6 +12,8 @@ Expected layout of a weights folder (``--weights DIR``), either a saved :class:`
 The FaceCam checkpoints use the original Wan (= DiffSynth) key layout; they are converted with
 diffusers' own ``convert_wan_transformer_to_diffusers`` and loaded with ``strict=False``, and
 the numbers of missing and unexpected keys are reported, as the official loader prints them.
+
+Taught in notebook 06 (loading real weights with ``WEIGHTS_DIR``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".ckpt")
 DOWNLOAD_HELP = f"""FaceCam needs local weights (nothing is downloaded at run time). Put them in one folder:
 
   DIR/{BASE}/      https://huggingface.co/Wan-AI/Wan2.2-I2V-A14B-Diffusers (the whole repository)
-  DIR/{EXPERTS['transformer']}/     the official FaceCam high-noise expert checkpoint folder
-  DIR/{EXPERTS['transformer_2']}/      the official FaceCam low-noise expert checkpoint folder
+  DIR/{EXPERTS["transformer"]}/     the official FaceCam high-noise expert checkpoint folder
+  DIR/{EXPERTS["transformer_2"]}/      the official FaceCam low-noise expert checkpoint folder
                                         (github.com/weijielyu/FaceCam, see its README for the links)
 
 then pass --weights DIR. A pipeline saved with FaceCamPipeline.save_pretrained(DIR) works too."""
@@ -80,8 +82,10 @@ def to_diffusers_layout(state_dict: dict) -> dict:
     """
     from diffusers.loaders.single_file_utils import convert_wan_transformer_to_diffusers
 
-    sd = {(k[len("model."):] if k.startswith("model.") and not k.startswith("model.diffusion_model.") else k): v
-          for k, v in state_dict.items()}
+    sd = {
+        (k[len("model.") :] if k.startswith("model.") and not k.startswith("model.diffusion_model.") else k): v
+        for k, v in state_dict.items()
+    }
     return convert_wan_transformer_to_diffusers(sd)
 
 
@@ -90,11 +94,14 @@ def read_checkpoint_folder(folder) -> dict:
     folder = Path(folder)
     files = sorted(p for p in folder.iterdir() if p.suffix in CHECKPOINT_SUFFIXES) if folder.is_dir() else []
     if not files:
-        raise FileNotFoundError(f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) in {folder}\n\n{DOWNLOAD_HELP}")
+        raise FileNotFoundError(
+            f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) in {folder}\n\n{DOWNLOAD_HELP}"
+        )
     sd = {}
     for p in files:
         if p.suffix == ".safetensors":
             from safetensors.torch import load_file
+
             sd.update(load_file(p))
         else:
             loaded = torch.load(p, map_location="cpu", weights_only=True)
@@ -115,7 +122,7 @@ def load_checkpoint_into(transformer, folder, name: str = "transformer") -> tupl
 
 def load_pipeline(weights_dir, torch_dtype: torch.dtype = torch.float32):
     """A FaceCamPipeline from a local weights folder (layout in the module docstring)."""
-    from .pipeline import FaceCamPipeline, make_scheduler
+    from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler
 
     root = Path(weights_dir)
     if (root / "model_index.json").is_file():
@@ -123,7 +130,9 @@ def load_pipeline(weights_dir, torch_dtype: torch.dtype = torch.float32):
     base = root / BASE
     missing = [str(p) for p in [base / "model_index.json", *(root / d for d in EXPERTS.values())] if not p.exists()]
     if missing:
-        raise FileNotFoundError(f"weights folder {root} is incomplete; missing: {', '.join(missing)}\n\n{DOWNLOAD_HELP}")
+        raise FileNotFoundError(
+            f"weights folder {root} is incomplete; missing: {', '.join(missing)}\n\n{DOWNLOAD_HELP}"
+        )
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     from transformers import AutoTokenizer, UMT5EncoderModel
 
@@ -131,7 +140,11 @@ def load_pipeline(weights_dir, torch_dtype: torch.dtype = torch.float32):
     parts = {sub: WanTransformer3DModel.from_pretrained(base, subfolder=sub, **kw) for sub in EXPERTS}
     for sub, model in parts.items():
         load_checkpoint_into(model, root / EXPERTS[sub], sub)
-    return FaceCamPipeline(parts["transformer"], AutoencoderKLWan.from_pretrained(base, subfolder="vae", **kw),
-                           make_scheduler(), parts["transformer_2"],
-                           UMT5EncoderModel.from_pretrained(base, subfolder="text_encoder", **kw),
-                           AutoTokenizer.from_pretrained(base, subfolder="tokenizer", local_files_only=True))
+    return FaceCamPipeline(
+        parts["transformer"],
+        AutoencoderKLWan.from_pretrained(base, subfolder="vae", **kw),
+        make_scheduler(),
+        parts["transformer_2"],
+        UMT5EncoderModel.from_pretrained(base, subfolder="text_encoder", **kw),
+        AutoTokenizer.from_pretrained(base, subfolder="tokenizer", local_files_only=True),
+    )

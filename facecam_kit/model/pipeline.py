@@ -13,22 +13,29 @@ Behaviour follows the official FaceCam inference (reference doc, section 1):
   and decoded;
 * two experts: ``transformer`` (high noise) while ``t >= boundary * 1000``, then ``transformer_2``
   (low noise); the official inference uses boundary 0.9.
+
+Taught in notebook 06 (the model and inference).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 from diffusers import AutoencoderKLWan, DiffusionPipeline, FlowMatchEulerDiscreteScheduler, WanTransformer3DModel
 from diffusers.utils import BaseOutput
 
-DEFAULT_PROMPT = "A portrait of a person"
-HEIGHT, WIDTH, NUM_FRAMES, FPS = 704, 480, 81, 24
-BOUNDARY = 0.9
-SHIFT = 5.0
+from facecam_kit.spec import (
+    BOUNDARY,
+    DEFAULT_PROMPT,
+    GUIDANCE_SCALE,
+    NUM_STEPS,
+    SHIFT,
+    check_frame_size,
+    check_num_frames,
+)
 
 
 @dataclass
@@ -51,14 +58,35 @@ def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=SHIFT)
 
 
+def camera_conditioning(camera: torch.Tensor) -> torch.Tensor:
+    """FaceCam's ``y``: camera latents and 4 zero channels, repeated over both halves of the sequence.
+
+    camera: (B, 16, f, h, w) normalised latents of the landmark condition video.
+    Returns (B, 20, 2f, h, w): the source half carries the target camera too (as the official code).
+    """
+    return torch.cat([camera, torch.zeros_like(camera[:, :4])], 1).repeat(1, 1, 2, 1, 1)
+
+
+def dit_input(target: torch.Tensor, source: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The 36-channel DiT input: ``[target | source]`` along frames, then ``y`` on channels.
+
+    target: (B, 16, f, h, w) noisy target latents; source: (B, 16, f, h, w) clean source latents;
+    y: (B, 20, 2f, h, w) from :func:`camera_conditioning`. Returns (B, 36, 2f, h, w). The one
+    place of the layout: inference (:class:`FaceCamPipeline`) and training build it here.
+    """
+    return torch.cat([torch.cat([target, source], 2), y], 1)
+
+
 def _video_tensor(video, name: str) -> torch.Tensor:
     """(F, H, W, 3) uint8 array, or a (B, 3, F, H, W) tensor in [-1, 1] -> (B, 3, F, H, W) float."""
     if isinstance(video, torch.Tensor) and video.ndim == 5:
         return video.float()
     v = np.asarray(video)
     if v.ndim != 4 or v.shape[-1] != 3 or v.dtype != np.uint8:
-        raise ValueError(f"{name} must be (F, H, W, 3) uint8 frames or a (B, 3, F, H, W) tensor in [-1, 1], "
-                         f"got {type(video).__name__} {getattr(v, 'shape', None)} {getattr(v, 'dtype', None)}")
+        raise ValueError(
+            f"{name} must be (F, H, W, 3) uint8 frames or a (B, 3, F, H, W) tensor in [-1, 1], "
+            f"got {type(video).__name__} {getattr(v, 'shape', None)} {getattr(v, 'dtype', None)}"
+        )
     return torch.from_numpy(v).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
 
 
@@ -74,16 +102,32 @@ class FaceCamPipeline(DiffusionPipeline):
     _optional_components = ["transformer_2", "text_encoder", "tokenizer"]
     _callback_tensor_inputs = ["latents"]
 
-    def __init__(self, transformer: WanTransformer3DModel, vae: AutoencoderKLWan,
-                 scheduler: FlowMatchEulerDiscreteScheduler, transformer_2: WanTransformer3DModel | None = None,
-                 text_encoder=None, tokenizer=None, boundary_ratio: float = BOUNDARY, random_weights: bool = False):
+    def __init__(
+        self,
+        transformer: WanTransformer3DModel,
+        vae: AutoencoderKLWan,
+        scheduler: FlowMatchEulerDiscreteScheduler,
+        transformer_2: WanTransformer3DModel | None = None,
+        text_encoder=None,
+        tokenizer=None,
+        boundary_ratio: float = BOUNDARY,
+        random_weights: bool = False,
+    ):
         super().__init__()
-        self.register_modules(transformer=transformer, transformer_2=transformer_2, vae=vae, scheduler=scheduler,
-                              text_encoder=text_encoder, tokenizer=tokenizer)
+        self.register_modules(
+            transformer=transformer,
+            transformer_2=transformer_2,
+            vae=vae,
+            scheduler=scheduler,
+            text_encoder=text_encoder,
+            tokenizer=tokenizer,
+        )
         self.register_to_config(boundary_ratio=boundary_ratio, random_weights=random_weights)
         if transformer.config.in_channels != 2 * vae.config.z_dim + 4:
-            raise ValueError(f"FaceCam's transformer takes {2 * vae.config.z_dim + 4} input channels "
-                             f"(latent | camera | 4 zeros), got {transformer.config.in_channels}")
+            raise ValueError(
+                f"FaceCam's transformer takes {2 * vae.config.z_dim + 4} input channels "
+                f"(latent | camera | 4 zeros), got {transformer.config.in_channels}"
+            )
 
     # -- helpers ---------------------------------------------------------------------------
     def _normalise(self, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:
@@ -99,11 +143,20 @@ class FaceCamPipeline(DiffusionPipeline):
     def encode_prompt(self, prompt: str | list[str], max_sequence_length: int = 512) -> torch.Tensor:
         """UMT5 embeddings, zeroed past each prompt's length and padded to 512 tokens (as the official)."""
         if self.text_encoder is None or self.tokenizer is None:
-            raise ValueError("this pipeline has no text encoder: pass prompt_embeds / negative_prompt_embeds "
-                             "(precomputed UMT5 embeddings), or load a pipeline with text_encoder and tokenizer")
+            raise ValueError(
+                "this pipeline has no text encoder: pass prompt_embeds / negative_prompt_embeds "
+                "(precomputed UMT5 embeddings), or load a pipeline with text_encoder and tokenizer"
+            )
         prompt = [prompt] if isinstance(prompt, str) else prompt
-        tok = self.tokenizer(prompt, padding="max_length", max_length=max_sequence_length, truncation=True,
-                             add_special_tokens=True, return_attention_mask=True, return_tensors="pt")
+        tok = self.tokenizer(
+            prompt,
+            padding="max_length",
+            max_length=max_sequence_length,
+            truncation=True,
+            add_special_tokens=True,
+            return_attention_mask=True,
+            return_tensors="pt",
+        )
         mask = tok.attention_mask.to(self._execution_device)
         emb = self.text_encoder(tok.input_ids.to(self._execution_device), mask).last_hidden_state
         return emb * mask[..., None].to(emb.dtype)
@@ -115,13 +168,23 @@ class FaceCamPipeline(DiffusionPipeline):
         return self.transformer_2
 
     @torch.no_grad()
-    def __call__(self, video, camera_condition, prompt: str | None = DEFAULT_PROMPT, negative_prompt: str = "",
-                 prompt_embeds: torch.Tensor | None = None, negative_prompt_embeds: torch.Tensor | None = None,
-                 num_inference_steps: int = 50, guidance_scale: float = 5.0,
-                 generator: torch.Generator | None = None, latents: torch.Tensor | None = None,
-                 output_type: str = "np", return_dict: bool = True,
-                 callback_on_step_end: Callable | None = None,
-                 callback_on_step_end_tensor_inputs: list[str] = ("latents",)):
+    def __call__(
+        self,
+        video,
+        camera_condition,
+        prompt: str | None = DEFAULT_PROMPT,
+        negative_prompt: str = "",
+        prompt_embeds: torch.Tensor | None = None,
+        negative_prompt_embeds: torch.Tensor | None = None,
+        num_inference_steps: int = NUM_STEPS,
+        guidance_scale: float = GUIDANCE_SCALE,
+        generator: torch.Generator | None = None,
+        latents: torch.Tensor | None = None,
+        output_type: str = "np",
+        return_dict: bool = True,
+        callback_on_step_end: Callable | None = None,
+        callback_on_step_end_tensor_inputs: list[str] = ("latents",),
+    ):
         """Generate the target video.
 
         video: the source video, (F, H, W, 3) uint8 or (B, 3, F, H, W) in [-1, 1]; camera_condition:
@@ -130,10 +193,12 @@ class FaceCamPipeline(DiffusionPipeline):
         """
         src, cam = _video_tensor(video, "video"), _video_tensor(camera_condition, "camera_condition")
         if src.shape != cam.shape:
-            raise ValueError(f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape")
+            raise ValueError(
+                f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape"
+            )
         f, h, w = src.shape[2:]
-        if (f - 1) % 4 or h % 16 or w % 16:
-            raise ValueError(f"frames must be 4k+1 and height/width multiples of 16, got {f} x {h} x {w}")
+        check_num_frames(f, "the video's frame count")
+        check_frame_size(h, w)
         bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
         if bad:
             raise ValueError(f"callback_on_step_end_tensor_inputs must be in {self._callback_tensor_inputs}, got {bad}")
@@ -150,8 +215,7 @@ class FaceCamPipeline(DiffusionPipeline):
         source = self.encode_video(src).to(dtype)
         camera = self.encode_video(cam).to(dtype)
         b, lf = source.shape[0], source.shape[2]  # batch, latent frames
-        # y = [camera latents | 4 zero channels], repeated over the target and source halves
-        y = torch.cat([camera, torch.zeros_like(camera[:, :4])], 1).repeat(1, 1, 2, 1, 1)
+        y = camera_conditioning(camera)
         if latents is None:  # drawn in fp32 on the CPU, then cast (as the official)
             latents = torch.randn(source.shape, generator=generator, dtype=torch.float32)
         latents = latents.to(device, torch.float32)
@@ -161,7 +225,7 @@ class FaceCamPipeline(DiffusionPipeline):
         with self.progress_bar(total=len(timesteps)) as bar:
             for i, t in enumerate(timesteps):
                 model = self.expert(t)
-                x = torch.cat([torch.cat([latents.to(dtype), source], 2), y], 1)
+                x = dit_input(latents.to(dtype), source, y)
                 t_in = t.to(torch.bfloat16).to(dtype).expand(b)  # the official casts the timestep to bf16
                 pred = model(x, t_in, prompt_embeds, return_dict=False)[0][:, :, :lf]  # the target half
                 if do_cfg:
@@ -188,19 +252,39 @@ class FaceCamPipeline(DiffusionPipeline):
         return FaceCamPipelineOutput(frames=frames, random_weights=bool(self.config.random_weights))
 
 
+def tiny_dit_config(in_channels: int = 36, text_dim: int = 32) -> dict:
+    """``WanTransformer3DModel`` kwargs of the kit's tiny DiT: 2 layers of 2 heads x 12, 2x2 patches.
+
+    The one tiny configuration of the kit (tests, FAST notebooks, ``bench_step.py --config tiny``):
+    ``in_channels`` 36 for FaceCam (latent | camera | 4 zeros), 16 for a text-to-video base such
+    as ReCamMaster's.
+    """
+    return dict(
+        patch_size=(1, 2, 2),
+        num_attention_heads=2,
+        attention_head_dim=12,
+        in_channels=in_channels,
+        out_channels=16,
+        text_dim=text_dim,
+        freq_dim=32,
+        ffn_dim=32,
+        num_layers=2,
+        rope_max_seq_len=32,
+    )
+
+
 def tiny_facecam_pipeline(seed: int = 0, two_experts: bool = True, text_dim: int = 32) -> FaceCamPipeline:
     """A tiny FaceCam pipeline with random weights, built in code (tests, FAST notebooks, CPU).
 
-    Same architecture family as Wan2.2-I2V (36 input channels, two experts), 2 layers of 2 heads x 12.
+    Same architecture family as Wan2.2-I2V (36 input channels, two experts), :func:`tiny_dit_config`.
     Its outputs are marked ``random_weights=True``. Prompt embeddings: (B, L, ``text_dim``).
     """
     torch.manual_seed(seed)
 
     def dit():
-        return WanTransformer3DModel(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12,
-                                     in_channels=36, out_channels=16, text_dim=text_dim, freq_dim=32, ffn_dim=32,
-                                     num_layers=2, rope_max_seq_len=32)
+        return WanTransformer3DModel(**tiny_dit_config(36, text_dim))
 
-    vae = AutoencoderKLWan(base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
-                           temperal_downsample=[False, True, True])
+    vae = AutoencoderKLWan(
+        base_dim=8, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1, temperal_downsample=[False, True, True]
+    )
     return FaceCamPipeline(dit(), vae, make_scheduler(), dit() if two_experts else None, random_weights=True)

@@ -1,0 +1,2 @@
+"""Facial landmarks (MediaPipe), the face-mesh topology, the generic head and the landmark camera
+condition (notebooks 02-03)."""

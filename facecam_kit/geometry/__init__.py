@@ -1,0 +1,1 @@
+"""Cameras, trajectories and poses from landmarks (notebooks 01-03). numpy, OpenCV and SciPy only."""
