@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lab clean
+.PHONY: demo test quick lint format lab clean
 
 # torch is installed first, pinned, so that nothing pulls a CUDA build from the registry.
 $(STAMP): pyproject.toml
@@ -17,8 +17,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m facecam_kit demo
 
-test: $(STAMP)
+# Everything CI checks: lint, then the unit tests and every notebook (papermill).
+test: lint
 	$(PY) -m pytest
+
+# The quick loop: no notebooks.
+quick: $(STAMP)
+	$(PY) -m pytest -m "not notebooks"
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
