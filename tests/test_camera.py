@@ -1,6 +1,7 @@
+import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from facecam_kit.geometry.camera import (
@@ -14,6 +15,7 @@ from facecam_kit.geometry.camera import (
     relative_pose,
     rotation_about_axis,
     rotation_angle_deg,
+    skew,
 )
 
 angles = st.floats(-80, 80)
@@ -32,8 +34,7 @@ def test_intrinsics_put_half_fov_at_the_image_edge():
 @given(eye=st.tuples(st.floats(-5, 5), st.floats(-5, 5), st.floats(-5, 5)))
 def test_look_at_centres_target_and_keeps_up_up(eye):
     eye = np.array(eye)
-    if np.linalg.norm(eye[:2]) < 0.1:  # looking straight down/up: up is undefined
-        return
+    assume(np.linalg.norm(eye[:2]) >= 0.1)  # not looking straight down/up, where up is undefined
     R, t = look_at(eye, np.zeros(3))
     np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
     assert np.linalg.det(R) == pytest.approx(1)
@@ -92,3 +93,16 @@ def test_relative_pose_and_rotation_angle():
 def test_shape_errors_name_the_expected_shape():
     with pytest.raises(ValueError, match=r"points must have shape \(N, 3\)"):
         project_points(np.zeros((4, 2)), np.eye(3), np.zeros(3), np.eye(3))
+
+
+vectors = st.tuples(st.floats(-3, 3), st.floats(-3, 3), st.floats(-3, 3))
+
+
+@given(w=vectors, u=vectors)
+def test_rotation_vectors_match_opencv_rodrigues(w, u):
+    w, u = np.array(w), np.array(u)
+    np.testing.assert_allclose(skew(w) @ u, np.cross(w, u), atol=1e-12)
+    R = rotation_about_axis(w)  # a rotation vector: angle |w| radians about w / |w|
+    np.testing.assert_allclose(R, cv2.Rodrigues(w)[0], atol=1e-12)
+    assume(np.linalg.norm(w) > 1e-6)
+    np.testing.assert_allclose(rotation_about_axis(w, [0, np.rad2deg(np.linalg.norm(w))]), [np.eye(3), R], atol=1e-12)

@@ -213,12 +213,26 @@ def relative_pose(R1, t1, R2, t2) -> tuple[np.ndarray, np.ndarray]:
     return R_rel, t2 - np.einsum("...ij,...j->...i", R_rel, t1)
 
 
-def rotation_about_axis(axis, angle_deg) -> np.ndarray:
-    """Rodrigues rotation matrix. axis: (3,); angle_deg: scalar or (F,). Returns (…, 3, 3)."""
-    axis = _check("axis", axis, (3,), "(3,)")
-    axis = axis / np.linalg.norm(axis)
-    a = np.deg2rad(np.asarray(angle_deg, dtype=np.float64))[..., None, None]
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+def skew(v) -> np.ndarray:
+    """The cross-product matrix ``[v]x``, with ``[v]x @ u == np.cross(v, u)``. v: (…, 3). Returns (…, 3, 3)."""
+    v = _check("v", v, (3,), "(…, 3)")
+    x, y, z = np.moveaxis(v, -1, 0)
+    o = np.zeros_like(x)
+    return np.stack([o, -z, y, z, o, -x, -y, x, o], -1).reshape(v.shape[:-1] + (3, 3))
+
+
+def rotation_about_axis(axis, angle_deg=None) -> np.ndarray:
+    """Rodrigues' rotation matrix: ``angle_deg`` degrees about ``axis`` (normalised here).
+
+    axis: (…, 3); angle_deg: scalar or (F,), broadcast against the axis. With ``angle_deg=None``
+    the axis is a rotation vector whose length is the angle in radians (OpenCV's ``rvec``, the
+    exponential map of SO(3)). A zero axis gives the identity. Returns (…, 3, 3).
+    """
+    axis = _check("axis", axis, (3,), "(…, 3)")
+    norm = np.linalg.norm(axis, axis=-1, keepdims=True)
+    angle = norm[..., 0] if angle_deg is None else np.deg2rad(np.asarray(angle_deg, dtype=np.float64))
+    k = skew(axis / np.where(norm > 0, norm, 1.0))
+    a = np.asarray(angle)[..., None, None]
     return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from facecam_kit.geometry.camera import _check, project_points, rotation_angle_deg
+from facecam_kit.geometry.camera import _check, project_points, rotation_about_axis, rotation_angle_deg, skew
 
 
 def _check_correspondences(points3d, points2d, K, min_points: int):
@@ -39,7 +39,7 @@ def solve_pnp(points3d, points2d, K) -> tuple[np.ndarray, np.ndarray]:
     ok, rvec, tvec = cv2.solvePnP(
         points3d, points2d, K, None, rvec, tvec, useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE
     )
-    return cv2.Rodrigues(rvec)[0], tvec.ravel()
+    return rotation_about_axis(rvec.ravel()), tvec.ravel()
 
 
 def _normalise(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -84,14 +84,6 @@ def dlt_pnp(points3d, points2d, K, refine: bool = True) -> tuple[np.ndarray, np.
     return refine_pose(points3d, points2d, K, R, t) if refine else (R, t)
 
 
-def _so3_exp(w: np.ndarray) -> np.ndarray:
-    theta = np.linalg.norm(w)
-    k = np.array([[0, -w[2], w[1]], [w[2], 0, -w[0]], [-w[1], w[0], 0]])
-    if theta < 1e-12:
-        return np.eye(3) + k
-    return np.eye(3) + np.sin(theta) / theta * k + (1 - np.cos(theta)) / theta**2 * (k @ k)
-
-
 def refine_pose(points3d, points2d, K, R, t, iterations: int = 20) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Newton on the reprojection error, updating ``R <- exp(w) R`` and ``t <- t + d``."""
     points3d, points2d, K = _check_correspondences(points3d, points2d, K, 3)
@@ -105,12 +97,9 @@ def refine_pose(points3d, points2d, K, R, t, iterations: int = 20) -> tuple[np.n
         J_proj = np.zeros((len(z), 2, 3))
         J_proj[:, 0, 0], J_proj[:, 0, 2] = fx / z, -fx * x / z**2
         J_proj[:, 1, 1], J_proj[:, 1, 2] = fy / z, -fy * y / z**2
-        skew = np.zeros((len(z), 3, 3))  # d(exp(w) RX)/dw = -[RX]x
-        skew[:, 0, 1], skew[:, 0, 2], skew[:, 1, 2] = RX[:, 2], -RX[:, 1], RX[:, 0]
-        skew[:, 1, 0], skew[:, 2, 0], skew[:, 2, 1] = -RX[:, 2], RX[:, 1], -RX[:, 0]
-        J = np.concatenate([J_proj @ skew, J_proj], axis=2).reshape(-1, 6)
+        J = np.concatenate([J_proj @ -skew(RX), J_proj], axis=2).reshape(-1, 6)  # d(exp(w) RX)/dw = -[RX]x
         delta = np.linalg.lstsq(J, -r, rcond=None)[0]
-        R, t = _so3_exp(delta[:3]) @ R, t + delta[3:]
+        R, t = rotation_about_axis(delta[:3]) @ R, t + delta[3:]
         if np.linalg.norm(delta) < 1e-12:
             break
     return R, t
@@ -192,10 +181,6 @@ def relative_pose_from_essential(points1, points2, K, refine: bool = True) -> tu
     return refine_relative_pose(points1, points2, K, *best) if refine else best
 
 
-def _skew(v: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
-
-
 def refine_relative_pose(points1, points2, K, R, t) -> tuple[np.ndarray, np.ndarray]:
     """Levenberg-Marquardt on the Sampson error (first-order reprojection error) of ``E = [t]x R``.
 
@@ -211,10 +196,11 @@ def refine_relative_pose(points1, points2, K, R, t) -> tuple[np.ndarray, np.ndar
 
     def pose(p):
         t_new = t + tangent @ p[3:]
-        return _so3_exp(p[:3]) @ R, t_new / np.linalg.norm(t_new)
+        return rotation_about_axis(p[:3]) @ R, t_new / np.linalg.norm(t_new)
 
     def sampson(p):
-        E = _skew(pose(p)[1]) @ pose(p)[0]
+        R_p, t_p = pose(p)
+        E = skew(t_p) @ R_p
         Ex1, Etx2 = x1 @ E.T, x2 @ E
         return (
             K[0, 0] * np.sum(x2 * Ex1, 1) / np.sqrt(Ex1[:, 0] ** 2 + Ex1[:, 1] ** 2 + Etx2[:, 0] ** 2 + Etx2[:, 1] ** 2)
