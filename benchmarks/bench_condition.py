@@ -9,11 +9,8 @@ import argparse
 import time
 
 import numpy as np
-from mediapipe.framework.formats import landmark_pb2
-from mediapipe.python.solutions import drawing_styles, drawing_utils
-from mediapipe.python.solutions import face_mesh_connections as fmc
 
-from facecam_kit.face.condition import draw_condition, orbit_condition_preview
+from facecam_kit.face.condition import draw_condition, draw_condition_mediapipe, orbit_condition_preview
 from facecam_kit.face.template import load_template
 from facecam_kit.geometry.trajectory import OrbitTrajectory
 
@@ -28,20 +25,6 @@ def median_ms(fn, repeats):
     return float(np.median(times))
 
 
-def mediapipe_draw(landmarks_px, h=704, w=480):
-    lms = landmark_pb2.NormalizedLandmarkList()
-    for x, y in landmarks_px[:, :2]:
-        lms.landmark.add(x=x / w, y=y / h)
-    img = np.full((h, w, 3), 255, np.uint8)
-    for conns, style in (
-        (fmc.FACEMESH_TESSELATION, drawing_styles.get_default_face_mesh_tesselation_style()),
-        (fmc.FACEMESH_CONTOURS, drawing_styles.get_default_face_mesh_contours_style()),
-        (fmc.FACEMESH_IRISES, drawing_styles.get_default_face_mesh_iris_connections_style()),
-    ):
-        drawing_utils.draw_landmarks(img, lms, conns, None, style)
-    return img
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--frames", type=int, default=81)
@@ -51,7 +34,7 @@ def main():
     lm = traj.cameras().project(load_template())
     ours_video = median_ms(lambda: draw_condition(lm), a.repeats) / a.frames
     ours_single = median_ms(lambda: draw_condition(lm[a.frames // 2]), a.repeats)
-    mp_single = median_ms(lambda: mediapipe_draw(lm[a.frames // 2]), a.repeats)
+    mp_single = median_ms(lambda: draw_condition_mediapipe(lm[a.frames // 2]), a.repeats)
     preview = median_ms(lambda: orbit_condition_preview(-40, 40, -20, 20, 25, 55), a.repeats)
     print(f"MediaPipe drawing_utils, one 704x480 frame : {mp_single:7.2f} ms/frame")
     print(f"facecam_kit, one frame                    : {ours_single:7.2f} ms/frame")

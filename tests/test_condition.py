@@ -1,14 +1,12 @@
 import cv2
 import numpy as np
 import pytest
-from mediapipe.framework.formats import landmark_pb2
-from mediapipe.python.solutions import drawing_styles, drawing_utils
-from mediapipe.python.solutions import face_mesh_connections as fmc
 
 from facecam_kit.face import topology
 from facecam_kit.face.condition import (
     condition_video,
     draw_condition,
+    draw_condition_mediapipe,
     draw_lines_1px,
     landmarks_to_pixels,
     orbit_condition_preview,
@@ -16,36 +14,18 @@ from facecam_kit.face.condition import (
 from facecam_kit.geometry.trajectory import OrbitTrajectory
 
 
-def official_draw(landmarks_px, height, width):
-    """The official drawing: MediaPipe's drawing_utils on a white RGB canvas."""
-    lms = landmark_pb2.NormalizedLandmarkList()
-    for x, y in landmarks_px[:, :2]:
-        lms.landmark.add(x=x / width, y=y / height)
-    img = np.full((height, width, 3), 255, np.uint8)
-    drawing_utils.draw_landmarks(
-        img, lms, fmc.FACEMESH_TESSELATION, None, drawing_styles.get_default_face_mesh_tesselation_style()
-    )
-    drawing_utils.draw_landmarks(
-        img, lms, fmc.FACEMESH_CONTOURS, None, drawing_styles.get_default_face_mesh_contours_style()
-    )
-    drawing_utils.draw_landmarks(
-        img, lms, fmc.FACEMESH_IRISES, None, drawing_styles.get_default_face_mesh_iris_connections_style()
-    )
-    return img
-
-
 @pytest.mark.parametrize("scale, shift", [(1.0, (0, 0)), (1.9, (0, 0)), (3.0, (-250, 40)), (2.0, (300, -200))])
 def test_matches_official_drawing_pixel_for_pixel(portrait_landmarks, scale, shift):
     h, w = 704, 480
     lm = portrait_landmarks[:, :2] * scale + shift  # last two cases: partly outside the canvas
-    np.testing.assert_array_equal(draw_condition(lm, h, w), official_draw(lm, h, w))
+    np.testing.assert_array_equal(draw_condition(lm, h, w), draw_condition_mediapipe(lm, h, w))
 
 
 def test_matches_official_on_projected_template(template):
     lm = OrbitTrajectory((-45, 45), (-25, 25), (25, 55), 5).cameras().project(template)
     ours = draw_condition(lm)
     for f in range(len(lm)):
-        np.testing.assert_array_equal(ours[f], official_draw(lm[f], 704, 480))
+        np.testing.assert_array_equal(ours[f], draw_condition_mediapipe(lm[f], 704, 480))
 
 
 def test_line_kernel_matches_cv2_line():

@@ -9,11 +9,11 @@ colours, with no landmark dots. Landmarks map to pixels as MediaPipe's ``drawing
 canvas is RGB, so the right eye's "red" (48, 48, 255) is stored as *blue* in the saved frames.
 A model trained on those frames expects blue, so we draw blue too.
 
-Speed: MediaPipe's drawing utility loops over ~2700 edges in Python (4.6 ms a frame at 480 px
-on a fast machine). Here the 2556 tessellation lines of all frames go through one compiled
-loop that walks lines exactly like OpenCV's 8-connected ``cv2.line``, and the 2 px strokes are
-one ``cv2.polylines`` call per run of one colour (OpenCV's own thick-line shape, as
-``cv2.line``).
+Speed: MediaPipe's drawing utility (:func:`draw_condition_mediapipe`, kept as the reference)
+loops over ~2700 edges in Python (4.6 ms a frame at 480 px on a fast machine). Here the 2556
+tessellation lines of all frames go through one compiled loop that walks lines exactly like
+OpenCV's 8-connected ``cv2.line``, and the 2 px strokes are one ``cv2.polylines`` call per run
+of one colour (OpenCV's own thick-line shape, as ``cv2.line``).
 
 Taught in notebook 03 (landmark camera conditions); used by every notebook after it.
 """
@@ -27,6 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 import cv2
 import numba
 import numpy as np
+from mediapipe.framework.formats import landmark_pb2
+from mediapipe.python.solutions import drawing_styles, drawing_utils
+from mediapipe.python.solutions import face_mesh_connections as fmc
 
 from facecam_kit.face import topology
 from facecam_kit.geometry.trajectory import OrbitTrajectory, Trajectory
@@ -165,6 +168,27 @@ def draw_condition(
         if len(run):
             cv2.polylines(tall, list(run), False, color, topology.STROKE_WIDTH)
     return out[0] if single else out
+
+
+def draw_condition_mediapipe(landmarks, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
+    """The official drawing, kept as the reference :func:`draw_condition` reproduces pixel for pixel.
+
+    As the official ``mediapipe_utils.py``: MediaPipe's ``drawing_utils`` on a white RGB canvas,
+    the tessellation, contour and iris styles in that order, no landmark dots. A Python loop over
+    the edges of one frame (milliseconds a frame): the tests and ``benchmarks/bench_condition.py``
+    compare against it. landmarks: (478, 2|3) pixels (x right, y down). Returns (H, W, 3) uint8.
+    """
+    lms = landmark_pb2.NormalizedLandmarkList()
+    for x, y in np.asarray(landmarks, dtype=np.float64)[:, :2]:
+        lms.landmark.add(x=x / width, y=y / height)
+    img = np.full((height, width, 3), 255, np.uint8)
+    for connections, style in (
+        (fmc.FACEMESH_TESSELATION, drawing_styles.get_default_face_mesh_tesselation_style()),
+        (fmc.FACEMESH_CONTOURS, drawing_styles.get_default_face_mesh_contours_style()),
+        (fmc.FACEMESH_IRISES, drawing_styles.get_default_face_mesh_iris_connections_style()),
+    ):
+        drawing_utils.draw_landmarks(img, lms, connections, None, style)
+    return img
 
 
 def condition_video(
