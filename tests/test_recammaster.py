@@ -38,5 +38,5 @@ def test_camera_keys_pass_through_the_converter():
     rc = ReCamMasterTransformer(**CFG)
     original = to_original_layout(rc.state_dict())
     assert "blocks.1.cam_encoder.weight" in original and "blocks.0.projector.bias" in original
-    back = to_diffusers_layout(original)
-    assert set(back) == set(rc.state_dict())
+    back, sd = to_diffusers_layout(original), rc.state_dict()
+    assert set(back) == set(sd) and all(torch.equal(back[k], sd[k]) for k in sd)
