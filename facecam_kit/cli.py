@@ -15,11 +15,13 @@ import time
 import typing
 from pathlib import Path
 
+from facecam_kit.evaluation.job import EvaluateOptions, run_evaluate
 from facecam_kit.jobs import DemoOptions, RenderOptions, run_demo, run_render
 
 JOBS = {
     "demo": (DemoOptions, run_demo, "the main job on the bundled sample clip"),
     "render": (RenderOptions, run_render, "re-render a portrait video along a camera trajectory"),
+    "evaluate": (EvaluateOptions, run_evaluate, "score generated videos: PSNR/SSIM, identity, camera accuracy"),
 }
 
 

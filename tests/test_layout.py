@@ -23,6 +23,7 @@ LAYERS = {
     "baselines": 6,
     "model": 6,
     "viz": 7,
+    "evaluation": 7,
     "jobs": 8,
     "cli": 9,
     "__main__": 10,
