@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from facecam_kit.evaluation.fidelity import psnr
 from facecam_kit.geometry.camera import orbit_cameras
 from facecam_kit.proxy.head import make_proxy_head
 from facecam_kit.proxy.rasterise import available_backends, render_gaussians
@@ -43,8 +44,8 @@ def main():
             times.append((time.perf_counter() - t0) * 1000 / len(cams))
         print(f"{backend:7s}: {np.median(times):8.1f} ms/frame ({len(g)} Gaussians, {a.size}x{a.size})")
     if len(images) == 2:
-        psnr = 10 * np.log10(1 / np.mean((images["gsplat"] - images["cpu"]) ** 2))
-        print(f"gsplat vs cpu: {psnr:.1f} dB PSNR over {len(cams)} views (target >= 35 dB)")
+        db = psnr(images["gsplat"], images["cpu"])  # float images: data range 1
+        print(f"gsplat vs cpu: {db:.1f} dB PSNR over {len(cams)} views (target >= 35 dB)")
     else:
         print("gsplat vs cpu parity: needs a CUDA GPU with gsplat")
 
