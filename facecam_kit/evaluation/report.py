@@ -154,18 +154,24 @@ class EvaluationReport:
         axes = fig.subplots(2, 3).ravel()
         names = list(dict.fromkeys(r["video"] for r in self.frames))
         for ax, (key, title) in zip(axes, FRAME_METRICS.items()):
+            infinite = []
             for n in names:
                 rows = [r for r in self.frames if r["video"] == n]
-                y = np.array([np.nan if r.get(key) is None else r[key] for r in rows], dtype=np.float64)
+                y = np.array([r.get(key, np.nan) for r in rows], dtype=np.float64)
                 if np.isfinite(y).any():
                     ax.plot([r["frame"] for r in rows], y, marker=".", label=n)
                 elif np.isinf(y).any():
-                    ax.text(0.5, 0.5, f"{n}: identical (inf)", transform=ax.transAxes, ha="center")
+                    infinite.append(n)
+            if infinite:  # identical frames: PSNR is infinite, nothing to plot
+                ax.text(0.5, 0.1, "inf (identical): " + ", ".join(infinite), transform=ax.transAxes, ha="center")
+            elif not ax.get_lines():
+                ax.text(0.5, 0.5, "not measured", transform=ax.transAxes, ha="center", color="grey")
             ax.set_title(title)
             ax.set_xlabel("frame")
             ax.grid(alpha=0.3)
-        if len(names) <= 10:
-            axes[0].legend(fontsize=7)
+        drawn = [ax for ax in axes if ax.get_lines()]
+        if drawn and len(names) <= 10:
+            drawn[0].legend(fontsize=7)
         fig.suptitle(f"Per-frame scores of {len(names)} video(s); LPIPS not computed (no weights offline)")
         return fig
 
@@ -263,7 +269,8 @@ def evaluate(cases, out_dir=None, progress: bool = True) -> EvaluationReport:
         report.videos.append(video)
         for f in range(video["frames"]):
             report.frames.append({"video": case.name, "frame": f, **{k: float(v[f]) for k, v in per_frame.items()}})
-    report.summary = {k: _nanmean([v.get(k, np.nan) for v in report.videos]) for k in FRAME_METRICS}
+    measured = [k for k in FRAME_METRICS if any(k in v for v in report.videos)]
+    report.summary = {k: _nanmean([v.get(k, np.nan) for v in report.videos]) for k in measured}
     correct = [v["motion_correct"] for v in report.videos if v.get("motion_correct") is not None]
     report.summary["motion_accuracy"] = float(np.mean(correct)) if correct else None
     report.summary["videos"] = len(cases)
