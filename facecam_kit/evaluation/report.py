@@ -209,7 +209,7 @@ def _score_case(case: EvaluationCase, progress: bool) -> tuple[dict, dict]:
         per_frame["psnr"] = psnr_per_frame(gen, case.reference, case.mask)
         per_frame["ssim"] = ssim_per_frame(gen, case.reference)
     if case.source is not None:
-        per_frame["identity"] = identity_similarity(case.source, gen)
+        per_frame["identity"] = identity_similarity(case.source, gen, progress)
         video["identity_detected"] = float(np.isfinite(per_frame["identity"]).mean())
     if case.trajectory is not None:
         traj = case.trajectory
