@@ -2,6 +2,7 @@
 
 Each job's options are one dataclass in :mod:`facecam_kit.jobs`; the parser is built from its
 fields (type, default and the ``help`` in the field's metadata), so an option is written once.
+Bad inputs end with one ``error:`` line and exit code 2, and nothing written.
 
 The jobs it runs are walked through in notebook 06.
 """
@@ -63,9 +64,15 @@ def main(argv: list[str] | None = None) -> int:
         else:
             options_type, job, _ = JOBS[command]
             files = job(options_type(**args))
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError) as e:  # bad inputs, unreadable or unwritable files: the job wrote nothing
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"error: out of memory during {command}; nothing was written", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: {command} wrote nothing", file=sys.stderr)
+        return 130
     for f in files:
         print(f"wrote {f}")
     print(f"done in {time.perf_counter() - t0:.1f} s")

@@ -1,18 +1,40 @@
 """The kit's jobs: ``render`` (FaceCam on a video along a trajectory) and ``demo`` (on the sample).
 
+A job checks every input before any heavy work (:func:`check_render`), then writes its files as a
+set (:class:`OutputSet`): into a hidden folder inside ``--out``, moved in together at the end with
+``<name>_run.json`` (inputs, trajectory, seed, versions, timings, files, warnings). A failed or
+interrupted run leaves ``--out`` as it was.
+
 The Generate button of notebook 06 calls :func:`generate_video`.
 """
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field
+import json
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from facecam_kit.geometry.trajectory import load_trajectory
-from facecam_kit.spec import GUIDANCE_SCALE, HEIGHT, NUM_FRAMES, NUM_STEPS, WIDTH
-from facecam_kit.video import write_video
+from facecam_kit.geometry.trajectory import check_trajectory, load_trajectory, trajectory_to_dict
+from facecam_kit.spec import (
+    GUIDANCE_SCALE,
+    HEIGHT,
+    MAX_MISSING_KEYS_SHARE,
+    MAX_NO_FACE_SHARE,
+    NUM_FRAMES,
+    NUM_STEPS,
+    WIDTH,
+    check_frame_size,
+    check_num_frames,
+)
+from facecam_kit.video import probe_video, write_video
 
 RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS"
 CONDITIONS = ("analytic", "proxy")
@@ -20,6 +42,10 @@ _TRAJECTORY_HELP = "a ReCamMaster preset name (pan_left, arc_right, ...) or a tr
 _WEIGHTS_HELP = (
     "local weights: a saved FaceCamPipeline, or a folder with Wan2.2-I2V-A14B-Diffusers/, "
     "facecam_high_noise/ and facecam_low_noise/"
+)
+_ALLOW_KEYS_HELP = (  # argparse formats help with %
+    f"run even when more than {MAX_MISSING_KEYS_SHARE:.0%}% of an expert's keys are missing from its checkpoint "
+    "(the output is labelled)"
 )
 
 
@@ -49,6 +75,10 @@ class RenderOptions:
         choices=CONDITIONS,
     )
     low_vram: bool = _opt("model CPU offload and VAE tiling (GPUs under ~48 GB)", False)
+    allow_missing_keys: bool = _opt(_ALLOW_KEYS_HELP, False)
+    allow_missing_faces: bool = _opt(
+        f"run even when the face is missing from more than {MAX_NO_FACE_SHARE:.0%}% of the frames used", False
+    )
 
 
 @dataclass
@@ -59,65 +89,207 @@ class DemoOptions:
     trajectory: str = _opt(_TRAJECTORY_HELP, "arc_left")
     weights: Path | None = _opt(_WEIGHTS_HELP, None)
     frames: int = _opt("frames to generate (4k+1)", NUM_FRAMES)
+    allow_missing_keys: bool = _opt(_ALLOW_KEYS_HELP, False)
 
 
-def label_random(frames: np.ndarray) -> np.ndarray:
-    """Burn a 'random weights' banner into (F, H, W, 3) uint8 frames."""
-    import cv2
+def _writable_folder(out: Path) -> None:
+    """ValueError unless ``out`` is (or can become) a folder we can write in; writes nothing."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder; choose a folder for the outputs")
+    probe = out
+    while not probe.exists():  # the nearest existing ancestor must let us create the rest
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"--out {out} cannot be created: {probe} is a file")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".facecam-write-test-")
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as e:
+        raise ValueError(f"--out {out} is not writable ({probe}: {e.strerror}); choose another folder") from None
 
-    out = frames.copy()
-    scale = float(np.clip(out.shape[2] / 300, 0.28, 0.8))  # fit the label to the frame width
-    for f in out:
-        cv2.rectangle(f, (0, 0), (f.shape[1], int(30 * scale) + 4), (0, 0, 0), -1)
-        cv2.putText(
-            f,
-            RANDOM_WEIGHTS_LABEL,
-            (3, int(24 * scale)),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            scale,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
+
+class OutputSet:
+    """The files of one run, named ``<name>*``: written into a hidden folder inside ``out``, moved
+    into ``out`` together by :meth:`commit` with ``<name>_run.json``, replacing the previous set of
+    that name (its files not in the new set are deleted). Leaving the ``with`` block without a
+    commit (an error, Ctrl-C) deletes the hidden folder and any folder it created: ``out`` is
+    left as it was. Leftovers of killed runs are deleted on entry.
+    """
+
+    def __init__(self, out, name: str):
+        self.out, self.name = Path(out), name
+        _writable_folder(self.out)
+        self._created: list[Path] = []
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> OutputSet:
+        missing = [p for p in [self.out, *self.out.parents] if not p.exists()]
+        self.out.mkdir(parents=True, exist_ok=True)
+        self._created = missing  # deepest first: removed in this order when the run fails
+        self._clean_leftovers()
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-{os.getpid()}-", dir=self.out))
+        return self
+
+    def _clean_leftovers(self) -> None:
+        for p in self.out.glob(f".{self.name}*.partial*"):
+            pid = p.name.split(".partial-")[-1].split("-")[0] if ".partial-" in p.name else ""
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                continue  # another run, still going
+            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+
+    def path(self, filename: str) -> Path:
+        """Where to write ``filename`` (in the hidden folder until :meth:`commit`)."""
+        return self.tmp / filename
+
+    def commit(self, summary: dict) -> list[Path]:
+        """Move the set into ``out`` with ``<name>_run.json`` (``summary`` plus the file list)."""
+        run = f"{self.name}_run.json"
+        files = sorted(p.name for p in self.tmp.iterdir() if p.name != run)
+        summary = {**summary, "files": files}
+        (self.tmp / run).write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        old = set(_known_outputs(self.name)) | set(_previous_set(self.out / run))
+        for f in [*files, run]:
+            os.replace(self.tmp / f, self.out / f)
+        for f in old - {*files, run}:
+            if "/" not in f and f.startswith(self.name):
+                (self.out / f).unlink(missing_ok=True)
+        self.tmp.rmdir()
+        self.tmp, self._created = None, []
+        return [self.out / f for f in [*files, run]]
+
+    def __exit__(self, *exc):
+        if self.tmp is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            for d in self._created:
+                if d.exists() and not any(d.iterdir()):
+                    d.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _known_outputs(name: str) -> list[str]:
+    """The files a render of ``name`` writes (older runs left no ``_run.json`` to list them)."""
+    return [f"{name}{s}" for s in (".mp4", "_input.mp4", "_camera.mp4", "_anchor.mp4", "_anchor_mask.mp4")]
+
+
+def _previous_set(run_json: Path) -> list[str]:
+    try:
+        return [str(f) for f in json.loads(run_json.read_text()).get("files", [])]
+    except (OSError, ValueError, AttributeError):
+        return []
+
+
+def _versions() -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": sys.version.split()[0]}
+    for pkg in ("facecam-kit", "numpy", "torch", "diffusers", "mediapipe", "imageio-ffmpeg"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
     return out
 
 
-def run_render(opts: RenderOptions, prompt_embeds=None, progress: bool = True) -> list[Path]:
-    """Re-render ``opts.video`` along ``opts.trajectory`` (a preset name, a JSON file or a trajectory).
+def _warn(warnings: list[str], message: str) -> None:
+    warnings.append(message)
+    print(f"warning: {message}", file=sys.stderr)
 
-    Writes ``<name>_input.mp4`` (the cropped input), ``<name>_camera.mp4`` (the landmark condition),
-    ``<name>_anchor.mp4`` / ``<name>_anchor_mask.mp4`` (the geometric re-rendering of the first
-    frame) and, with ``opts.weights``, ``<name>.mp4`` (the generated video). ``condition``: "analytic"
-    (project the generic head's landmarks) or "proxy" (render the proxy head, run MediaPipe: the
-    official path). ``low_vram``: model CPU offload and VAE tiling, for GPUs under ~48 GB. Without
-    weights it prints what to download and where.
+
+@dataclass
+class RenderPlan:
+    """A checked ``render``: its options, name, trajectory and (with weights) the weights report."""
+
+    opts: RenderOptions
+    name: str
+    trajectory: object
+    weights: object = None
+
+
+def check_render(opts: RenderOptions) -> RenderPlan:
+    """Every check that can run before the heavy work, cheapest first; writes nothing.
+
+    Numbers in range, ``--out`` a writable folder, the trajectory's actual cameras within the
+    kit's limits and showing the head, the video opens and its first frame decodes, the weights
+    folder complete with the expected keys (headers only). Raises ValueError / FileNotFoundError.
     """
-    import torch
-
-    from facecam_kit.baselines.recapture import photo_anchor_video
-    from facecam_kit.data.input_video import load_input_video
-    from facecam_kit.face.condition import condition_video
-    from facecam_kit.face.landmarks import detect_landmarks
-    from facecam_kit.model.weights import DOWNLOAD_HELP, load_pipeline
-
-    video, height, width = opts.video, opts.height, opts.width
-    traj = load_trajectory(opts.trajectory, opts.frames)
+    check_num_frames(opts.frames, "--frames")
+    check_frame_size(opts.height, opts.width)
+    if isinstance(opts.steps, bool) or not isinstance(opts.steps, int) or opts.steps < 1:
+        raise ValueError(f"--steps must be a whole number >= 1, got {opts.steps!r} (official: {NUM_STEPS})")
+    if not (isinstance(opts.guidance, (int, float)) and math.isfinite(opts.guidance) and opts.guidance >= 0):
+        raise ValueError(f"--guidance must be a finite number >= 0, got {opts.guidance!r} (official: {GUIDANCE_SCALE})")
+    if isinstance(opts.seed, bool) or not isinstance(opts.seed, int) or not 0 <= opts.seed < 2**63:
+        raise ValueError(f"--seed must be a whole number in [0, 2**63), got {opts.seed!r}")
     if opts.condition not in CONDITIONS:
-        raise ValueError(f"condition must be one of {CONDITIONS}, got {opts.condition!r}")
-    out_dir = Path(opts.out)
-    name = opts.name or Path(video).stem
-    frames, _ = load_input_video(video, opts.frames, height, width)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_video(out_dir / f"{name}_input.mp4", frames)]
+        raise ValueError(f"--condition must be one of {CONDITIONS}, got {opts.condition!r}")
+    name = opts.name or Path(opts.video).stem
+    if not name or name.startswith(".") or "/" in name or os.sep in name:
+        raise ValueError(f"--name must be a plain file name (no folders, not hidden), got {name!r}")
+    out = Path(opts.out)
+    _writable_folder(out)
+    if Path(opts.video).resolve() in {(out / f).resolve() for f in _known_outputs(name)}:
+        raise ValueError(f"the outputs named {name!r} would overwrite the source {opts.video}; pass another --name")
 
+    from facecam_kit.face.template import load_template
+
+    traj = load_trajectory(opts.trajectory, opts.frames)
+    check_trajectory(traj, load_template(), opts.height, opts.width)
+    probe_video(opts.video)
+    report = None
+    if opts.weights is not None:
+        from facecam_kit.model.weights import inspect_weights
+
+        report = inspect_weights(opts.weights, opts.allow_missing_keys)
+    return RenderPlan(opts, name, traj, report)
+
+
+def _render_into(outs: OutputSet, plan: RenderPlan, prompt_embeds=None, progress: bool = True) -> dict:
+    """The heavy part of ``render``: writes the set's files into ``outs``; returns the run summary."""
+    from facecam_kit.baselines.recapture import photo_anchor_video
+    from facecam_kit.data.input_video import prepare_input_video
+    from facecam_kit.face.condition import condition_video
+    from facecam_kit.face.landmarks import NoFaceDetected, detect_landmarks
+
+    opts, name, traj = plan.opts, plan.name, plan.trajectory
+    video, height, width = opts.video, opts.height, opts.width
+    warnings: list[str] = []
+    timings = {}
+    t0 = time.perf_counter()
+    frames, info = prepare_input_video(video, opts.frames, height, width, check_faces=True, progress=progress)
+    timings["input_s"] = time.perf_counter() - t0
+    for w in info.warnings():
+        _warn(warnings, w)
+    if 0 in info.no_face:
+        raise NoFaceDetected(f"{video} (cropped to {height}x{width}; the crop and the anchor start from it)", 0)
+    if len(info.no_face) > MAX_NO_FACE_SHARE * info.used and not opts.allow_missing_faces:
+        raise ValueError(
+            f"no face in {len(info.no_face)} of {info.used} frames of {video} (first: frame {info.no_face[0]}), "
+            f"more than {MAX_NO_FACE_SHARE:.0%}: FaceCam needs the face in every frame. Trim the clip to where "
+            f"the face is visible, or pass --allow-missing-faces"
+        )
+    write_video(outs.path(f"{name}_input.mp4"), frames)
+
+    t0 = time.perf_counter()
     if opts.condition == "analytic":
         cond = condition_video(traj, height=height, width=width)
     else:
         from facecam_kit.proxy.head import make_proxy_head, proxy_condition_video
 
         cond = proxy_condition_video(make_proxy_head(), traj, height, width, progress=progress)[0]
-    written.append(write_video(out_dir / f"{name}_camera.mp4", cond))
+    write_video(outs.path(f"{name}_camera.mp4"), cond)
+    timings["condition_s"] = time.perf_counter() - t0
 
+    t0 = time.perf_counter()
     anchor, mask, _ = photo_anchor_video(
         frames[0],
         detect_landmarks(frames[0], f"the first frame of {video}"),
@@ -125,29 +297,87 @@ def run_render(opts: RenderOptions, prompt_embeds=None, progress: bool = True) -
         height=height,
         width=width,
     )
-    written.append(write_video(out_dir / f"{name}_anchor.mp4", anchor))
-    written.append(write_video(out_dir / f"{name}_anchor_mask.mp4", np.repeat(mask[..., None] * np.uint8(255), 3, -1)))
+    write_video(outs.path(f"{name}_anchor.mp4"), anchor)
+    write_video(outs.path(f"{name}_anchor_mask.mp4"), np.repeat(mask[..., None] * np.uint8(255), 3, -1))
+    timings["anchor_s"] = time.perf_counter() - t0
 
+    label = None
     if opts.weights is None:
+        from facecam_kit.model.weights import DOWNLOAD_HELP
+
         print(f"No --weights given: wrote the input, condition and anchor videos only.\n\n{DOWNLOAD_HELP}")
-        return written
-    cuda = torch.cuda.is_available()
-    pipe = load_pipeline(opts.weights, torch.bfloat16 if cuda else torch.float32)
-    if cuda and opts.low_vram:  # experts, VAE and text encoder visit the GPU one at a time
-        pipe.enable_model_cpu_offload()
-        pipe.vae.enable_tiling()
     else:
-        pipe = pipe.to("cuda" if cuda else "cpu")
-    pipe.set_progress_bar_config(disable=not progress)
-    result = generate_video(pipe, frames, traj, opts.steps, opts.seed, opts.guidance, prompt_embeds, cond)
-    written.append(write_video(out_dir / f"{name}.mp4", result["generated"]))
-    return written
+        import torch
+
+        from facecam_kit.model.weights import load_pipeline
+
+        t0 = time.perf_counter()
+        cuda = torch.cuda.is_available()
+        pipe = load_pipeline(opts.weights, torch.bfloat16 if cuda else torch.float32, report=plan.weights)
+        if cuda and opts.low_vram:  # experts, VAE and text encoder visit the GPU one at a time
+            pipe.enable_model_cpu_offload()
+            pipe.vae.enable_tiling()
+        else:
+            pipe = pipe.to("cuda" if cuda else "cpu")
+        pipe.set_progress_bar_config(disable=not progress)
+        timings["load_s"] = time.perf_counter() - t0
+        missing = plan.weights.missing_keys
+        if missing:
+            label = f"INCOMPLETE WEIGHTS: {missing} KEYS MISSING"
+            _warn(warnings, f"{missing} keys missing from the checkpoints in {opts.weights}: output labelled")
+        result = generate_video(
+            pipe, frames, traj, opts.steps, opts.seed, opts.guidance, prompt_embeds, cond, label=label
+        )
+        label = result["label"]
+        timings["generate_s"] = result["seconds"]
+        write_video(outs.path(f"{name}.mp4"), result["generated"])
+    return {
+        "name": name,
+        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()},
+        "trajectory": trajectory_to_dict(traj),
+        "seed": opts.seed,
+        "input": asdict(info),
+        "weights": None if plan.weights is None else plan.weights.summary(),
+        "label": label,
+        "versions": _versions(),
+        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "warnings": warnings,
+    }
+
+
+def label_frames(frames: np.ndarray, text: str = RANDOM_WEIGHTS_LABEL) -> np.ndarray:
+    """Burn a banner (default: 'RANDOM WEIGHTS') into (F, H, W, 3) uint8 frames."""
+    import cv2
+
+    out = frames.copy()
+    scale = float(np.clip(out.shape[2] / (22 * len(text) + 36), 0.2, 0.8))  # fit the label to the frame width
+    for f in out:
+        cv2.rectangle(f, (0, 0), (f.shape[1], int(30 * scale) + 4), (0, 0, 0), -1)
+        cv2.putText(f, text, (3, int(24 * scale)), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+def run_render(opts: RenderOptions, prompt_embeds=None, progress: bool = True) -> list[Path]:
+    """Re-render ``opts.video`` along ``opts.trajectory`` (a preset name, a JSON file or a trajectory).
+
+    Checks everything first (:func:`check_render`), then writes the set ``<name>_input.mp4`` (the
+    cropped input), ``<name>_camera.mp4`` (the landmark condition), ``<name>_anchor.mp4`` /
+    ``<name>_anchor_mask.mp4`` (the geometric re-rendering of the first frame), with
+    ``opts.weights`` ``<name>.mp4`` (the generated video) and ``<name>_run.json``. ``condition``:
+    "analytic" (project the generic head's landmarks) or "proxy" (render the proxy head, run
+    MediaPipe: the official path). ``low_vram``: model CPU offload and VAE tiling, for GPUs under
+    ~48 GB. Without weights it prints what to download and where. Returns the files written.
+    """
+    plan = check_render(opts)
+    with OutputSet(opts.out, plan.name) as outs:
+        summary = _render_into(outs, plan, prompt_embeds, progress)
+        return outs.commit({"job": "render", **summary})
 
 
 def run_demo(opts: DemoOptions) -> list[Path]:
-    """The main job on the bundled sample: :func:`run_render` on ``sample_clip.mp4``, plus
-    ``sample_landmarks.png`` (the detected mesh over the photo), ``sample_proxy.mp4`` (the proxy
-    head rendered along the trajectory) and ``sample_camera_path.html`` (the cameras in 3D)."""
+    """The main job on the bundled sample: ``render`` of ``sample_clip.mp4`` as the set "sample",
+    plus ``sample_landmarks.png`` (the detected mesh over the photo), ``sample_proxy.mp4`` (the
+    proxy head rendered along the trajectory) and ``sample_camera_path.html`` (the cameras in 3D)."""
     import imageio.v3 as iio
 
     from facecam_kit.assets import data_path, load_sample_portrait
@@ -158,26 +388,31 @@ def run_demo(opts: DemoOptions) -> list[Path]:
     from facecam_kit.proxy.rasterise import render_video
     from facecam_kit.viz import camera_figure
 
-    trajectory = opts.trajectory
-    traj = load_trajectory(trajectory, opts.frames)  # validate before any work
-    out_dir = Path(opts.out)
-    written = run_render(
-        RenderOptions(data_path("sample_clip.mp4"), traj, out_dir, opts.weights, "sample", opts.frames)
+    render = RenderOptions(
+        data_path("sample_clip.mp4"),
+        opts.trajectory,
+        opts.out,
+        opts.weights,
+        "sample",
+        opts.frames,
+        allow_missing_keys=opts.allow_missing_keys,
     )
-    portrait = load_sample_portrait()
-    lm = detect_landmarks(portrait, "the sample portrait")
-    h, w = portrait.shape[:2]
-    iio.imwrite(out_dir / "sample_landmarks.png", draw_condition(lm, h, w, background=portrait))
-    written.append(out_dir / "sample_landmarks.png")
-    written.append(write_video(out_dir / "sample_proxy.mp4", render_video(make_proxy_head().gaussians, traj.cameras())))
-    fig = camera_figure(
-        {Path(str(trajectory)).stem: traj.cameras()},
-        {"generic head": load_template()},
-        title=f"Camera path '{Path(str(trajectory)).stem}' around the proxy head",
-    )
-    fig.write_html(out_dir / "sample_camera_path.html", include_plotlyjs=True)
-    written.append(out_dir / "sample_camera_path.html")
-    return written
+    plan = check_render(render)
+    traj, title = plan.trajectory, Path(str(opts.trajectory)).stem
+    with OutputSet(opts.out, "sample") as outs:
+        summary = _render_into(outs, plan)
+        portrait = load_sample_portrait()
+        lm = detect_landmarks(portrait, "the sample portrait")
+        h, w = portrait.shape[:2]
+        iio.imwrite(outs.path("sample_landmarks.png"), draw_condition(lm, h, w, background=portrait))
+        write_video(outs.path("sample_proxy.mp4"), render_video(make_proxy_head().gaussians, traj.cameras()))
+        fig = camera_figure(
+            {title: traj.cameras()},
+            {"generic head": load_template()},
+            title=f"Camera path '{title}' around the proxy head",
+        )
+        fig.write_html(outs.path("sample_camera_path.html"), include_plotlyjs=True)
+        return outs.commit({"job": "demo", **summary})
 
 
 def generate_video(
@@ -189,17 +424,17 @@ def generate_video(
     guidance_scale: float = GUIDANCE_SCALE,
     prompt_embeds=None,
     condition: np.ndarray | None = None,
+    label: str | None = None,
 ) -> dict:
     """The Generate button's callback: run FaceCam on a prepared source video along a trajectory.
 
     video: (F, H, W, 3) uint8, already cropped (``load_input_video``); trajectory: an Orbit or
     Preset trajectory; condition: its condition video (default: the analytic path). Pipelines
     without a text encoder get fixed prompt embeddings (zeros unless given). Returns uint8 videos
-    ``input``, ``condition`` and ``generated`` (labelled when the pipeline has random weights)
-    and ``seconds`` (wall time of the generation).
+    ``input``, ``condition`` and ``generated`` (labelled RANDOM WEIGHTS when the pipeline has
+    random weights, else with ``label`` when given), the ``label`` used and ``seconds`` (wall time
+    of the generation).
     """
-    import time
-
     import torch
 
     from facecam_kit.face.condition import condition_video
@@ -222,9 +457,11 @@ def generate_video(
     )
     seconds = time.perf_counter() - t0
     generated = (out.frames[0] * 255 + 0.5).astype(np.uint8)
+    label = RANDOM_WEIGHTS_LABEL if out.random_weights else label
     return {
         "input": video,
         "condition": cond,
-        "generated": label_random(generated) if out.random_weights else generated,
+        "generated": generated if label is None else label_frames(generated, label),
+        "label": label,
         "seconds": seconds,
     }

@@ -48,6 +48,14 @@ OFFICIAL_RANGES = {
 #: must stay inside them; the trajectory sliders span exactly these ranges.
 LIMITS = {"azimuth": (-90.0, 90.0), "elevation": (-60.0, 60.0), "hfov": (10.0, 90.0)}
 
+#: The kit's rules for real inputs (``render``): every frame of a trajectory shows at least this
+#: share of the head's landmarks (a pan ending with the head at the border shows about half, a
+#: camera inside the head none); a video may lack the face in at most this share of its frames;
+#: an expert checkpoint may leave at most this share of the model's keys at the base weights.
+MIN_VISIBLE_LANDMARKS = 0.25
+MAX_NO_FACE_SHARE = 0.1
+MAX_MISSING_KEYS_SHARE = 0.01
+
 
 def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)

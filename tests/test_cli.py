@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 
 from facecam_kit.cli import main
@@ -19,7 +21,11 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
         "sample_input.mp4",
         "sample_landmarks.png",
         "sample_proxy.mp4",
+        "sample_run.json",
     ]
+    run = json.loads((out / "sample_run.json").read_text())
+    assert run["job"] == "demo" and run["files"] == names[:-1] and run["trajectory"]["kind"] == "orbit"
+    assert run["input"]["used"] == 5 and run["input"]["no_face"] == [] and run["warnings"] == []
     assert "Wan2.2-I2V-A14B-Diffusers" in capsys.readouterr().out  # says what to download
     frames, fps = read_video(out / "sample_camera.mp4")
     assert frames.shape == (5, 704, 480, 3) and fps == 24

@@ -25,8 +25,17 @@ from pathlib import Path
 
 import numpy as np
 
-from facecam_kit.geometry.camera import CameraPath, orbit_cameras, rotation_about_axis
-from facecam_kit.spec import LIMITS, NUM_FRAMES, OFFICIAL_RANGES, PROXY_RADIUS, check_num_frames
+from facecam_kit.geometry.camera import CameraPath, orbit_angles, orbit_cameras, rotation_about_axis
+from facecam_kit.spec import (
+    HEIGHT,
+    LIMITS,
+    MIN_VISIBLE_LANDMARKS,
+    NUM_FRAMES,
+    OFFICIAL_RANGES,
+    PROXY_RADIUS,
+    WIDTH,
+    check_num_frames,
+)
 
 
 def _check_range(name: str, values, lo: float, hi: float, hint: str = "") -> None:
@@ -207,6 +216,48 @@ def _load_spec(s: str) -> Trajectory:
     except json.JSONDecodeError as e:
         raise ValueError(f"{path} is not valid JSON: {e}") from None
     return trajectory_from_dict(d)
+
+
+def check_trajectory(
+    traj: Trajectory,
+    head_points: np.ndarray,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    min_visible: float = MIN_VISIBLE_LANDMARKS,
+) -> CameraPath:
+    """The cameras a trajectory actually produces, checked: every camera's azimuth and elevation
+    around the head and its field of view within ``spec.LIMITS`` (a preset started near the limit
+    can move past it), and at least ``min_visible`` of ``head_points`` (N, 3), the head's
+    landmarks in the proxy world, in front of the camera and inside the ``height x width`` frame
+    (a camera inside or far beside the head gives a blank condition). Returns the CameraPath;
+    raises ValueError naming the frame, the value and the limit.
+    """
+    cams = traj.cameras()
+    azimuth, elevation = orbit_angles(cams.centers)
+    name = traj.name if isinstance(traj, PresetTrajectory) else "orbit"
+    for what, values in (("azimuth", azimuth), ("elevation", elevation), ("hfov", cams.hfov_deg)):
+        lo, hi = LIMITS[what]
+        bad = np.flatnonzero((values < lo - 1e-6) | (values > hi + 1e-6))
+        if len(bad):
+            i = bad[np.argmax(np.abs(values[bad]))]
+            raise ValueError(
+                f"trajectory {name!r} leaves the kit's limits: the camera of frame {i} is at {what} "
+                f"{values[i]:.1f} degrees, outside [{lo:g}, {hi:g}] (where the face stays visible); "
+                f"start it further from the limit or choose another trajectory"
+            )
+    uv = cams.project(head_points, height, width)
+    inside = (
+        np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] < width) & (uv[..., 1] >= 0) & (uv[..., 1] < height)
+    )
+    share = inside.mean(1)
+    i = int(np.argmin(share))
+    if share[i] < min_visible:
+        raise ValueError(
+            f"trajectory {name!r} does not show the head: in frame {i} only {100 * share[i]:.0f}% of its landmarks "
+            f"are in front of the camera and inside the {height}x{width} frame (at least {100 * min_visible:.0f}% "
+            f"needed); keep the camera about {PROXY_RADIUS} units from the head and aimed at it"
+        )
+    return cams
 
 
 def recammaster_embedding(cameras: CameraPath, stride: int = 4) -> np.ndarray:

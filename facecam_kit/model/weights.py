@@ -13,19 +13,29 @@ The FaceCam checkpoints use the original Wan (= DiffSynth) key layout; they are 
 diffusers' own ``convert_wan_transformer_to_diffusers`` and loaded with ``strict=False``, and
 the numbers of missing and unexpected keys are reported, as the official loader prints them.
 
+Before anything is loaded, :func:`inspect_weights` reads every file's header (safetensors
+metadata, no tensor) and compares the keys and shapes with what each model expects: an incomplete
+folder, a corrupt file or unrelated keys are one-line errors, and more than ``MAX_MISSING_KEYS_SHARE``
+of an expert's keys missing is refused unless ``allow_missing_keys``.
+
 Taught in notebook 06 (loading real weights with ``WEIGHTS_DIR``).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from facecam_kit.spec import MAX_MISSING_KEYS_SHARE
+
 BASE = "Wan2.2-I2V-A14B-Diffusers"
 EXPERTS = {"transformer": "facecam_high_noise", "transformer_2": "facecam_low_noise"}
 CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".ckpt")
+_MODELS = {"transformer": "WanTransformer3DModel", "transformer_2": "WanTransformer3DModel", "vae": "AutoencoderKLWan"}
 DOWNLOAD_HELP = f"""FaceCam needs local weights (nothing is downloaded at run time). Put them in one folder:
 
   DIR/{BASE}/      https://huggingface.co/Wan-AI/Wan2.2-I2V-A14B-Diffusers (the whole repository)
@@ -89,19 +99,68 @@ def to_diffusers_layout(state_dict: dict) -> dict:
     return convert_wan_transformer_to_diffusers(sd)
 
 
-def read_checkpoint_folder(folder) -> dict:
-    """Every *.safetensors / *.bin / *.pt / *.ckpt file in a folder, merged (as the official loader)."""
-    folder = Path(folder)
+def _checkpoint_files(folder: Path) -> list[Path]:
     files = sorted(p for p in folder.iterdir() if p.suffix in CHECKPOINT_SUFFIXES) if folder.is_dir() else []
     if not files:
         raise FileNotFoundError(
             f"no checkpoint files ({', '.join(CHECKPOINT_SUFFIXES)}) in {folder}\n\n{DOWNLOAD_HELP}"
         )
+    return files
+
+
+def _corrupt(path: Path, why: str) -> ValueError:
+    return ValueError(f"corrupt weights file {path}: {why}; download or copy it again")
+
+
+def read_safetensors_header(path) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes stored in a .safetensors file, from its header only.
+
+    Raises ValueError naming the file when the header is unreadable or the data is cut short.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        raw = f.read(8)
+        n = int.from_bytes(raw, "little") if len(raw) == 8 else -1
+        if not 2 <= n <= size - 8:
+            raise _corrupt(path, "not a safetensors file (bad header length)")
+        try:
+            header = json.loads(f.read(n))
+            entries = {k: v for k, v in header.items() if k != "__metadata__"}
+            shapes = {k: tuple(int(d) for d in v["shape"]) for k, v in entries.items()}
+            end = max((int(v["data_offsets"][1]) for v in entries.values()), default=0)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
+            raise _corrupt(path, f"unreadable header ({type(e).__name__})") from None
+    if 8 + n + end > size:
+        raise _corrupt(path, f"truncated ({size} bytes, the header needs {8 + n + end})")
+    return shapes
+
+
+def checkpoint_shapes(folder) -> dict[str, tuple[int, ...]]:
+    """Names and shapes of every tensor in a checkpoint folder, without reading the tensors
+    (safetensors headers; other formats memory-mapped)."""
+    shapes = {}
+    for p in _checkpoint_files(Path(folder)):
+        if p.suffix == ".safetensors":
+            shapes.update(read_safetensors_header(p))
+            continue
+        try:
+            loaded = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+        except Exception as e:  # pickle, zip and torch errors alike: the file is unusable
+            raise _corrupt(p, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
+        sd = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else {}
+        shapes.update({k: tuple(v.shape) for k, v in sd.items() if isinstance(v, torch.Tensor)})
+    return shapes
+
+
+def read_checkpoint_folder(folder) -> dict:
+    """Every *.safetensors / *.bin / *.pt / *.ckpt file in a folder, merged (as the official loader)."""
     sd = {}
-    for p in files:
+    for p in _checkpoint_files(Path(folder)):
         if p.suffix == ".safetensors":
             from safetensors.torch import load_file
 
+            read_safetensors_header(p)  # a one-line error for a corrupt file
             sd.update(load_file(p))
         else:
             loaded = torch.load(p, map_location="cpu", weights_only=True)
@@ -120,19 +179,170 @@ def load_checkpoint_into(transformer, folder, name: str = "transformer") -> tupl
     return missing, unexpected
 
 
-def load_pipeline(weights_dir, torch_dtype: torch.dtype = torch.float32):
-    """A FaceCamPipeline from a local weights folder (layout in the module docstring)."""
-    from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler
+@dataclass
+class ComponentCheck:
+    """How a component's stored keys match its model: counts, and a few names of each kind."""
+
+    name: str
+    source: Path
+    expected: int
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.name}: {self.source} ({len(self.missing)} of {self.expected} keys missing, "
+            f"{len(self.unexpected)} unexpected"
+            + (f", {len(self.mismatched)} with another shape" if self.mismatched else "")
+            + ")"
+        )
+
+
+@dataclass
+class WeightsReport:
+    """What :func:`inspect_weights` found: the layout ("saved pipeline" or "official") and each
+    checked component."""
+
+    root: Path
+    layout: str
+    components: list[ComponentCheck]
+
+    @property
+    def missing_keys(self) -> int:
+        return sum(len(c.missing) for c in self.components)
+
+    def summary(self) -> dict:
+        return {
+            "root": str(self.root),
+            "layout": self.layout,
+            "components": {
+                c.name: {"expected": c.expected, "missing": len(c.missing), "unexpected": len(c.unexpected)}
+                for c in self.components
+            },
+        }
+
+
+def _expected_shapes(model_cls, folder: Path) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes of the model a folder's config.json describes (built on the meta device)."""
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(f"weights folder {folder} has no config.json\n\n{DOWNLOAD_HELP}")
+    try:
+        config = model_cls.load_config(folder)
+        with torch.device("meta"):
+            model = model_cls.from_config(config)
+    except (ValueError, TypeError, KeyError, OSError) as e:
+        raise ValueError(f"{folder / 'config.json'} does not describe a {model_cls.__name__}: {e}") from None
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _compare(name: str, source: Path, expected: dict, stored: dict) -> ComponentCheck:
+    return ComponentCheck(
+        name,
+        source,
+        len(expected),
+        sorted(set(expected) - set(stored)),
+        sorted(set(stored) - set(expected)),
+        sorted(k for k in set(expected) & set(stored) if tuple(expected[k]) != tuple(stored[k])),
+    )
+
+
+def _diffusers_weights(folder: Path) -> dict[str, tuple[int, ...]]:
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        _checkpoint_files(folder)  # the "no checkpoint files" error, or .bin files
+        return checkpoint_shapes(folder)
+    shapes = {}
+    for p in files:
+        shapes.update(read_safetensors_header(p))
+    return shapes
+
+
+def _refuse(check: ComponentCheck, root: Path, hint: str) -> ValueError:
+    some = ", ".join((check.missing or check.mismatched)[:3])
+    return ValueError(f"weights in {root} do not fit the model: {check.line()}, e.g. {some}. {hint}\n\n{DOWNLOAD_HELP}")
+
+
+def inspect_weights(weights_dir, allow_missing_keys: bool = False) -> WeightsReport:
+    """Check a weights folder (layout in the module docstring) from its files' headers, loading no
+    tensor: every expected file is there and readable, and every model's keys and shapes are
+    stored. A saved pipeline must be complete; an official expert checkpoint may miss at most
+    ``MAX_MISSING_KEYS_SHARE`` of its keys (any share with ``allow_missing_keys``; they keep the
+    base weights). Raises FileNotFoundError / ValueError naming the folder or file and the counts.
+    """
+    import diffusers
 
     root = Path(weights_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"weights folder not found: {root}\n\n{DOWNLOAD_HELP}")
+    checks = []
     if (root / "model_index.json").is_file():
-        return FaceCamPipeline.from_pretrained(root, dtype=torch_dtype)
+        try:
+            index = json.loads((root / "model_index.json").read_text())
+        except json.JSONDecodeError as e:
+            raise _corrupt(root / "model_index.json", f"not JSON ({e})") from None
+        for sub, cls_name in _MODELS.items():
+            if (index.get(sub) or [None, None])[1] is None:
+                continue
+            folder = root / sub
+            expected = _expected_shapes(getattr(diffusers, cls_name), folder)
+            check = _compare(sub, folder, expected, _diffusers_weights(folder))
+            if check.missing or check.mismatched:
+                raise _refuse(check, root, "A saved pipeline must hold every key of its models; save it again.")
+            checks.append(check)
+        return WeightsReport(root, "saved pipeline", checks)
+
     base = root / BASE
-    missing = [str(p) for p in [base / "model_index.json", *(root / d for d in EXPERTS.values())] if not p.exists()]
+    missing = [
+        str(p)
+        for p in [base / "model_index.json", *(base / d for d in (*_MODELS, "text_encoder", "tokenizer"))]
+        + [root / d for d in EXPERTS.values()]
+        if not p.exists()
+    ]
     if missing:
         raise FileNotFoundError(
             f"weights folder {root} is incomplete; missing: {', '.join(missing)}\n\n{DOWNLOAD_HELP}"
         )
+    for sub, cls_name in _MODELS.items():
+        expected = _expected_shapes(getattr(diffusers, cls_name), base / sub)
+        check = _compare(f"{BASE}/{sub}", base / sub, expected, _diffusers_weights(base / sub))
+        if check.missing or check.mismatched:
+            raise _refuse(check, root, f"The base model in {base} is incomplete; download it again.")
+        if sub in EXPERTS:
+            stored = {k: torch.empty(v, device="meta") for k, v in checkpoint_shapes(root / EXPERTS[sub]).items()}
+            stored = {k: tuple(v.shape) for k, v in to_diffusers_layout(stored).items()}
+            expert = _compare(sub, root / EXPERTS[sub], expected, stored)
+            too_many = len(expert.missing) > MAX_MISSING_KEYS_SHARE * expert.expected
+            if expert.mismatched or (too_many and not allow_missing_keys):
+                raise _refuse(
+                    expert,
+                    root,
+                    f"More than {MAX_MISSING_KEYS_SHARE:.0%} of the keys missing: is this the FaceCam checkpoint "
+                    f"(original Wan / DiffSynth key layout) of the {sub} expert? "
+                    f"(--allow-missing-keys runs anyway, with those keys at the base weights)",
+                )
+            checks.append(expert)
+    _diffusers_weights(base / "text_encoder")  # its files' headers read
+    return WeightsReport(root, "official", checks)
+
+
+def load_pipeline(
+    weights_dir,
+    torch_dtype: torch.dtype = torch.float32,
+    allow_missing_keys: bool = False,
+    report: WeightsReport | None = None,
+):
+    """A FaceCamPipeline from a local weights folder (layout in the module docstring).
+
+    Checked first with :func:`inspect_weights` (pass its ``report`` to skip a second look).
+    """
+    from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler
+
+    report = report or inspect_weights(weights_dir, allow_missing_keys)
+    root = Path(weights_dir)
+    if report.layout == "saved pipeline":
+        return FaceCamPipeline.from_pretrained(root, dtype=torch_dtype)
+    base = root / BASE
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
     from transformers import AutoTokenizer, UMT5EncoderModel
 

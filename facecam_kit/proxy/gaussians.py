@@ -201,7 +201,16 @@ def read_ply(path) -> Gaussians:
                 break
         if fmt != "binary_little_endian":
             raise ValueError(f"{path}: PLY format {fmt!r} is not supported; 3DGS files are binary_little_endian")
-        data = np.frombuffer(f.read(), dtype=props, count=n)
+        if n is None:
+            raise ValueError(f"{path}: PLY header declares no 'element vertex'")
+        body = f.read()
+    item = np.dtype(props).itemsize
+    if len(body) < n * item:
+        raise ValueError(
+            f"{path} is truncated: its header declares {n} vertices, the file holds {len(body) // item} "
+            f"({len(body)} of {n * item} data bytes); export or copy it again"
+        )
+    data = np.frombuffer(body, dtype=props, count=n)
     names = set(data.dtype.names)
     need = [
         "x",
@@ -223,6 +232,12 @@ def read_ply(path) -> Gaussians:
     if missing:
         raise ValueError(f"{path} is not in the 3D Gaussian Splatting layout: missing {missing}")
     col = lambda *ks: np.stack([data[k].astype(np.float64) for k in ks], -1)
+    bad = ~np.all([np.isfinite(data[k]) for k in need], axis=0)
+    if bad.any():
+        raise ValueError(
+            f"{path}: {bad.sum()} of {n} vertices hold NaN or infinite values (first: vertex {np.argmax(bad)}); "
+            f"the file is damaged or was exported from a diverged optimisation: drop those vertices or re-export"
+        )
     rest_keys = sorted((k for k in names if k.startswith("f_rest_")), key=lambda k: int(k[7:]))
     rest = col(*rest_keys).reshape(n, 3, -1).swapaxes(1, 2) if rest_keys else None
     return Gaussians(
