@@ -218,7 +218,7 @@ class RenderPlan:
 def check_render(opts: RenderOptions) -> RenderPlan:
     """Every check that can run before the heavy work, cheapest first; writes nothing.
 
-    Numbers in range, ``--out`` a writable folder, the trajectory's actual cameras within the
+    Numbers in range, the trajectory's actual cameras within the
     kit's limits and showing the head, the video opens and its first frame decodes, the weights
     folder complete with the expected keys (headers only). Raises ValueError / FileNotFoundError.
     """
@@ -235,8 +235,7 @@ def check_render(opts: RenderOptions) -> RenderPlan:
     name = opts.name or Path(opts.video).stem
     if not name or name.startswith(".") or "/" in name or os.sep in name:
         raise ValueError(f"--name must be a plain file name (no folders, not hidden), got {name!r}")
-    out = Path(opts.out)
-    _writable_folder(out)
+    out = Path(opts.out)  # a writable folder: checked by OutputSet, before the work too
     if Path(opts.video).resolve() in {(out / f).resolve() for f in _known_outputs(name)}:
         raise ValueError(f"the outputs named {name!r} would overwrite the source {opts.video}; pass another --name")
 
@@ -323,7 +322,7 @@ def _render_into(outs: OutputSet, plan: RenderPlan, prompt_embeds=None, progress
         timings["load_s"] = time.perf_counter() - t0
         missing = plan.weights.missing_keys
         if missing:
-            label = f"INCOMPLETE WEIGHTS: {missing} KEYS MISSING"
+            label = "INCOMPLETE WEIGHTS"
             _warn(warnings, f"{missing} keys missing from the checkpoints in {opts.weights}: output labelled")
         result = generate_video(
             pipe, frames, traj, opts.steps, opts.seed, opts.guidance, prompt_embeds, cond, label=label

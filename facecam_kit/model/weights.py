@@ -123,7 +123,7 @@ def read_safetensors_header(path) -> dict[str, tuple[int, ...]]:
         raw = f.read(8)
         n = int.from_bytes(raw, "little") if len(raw) == 8 else -1
         if not 2 <= n <= size - 8:
-            raise _corrupt(path, "not a safetensors file (bad header length)")
+            raise _corrupt(path, f"not a safetensors file, or cut short (header of {n} bytes, file of {size})")
         try:
             header = json.loads(f.read(n))
             entries = {k: v for k, v in header.items() if k != "__metadata__"}
