@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from facecam_kit.video import read_video, write_video
+from facecam_kit.video import iter_video, probe_video, read_video, write_video
 
 
 def test_roundtrip(tmp_path):
@@ -26,3 +26,23 @@ def test_errors_name_the_file_and_leave_nothing_behind(tmp_path):
     with pytest.raises(ValueError, match="uint8"):
         write_video(tmp_path / "f.mp4", np.zeros((2, 64, 48, 3)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4"]
+
+
+def test_streaming_in_and_out(tmp_path):
+    # a generator goes in frame by frame; iter_video gives them back one at a time, stopping early
+    gen = (np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20))
+    path = write_video(tmp_path / "s.mp4", gen, fps=30)
+    info = probe_video(path)
+    assert (info.width, info.height, info.fps, info.num_frames) == (48, 32, 30.0, 20)
+    info, frames = iter_video(path)
+    first = [next(frames) for _ in range(3)]
+    frames.close()
+    np.testing.assert_allclose([np.median(f) for f in first], [0, 10, 20], atol=2)  # H.264 rounds a little
+    with pytest.raises(ValueError, match="frames must be"):
+        write_video(
+            tmp_path / "bad.mp4",
+            (np.zeros((32, 48, 3), np.uint8) if i == 0 else np.zeros((30, 48, 3), np.uint8) for i in range(2)),
+        )
+    with pytest.raises(ValueError, match="no frames"):
+        write_video(tmp_path / "none.mp4", iter([]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.mp4"]
