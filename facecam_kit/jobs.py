@@ -10,6 +10,7 @@ The Generate button of notebook 06 calls :func:`generate_video`.
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -132,7 +133,7 @@ class OutputSet:
         return self
 
     def _clean_leftovers(self) -> None:
-        for p in self.out.glob(f".{self.name}*.partial*"):
+        for p in self.out.glob(f".{glob.escape(self.name)}*.partial*"):
             pid = p.name.split(".partial-")[-1].split("-")[0] if ".partial-" in p.name else ""
             if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
                 continue  # another run, still going
