@@ -14,6 +14,7 @@ Taught in notebook 02 (PnP from landmarks).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import sys
@@ -74,10 +75,11 @@ class _StderrFilter:
     everything but MediaPipe's start-up lines. Its graph threads log at unpredictable moments
     (on creation, at the first face, on close, sometimes just after ``process`` returns), so
     silencing only around the calls lets some through. Python's own stderr (tqdm bars,
-    tracebacks) still arrives, and the last detector to close drains the pipe."""
+    tracebacks) still arrives: the last detector to close, or the interpreter's exit, drains it."""
 
     def __init__(self):
         self._users, self._lock = 0, threading.Lock()
+        atexit.register(self._stop)  # a detector never closed: the last lines still come out
 
     def acquire(self) -> None:
         with self._lock:
@@ -95,9 +97,20 @@ class _StderrFilter:
         with self._lock:
             self._users -= 1
             if self._users == 0:
-                sys.stderr.flush()
-                os.dup2(self._saved, 2)  # closes the pipe's write end: the thread sees EOF
-                self._thread.join(timeout=2)  # longer only if a child process still holds the pipe
+                self._restore()
+
+    def _stop(self) -> None:
+        with self._lock:
+            if self._users > 0:
+                self._users = 0
+                self._restore()
+
+    def _restore(self) -> None:
+        sys.stderr.flush()
+        os.dup2(self._saved, 2)  # closes the pipe's write end: the thread sees EOF
+        self._thread.join(timeout=2)  # longer only if a child process still holds the pipe
+        if not self._thread.is_alive():  # else it still writes there
+            os.close(self._saved)
 
     @staticmethod
     def _forward(read: int, out: int) -> None:
@@ -112,7 +125,6 @@ class _StderrFilter:
         if buf and not _NATIVE_LOG.match(buf):
             os.write(out, buf)
         os.close(read)
-        os.close(out)
 
 
 _STDERR_FILTER = _StderrFilter()
