@@ -425,6 +425,7 @@ def generate_video(
     prompt_embeds=None,
     condition: np.ndarray | None = None,
     label: str | None = None,
+    callback_on_step_end=None,
 ) -> dict:
     """The Generate button's callback: run FaceCam on a prepared source video along a trajectory.
 
@@ -433,7 +434,7 @@ def generate_video(
     without a text encoder get fixed prompt embeddings (zeros unless given). Returns uint8 videos
     ``input``, ``condition`` and ``generated`` (labelled RANDOM WEIGHTS when the pipeline has
     random weights, else with ``label`` when given), the ``label`` used and ``seconds`` (wall time
-    of the generation).
+    of the generation). ``callback_on_step_end`` is passed to the pipeline (e.g. a progress display).
     """
     import torch
 
@@ -453,6 +454,7 @@ def generate_video(
         num_inference_steps=steps,
         guidance_scale=guidance_scale,
         generator=torch.Generator().manual_seed(seed),
+        callback_on_step_end=callback_on_step_end,
         **kwargs,
     )
     seconds = time.perf_counter() - t0
