@@ -1,0 +1,104 @@
+"""The slider panel of notebooks 03 and 06: the sliders, their layout and the callbacks they trigger."""
+
+import cv2
+import ipywidgets as widgets
+import numpy as np
+import pytest
+
+from facecam_kit.face.condition import condition_video
+from facecam_kit.jobs import generate_video
+from facecam_kit.model.pipeline import tiny_facecam_pipeline
+from facecam_kit.spec import LIMITS
+from facecam_kit.widgets import (
+    SLIDERS,
+    busy,
+    condition_strip,
+    labelled_rows,
+    orbit_from_slider_values,
+    slider_panel,
+    slider_values,
+    step_progress,
+    trajectory_sliders,
+)
+
+VALUES = dict(azimuth_start=-35, azimuth_end=25, elevation_start=-12, elevation_end=8, fov_start=30, fov_end=50)
+
+
+def test_sliders_cover_the_limits_in_whole_degrees_with_full_labels():
+    sliders = trajectory_sliders(**VALUES)
+    assert slider_values(sliders) == VALUES
+    for name, s in sliders.items():
+        limit = LIMITS[SLIDERS[name][1]]
+        assert isinstance(s, widgets.IntSlider) and s.step == 1 and s.readout_format == "d"
+        assert (s.min, s.max) == limit
+        assert s.description == SLIDERS[name][0]
+        # a fixed label width of at least one em per character: "elevation start" is not cut
+        assert float(s.style.description_width.removesuffix("em")) >= 0.5 * len(s.description)
+
+
+def test_sliders_refuse_unknown_names_and_values_outside_the_limits():
+    with pytest.raises(ValueError, match="unknown slider"):
+        trajectory_sliders(azimuth=10)
+    with pytest.raises(ValueError, match="elevation_end = 75"):
+        trajectory_sliders(elevation_end=75)
+
+
+def test_panel_puts_starts_left_and_ends_right():
+    sliders = trajectory_sliders()
+    extra = widgets.Label("below")
+    panel = slider_panel(sliders, extra)
+    left, right = panel.children[0].children
+    assert [s.description for s in left.children] == ["azimuth start", "elevation start", "fov start"]
+    assert [s.description for s in right.children] == ["azimuth end", "elevation end", "fov end"]
+    assert panel.children[1] is extra
+
+
+def test_orbit_from_slider_values_maps_each_slider_to_its_end_of_the_orbit():
+    traj = orbit_from_slider_values(VALUES, 9)
+    assert traj.azimuth == (-35, 25) and traj.elevation == (-12, 8) and traj.hfov == (30, 50)
+    assert traj.num_frames == 9
+    with pytest.raises(ValueError, match="hfov"):
+        orbit_from_slider_values({**VALUES, "fov_end": 120}, 9)
+
+
+def test_condition_strip_is_the_orbits_condition_cropped_to_the_head_square():
+    strip = condition_strip(VALUES, num_frames=9, height=704, width=480, num=3, size=120)
+    assert strip.shape == (120, 360, 3) and strip.dtype == np.uint8
+    frames = condition_video(orbit_from_slider_values(VALUES, 9), height=704, width=480)
+    expected = [cv2.resize(frames[i, :480], (120, 120), interpolation=cv2.INTER_AREA) for i in (0, 4, 8)]
+    np.testing.assert_array_equal(strip, np.concatenate(expected, 1))
+    moved = condition_strip({**VALUES, "azimuth_end": 45}, num_frames=9, height=704, width=480, num=3, size=120)
+    assert np.array_equal(moved[:, :120], strip[:, :120])  # same start
+    assert np.abs(moved[:, 240:].astype(int) - strip[:, 240:]).mean() > 1  # a different end
+
+
+def test_step_progress_follows_the_pipelines_denoising_steps():
+    rng = np.random.default_rng(0)
+    video = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    bar = widgets.IntProgress(max=3)
+    seen = []
+    callback = step_progress(bar)
+    r = generate_video(
+        tiny_facecam_pipeline(0),
+        video,
+        orbit_from_slider_values(VALUES, 5),
+        steps=3,
+        callback_on_step_end=lambda *a: (seen.append(bar.value), callback(*a))[1],
+    )
+    assert seen == [0, 1, 2] and bar.value == 3 and bar.description == "step 3/3"
+    assert r["generated"].shape == video.shape
+
+
+def test_busy_disables_the_button_and_re_enables_it_after_an_error():
+    button, status = widgets.Button(), widgets.Label()
+    with pytest.raises(RuntimeError), busy(button, status, "generating"):
+        assert button.disabled and status.value == "generating"
+        raise RuntimeError("the model failed")
+    assert not button.disabled
+
+
+def test_labelled_rows_start_hidden_with_their_names():
+    box, images = labelled_rows(("input", "condition", "generated"))
+    assert box.layout.display == "none" and list(images) == ["input", "condition", "generated"]
+    assert [row.children[0].value for row in box.children] == list(images)
+    assert all(row.children[1] is images[name] for row, name in zip(box.children, images))
