@@ -46,17 +46,34 @@ def frustum_lines(
     return np.array(segs)
 
 
+# axis titles and the default view (plotly's scene camera) of each coordinate frame
+_VIEWS = {
+    "world": dict(xaxis_title="X", yaxis_title="Y", zaxis_title="Z (up)"),
+    "camera": dict(
+        xaxis_title="x (right)",
+        yaxis_title="y (down)",
+        zaxis_title="z (forward)",
+        camera=dict(up=dict(x=0, y=-1, z=0), eye=dict(x=-2.2, y=-1.0, z=-0.9)),
+    ),
+}
+
+
 def camera_figure(
     paths: dict[str, CameraPath],
     points: dict[str, np.ndarray] | None = None,
     every: int = 10,
     frustum_size: float = 0.25,
     title: str = "",
+    frame: str = "world",
 ):
     """Plotly 3D figure of camera paths (centres and frustums) around point clouds.
 
     paths: name -> CameraPath; points: name -> (N, 3) world points (e.g. head landmarks).
+    frame: "world" (the proxy world, +Z up) or "camera" (coordinates of a camera: x right, y down,
+    z forward), for the axis titles and a default view that is upright in that frame.
     """
+    if frame not in _VIEWS:
+        raise ValueError(f"frame must be one of {list(_VIEWS)}, got {frame!r}")
     import plotly.graph_objects as go
 
     fig = go.Figure()
@@ -88,7 +105,7 @@ def camera_figure(
         )
     fig.update_layout(
         title=title,
-        scene=dict(aspectmode="data", xaxis_title="X", yaxis_title="Y", zaxis_title="Z (up)"),
+        scene=dict(aspectmode="data", **_VIEWS[frame]),
         margin=dict(l=0, r=0, t=30 if title else 0, b=0),
         legend=dict(itemsizing="constant"),
     )
