@@ -34,7 +34,6 @@ CLAIMS = {
         "stitch_rotation_deg": lambda v: v > 5,  # the cut really rotates the viewpoint
         "stitch_rotation_error_deg": lambda v: v < 2,  # and PnP recovers the cameras' rotation
         "pan_rotation_deg": lambda v: v < 1,
-        "loader_samples_per_s": lambda v: v > 0,
     },
     "05_proxy_head": {
         "proxy_detect_rate": lambda v: v >= 0.9,
@@ -45,17 +44,12 @@ CLAIMS = {
         "analytic_vs_detected_mesh_px": lambda v: v <= 8,
         "detector_jitter_px": lambda v: 0 < v < 2,
         "analytic_speedup": lambda v: v >= 20,
-        "official_s_per_video": lambda v: v > 0,
-        "analytic_ms_per_video": lambda v: v > 0,
-        "cpu_render_ms_per_frame": lambda v: v > 0,
         "studio_views": lambda v: v == 4,  # FAST mode; 16 in full mode
         "personalised_gain_px": lambda v: v > 0,
     },
     "06_model_and_inference": {
         "generated_frames": lambda v: v == 9,  # FAST: the requested 9 frames (81 with real weights)
         "tokens_per_forward": lambda v: v == 2 * 3 * 8 * 6,  # twice the target tokens: 2 x 3 x (128/16) x (96/16)
-        "seconds_per_step": lambda v: v > 0,
-        "peak_memory_gb": lambda v: v > 0,
         "random_weights": lambda v: v is True,
     },
     "07_camera_representations": {
@@ -67,8 +61,16 @@ CLAIMS = {
     },
     "03_landmark_camera_condition": {
         "condition_frames": lambda v: v == 21,  # FAST mode; 81 in full mode
-        "preview_latency_ms": lambda v: v > 0,  # the target (<= 100 ms) is a benchmark, not a test
     },
+}
+
+
+# timings and memory: recorded for the README and the benchmarks, never asserted (they depend on the machine)
+RECORDED = {
+    "03_landmark_camera_condition": ["preview_latency_ms"],  # the <= 100 ms target: benchmarks/bench_condition.py
+    "04_augmentation_strategies": ["loader_samples_per_s"],
+    "05_proxy_head": ["official_s_per_video", "analytic_ms_per_video", "cpu_render_ms_per_frame"],
+    "06_model_and_inference": ["seconds_per_step", "peak_memory_gb"],
 }
 
 
@@ -98,3 +100,5 @@ def test_notebook_runs_and_asserts_its_claims(name, tmp_path):
     for key, check in CLAIMS[name].items():
         assert key in metrics, f"{name}: metric {key} missing"
         assert check(metrics[key]), f"{name}: {key} = {metrics[key]}"
+    missing = [key for key in RECORDED.get(name, []) if key not in metrics]
+    assert not missing, f"{name}: not recorded: {missing}"
