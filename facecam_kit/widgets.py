@@ -121,11 +121,15 @@ def step_progress(bar: widgets.IntProgress) -> Callable:
 
 @contextmanager
 def busy(button: widgets.Button, status: widgets.Label, message: str):
-    """Disable ``button`` and show ``message`` while the block runs; re-enable it however the block ends."""
+    """Disable ``button`` and show ``message`` while the block runs; re-enable it however the block ends
+    (an error is shown in ``status`` too, not only in the browser's log)."""
     button.disabled = True
     status.value = message
     try:
         yield
+    except Exception as e:
+        status.value = f"failed: {e}"
+        raise
     finally:
         button.disabled = False
 
@@ -136,7 +140,7 @@ def labelled_rows(names: tuple[str, ...]) -> tuple[widgets.VBox, dict[str, widge
     The box starts hidden; show it (``box.layout.display = None``) once the images have values, so
     that no broken-image icon shows before.
     """
-    images = {name: widgets.Image(format="png") for name in names}
+    images = {name: widgets.Image(format="png", layout={"max_width": "100%"}) for name in names}
     rows = [
         widgets.HBox([widgets.Label(name, layout={"width": "7em"}), image], layout={"align_items": "center"})
         for name, image in images.items()

@@ -94,7 +94,7 @@ def test_busy_disables_the_button_and_re_enables_it_after_an_error():
     with pytest.raises(RuntimeError), busy(button, status, "generating"):
         assert button.disabled and status.value == "generating"
         raise RuntimeError("the model failed")
-    assert not button.disabled
+    assert not button.disabled and status.value == "failed: the model failed"
 
 
 def test_labelled_rows_start_hidden_with_their_names():
