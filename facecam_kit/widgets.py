@@ -109,7 +109,10 @@ def condition_strip(
 
 
 def step_progress(bar: widgets.IntProgress) -> Callable:
-    """A diffusers ``callback_on_step_end`` that advances ``bar`` by one step per denoising step."""
+    """A diffusers ``callback_on_step_end`` that advances ``bar`` by one step per denoising step
+    (``bar`` is reset to step 0 here, so make one per generation)."""
+    bar.value = 0
+    bar.description = f"step 0/{bar.max}"
 
     def callback(pipe, step: int, timestep, tensors: dict) -> dict:
         bar.value = step + 1

@@ -75,9 +75,10 @@ def test_condition_strip_is_the_orbits_condition_cropped_to_the_head_square():
 def test_step_progress_follows_the_pipelines_denoising_steps():
     rng = np.random.default_rng(0)
     video = rng.integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
-    bar = widgets.IntProgress(max=3)
+    bar = widgets.IntProgress(value=3, max=3, description="step 3/3")  # as the previous generation left it
     seen = []
     callback = step_progress(bar)
+    assert bar.value == 0 and bar.description == "step 0/3"
     r = generate_video(
         tiny_facecam_pipeline(0),
         video,
