@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test quick lint format lab clean
+.PHONY: demo test quick lint format lab browser-check clean
 
 # torch is installed first, pinned, so that nothing pulls a CUDA build from the registry.
 $(STAMP): pyproject.toml
@@ -35,6 +35,12 @@ format: $(STAMP)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
+
+# Notebooks 01, 03 and 06 in JupyterLab in headless Chromium (a few minutes; not part of `make test`).
+# Needs Debian's chromium: apt-get install chromium. Screenshots go to outputs/browser_check/.
+browser-check: $(STAMP)
+	$(PY) -m pip install --quiet -e ".[browser]"
+	$(PY) tools/browser_check.py
 
 clean:
 	rm -rf $(VENV) outputs
