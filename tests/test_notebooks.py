@@ -46,6 +46,7 @@ CLAIMS = {
         "analytic_speedup": lambda v: v >= 20,
         "studio_views": lambda v: v == 4,  # FAST mode; 16 in full mode
         "personalised_gain_px": lambda v: v > 0,
+        "render_backend": lambda v: v in ("cpu", "gsplat"),  # the backend used, never "auto"
     },
     "06_model_and_inference": {
         "generated_frames": lambda v: v == 9,  # FAST: the requested 9 frames (81 with real weights)

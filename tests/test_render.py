@@ -1,12 +1,13 @@
 import numpy as np
 import pytest
+import torch
 
 from facecam_kit.evaluation.fidelity import psnr
 from facecam_kit.geometry.camera import orbit_cameras
 from facecam_kit.geometry.trajectory import OrbitTrajectory
 from facecam_kit.proxy.gaussians import Gaussians, read_ply, write_ply
 from facecam_kit.proxy.head import make_proxy_head
-from facecam_kit.proxy.rasterise import _render_cpu, available_backends, render_gaussians, render_video
+from facecam_kit.proxy.rasterise import _render_cpu, available_backends, render_gaussians, render_video, resolve_backend
 
 K = np.array([[200.0, 0, 32], [0, 200.0, 24], [0, 0, 1]])
 
@@ -145,3 +146,8 @@ def test_backend_errors():
     if "gsplat" not in available_backends():
         with pytest.raises(ValueError, match="CUDA"):
             render_gaussians(one(), np.eye(3), np.zeros(3), K, 8, 8, backend="gsplat")
+
+
+def test_auto_resolves_to_the_backend_that_renders():
+    assert resolve_backend("auto") == ("gsplat" if torch.cuda.is_available() else "cpu")
+    assert resolve_backend("cpu") == "cpu"

@@ -46,6 +46,17 @@ def available_backends() -> list[str]:
     return backends
 
 
+def resolve_backend(backend: str = "auto") -> str:
+    """The backend that ``backend`` renders with here: "auto" is gsplat when CUDA is available, else "cpu"."""
+    if backend == "auto":
+        backend = available_backends()[0]
+    if backend not in ("gsplat", "cpu"):
+        raise ValueError(f"backend must be 'auto', 'gsplat' or 'cpu', got {backend!r}")
+    if backend == "gsplat" and "gsplat" not in available_backends():
+        raise ValueError("backend 'gsplat' needs a CUDA GPU; use backend='cpu' (same output) on this machine")
+    return backend
+
+
 def _render_cpu(g: Gaussians, R, t, K, width: int, height: int, background, chunk: int = 1024) -> torch.Tensor:
     dt = torch.float64
     R, t, K = (torch.as_tensor(np.asarray(a), dtype=dt) for a in (R, t, K))
@@ -157,12 +168,7 @@ def render_gaussians(
     backend: "gsplat" (CUDA), "cpu", or "auto" (gsplat when CUDA is available).
     Returns (H, W, 3) float32 RGB in [0, 1] on the CPU.
     """
-    if backend == "auto":
-        backend = available_backends()[0]
-    if backend not in ("gsplat", "cpu"):
-        raise ValueError(f"backend must be 'auto', 'gsplat' or 'cpu', got {backend!r}")
-    if backend == "gsplat" and "gsplat" not in available_backends():
-        raise ValueError("backend 'gsplat' needs a CUDA GPU; use backend='cpu' (same output) on this machine")
+    backend = resolve_backend(backend)
     fn = _render_gsplat if backend == "gsplat" else _render_cpu
     with torch.no_grad():
         return fn(g, R, t, K, width, height, background).clamp(0, 1)
@@ -181,6 +187,7 @@ def render_video(
     Each frame is rendered at ``S = min(H, W)`` on a white background and padded with white at
     the bottom/right to ``H x W``. Returns (F, H, W, 3) uint8 RGB.
     """
+    backend = resolve_backend(backend)  # checked before any frame, and named in the progress bar
     s = min(height, width)
     K = cameras.intrinsics(height, width)
     out = np.full((len(cameras), height, width, 3), 255, np.uint8)
