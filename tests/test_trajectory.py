@@ -47,7 +47,7 @@ def test_out_of_range_orbits_raise(kwargs, match):
         OrbitTrajectory(**kwargs)
 
 
-EXPECTED = {  # reference doc, section 5: (rotation degrees, |translation| metres)
+EXPECTED = {  # docs/official_behaviour.md, section 5: (rotation degrees, |translation| metres)
     "pan_right": (19.88, 0),
     "pan_left": (19.88, 0),
     "tilt_up": (9.94, 0),

@@ -3,7 +3,7 @@
 Every transformer block gets a ``cam_encoder`` (Linear 12 -> hidden size, zero-initialised),
 whose output is added to the self-attention input (the modulated, normalised tokens), and a
 ``projector`` (Linear hidden -> hidden, identity-initialised) applied to the self-attention
-output before its gate (reference doc, section 5). Fresh, the model therefore computes exactly
+output before its gate (docs/official_behaviour.md, section 5). Fresh, the model therefore computes exactly
 what its Wan base computes. The camera is the relative 3x4 extrinsics per latent frame
 (:func:`facecam_kit.geometry.trajectory.recammaster_embedding`), repeated over the source half of the
 frame-concatenated sequence and broadcast over each frame's tokens, at any resolution (the

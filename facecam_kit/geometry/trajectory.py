@@ -89,7 +89,7 @@ class OrbitTrajectory:
         return cls((az0, az1), tuple(el), tuple(fov), num_frames)
 
 
-# ReCamMaster's presets (reference doc, section 5): relative motion from frame 0 to the last
+# ReCamMaster's presets (docs/official_behaviour.md, section 5): relative motion from frame 0 to the last
 # frame in the first camera's OpenCV frame, as (rotation axis, degrees, translation in metres).
 RECAMMASTER_PRESETS = {
     "pan_right": ((0, 1, 0), 19.88, (0, 0, 0)),

@@ -1,4 +1,4 @@
-"""Compute cost of the Wan video DiT with FaceCam's frame concatenation (reference doc, section 6).
+"""Compute cost of the Wan video DiT with FaceCam's frame concatenation (docs/official_behaviour.md, section 6).
 
 Per layer and token: linear layers ``2 (4 d^2 + 2 d^2 + 2 d ffn)`` (self-attention q, k, v, o;
 cross-attention q, o; the feed-forward), plus ``2 d^2`` for ReCamMaster's projector; cross-attention

@@ -1,6 +1,6 @@
 """FaceCam on diffusers: a Wan2.2-I2V video DiT conditioned on a source video and a landmark video.
 
-Behaviour follows the official FaceCam inference (reference doc, section 1):
+Behaviour follows the official FaceCam inference (docs/official_behaviour.md, section 1):
 
 * the source video and the camera-condition video are VAE-encoded (mode of the posterior) and
   normalised ``(z - mean) / std``;

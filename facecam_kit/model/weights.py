@@ -45,7 +45,7 @@ DOWNLOAD_HELP = f"""FaceCam needs local weights (nothing is downloaded at run ti
 
 then pass --weights DIR. A pipeline saved with FaceCamPipeline.save_pretrained(DIR) works too."""
 
-# diffusers name -> original Wan / DiffSynth name (the reference doc's key map), for sub-strings
+# diffusers name -> original Wan / DiffSynth name (docs/official_behaviour.md, section 2, key map), for sub-strings
 _TO_ORIGINAL = [
     (r"condition_embedder\.time_embedder\.linear_1", "time_embedding.0"),
     (r"condition_embedder\.time_embedder\.linear_2", "time_embedding.2"),
