@@ -24,6 +24,7 @@ LAYERS = {
     "model": 6,
     "viz": 7,
     "evaluation": 7,
+    "train": 7,
     "widgets": 8,
     "jobs": 8,
     "cli": 9,

@@ -1,0 +1,1 @@
+"""Training FaceCam (and ReCamMaster) on accelerate: the recipe, presets, latent cache and the loop."""

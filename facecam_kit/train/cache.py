@@ -1,0 +1,206 @@
+"""Latent caching, as the official engines do: encode every training triplet once, train from disk.
+
+:func:`build_cache` runs the VAE over each dataset item (source, target and condition videos),
+adds the prompt's and the empty prompt's text embeddings once, and writes sharded safetensors::
+
+    cache_dir/
+      index.json            format, number of samples, shards, latent shape, the dataset's
+                            settings and each sample's augmentation seed ([data_seed, index]:
+                            StudioDataset draws every augmentation from it), the encoder
+      prompt.safetensors    "prompt" (L, D) and "empty" (L, D) text embeddings
+      shard_00000.safetensors  "<i>.source" / "<i>.target" / "<i>.condition" (16, f, h, w) latents,
+                            "<i>.mask" (1, f, h, w) when the dataset gives a valid mask,
+                            "<i>.camera" (f, 12) ReCamMaster poses when it gives cameras
+      validation.safetensors the first sample's pixels (source, condition), for validation videos
+
+The cache is written into a temporary folder and renamed when complete (nothing half-written);
+a cache whose recorded settings differ from the requested ones is refused, not reused.
+:class:`CachedLatents` reads it back, one shard in memory at a time.
+
+No notebook teaches training yet; notebook 04 (the training dataset) makes the triplets cached here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from facecam_kit.spec import TEMPORAL_COMPRESSION
+
+FORMAT = "facecam-kit latent cache v1"
+LATENT_SCALE = 8  # Wan's VAE downsamples space by 8
+
+
+def settings_hash(settings: dict) -> str:
+    """A short hash of the settings a cache depends on (its folder name by default)."""
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def latent_mask(mask: torch.Tensor) -> torch.Tensor:
+    """A pixel valid mask (F, H, W) at latent resolution: (1, f, h, w) float in [0, 1].
+
+    Time as Wan's causal VAE groups frames (frame 0 alone, then groups of 4), space by 8; each
+    latent element gets the share of its pixels that are valid.
+    """
+    m = mask.float()
+    if m.ndim != 3 or (m.shape[0] - 1) % TEMPORAL_COMPRESSION or m.shape[1] % LATENT_SCALE or m.shape[2] % LATENT_SCALE:
+        raise ValueError(f"mask must be (F, H, W) with F = 4k+1 and H, W multiples of 8, got {tuple(mask.shape)}")
+    groups = torch.cat([m[:1], m[1:].reshape(-1, TEMPORAL_COMPRESSION, *m.shape[1:]).mean(1)])
+    return torch.nn.functional.avg_pool2d(groups[:, None], LATENT_SCALE)[:, 0][None]
+
+
+def camera_poses(R: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """ReCamMaster's (f, 12) poses of a target clip's cameras R (F, 3, 3), t (F, 3): every 4th frame
+    relative to the clip's first (the inference convention; the official training script takes the
+    source camera's first frame, which the dataset items do not carry)."""
+    from facecam_kit.geometry.camera import CameraPath
+    from facecam_kit.geometry.trajectory import recammaster_embedding
+
+    path = CameraPath(R.double().numpy(), t.double().numpy(), np.full(len(R), 30.0))
+    return torch.from_numpy(recammaster_embedding(path, TEMPORAL_COMPRESSION)).float()
+
+
+def _atomic_dir(final: Path) -> Path:
+    tmp = final.with_name(final.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def build_cache(
+    dataset,
+    encode: Callable[[torch.Tensor], torch.Tensor],
+    cache_dir,
+    prompt_embeds: torch.Tensor,
+    empty_embeds: torch.Tensor,
+    settings: dict,
+    shard_size: int = 64,
+    progress: bool = True,
+) -> Path:
+    """Encode every item of ``dataset`` into ``cache_dir`` (layout in the module docstring).
+
+    dataset: items with ``source``, ``target``, ``condition`` (F, 3, H, W) in [-1, 1], optional
+    ``mask`` (F, H, W) and ``R``/``t`` (target cameras); encode: (1, 3, F, H, W) video -> (1, 16, f, h, w)
+    normalised latents (``FaceCamPipeline.encode_video``); prompt_embeds / empty_embeds: (L, D);
+    settings: what the cache depends on (recorded; compared when the cache exists). Returns the folder.
+    A complete cache with the same settings is reused as is.
+    """
+    from safetensors.torch import save_file
+
+    cache_dir = Path(cache_dir)
+    if (cache_dir / "index.json").is_file():
+        index = json.loads((cache_dir / "index.json").read_text())
+        if index.get("settings") != settings:
+            raise ValueError(
+                f"latent cache {cache_dir} was built with other settings ({settings_hash(index.get('settings', {}))} "
+                f"vs {settings_hash(settings)}): delete it or set cache_dir elsewhere"
+            )
+        return cache_dir
+    if len(dataset) == 0:
+        raise ValueError("the dataset is empty: nothing to cache")
+    tmp = _atomic_dir(cache_dir)
+    shards, shard, first = [], {}, None
+    latent_shape = None
+
+    def flush():
+        name = f"shard_{len(shards):05d}.safetensors"
+        save_file(shard, tmp / name)
+        count = len({k.split(".")[0] for k in shard})
+        start = shards[-1]["start"] + shards[-1]["count"] if shards else 0
+        shards.append({"file": name, "start": start, "count": count})
+        shard.clear()
+
+    with torch.no_grad():
+        for i in tqdm(range(len(dataset)), desc="caching latents", disable=not progress):
+            item = dataset[i]
+            for key in ("source", "target", "condition"):
+                video = item[key].permute(1, 0, 2, 3)[None]  # (F, 3, H, W) -> (1, 3, F, H, W)
+                shard[f"{i}.{key}"] = encode(video)[0].float().cpu().contiguous()
+            latent_shape = list(shard[f"{i}.target"].shape)
+            if "mask" in item:
+                shard[f"{i}.mask"] = latent_mask(torch.as_tensor(item["mask"])).contiguous()
+            if "R" in item and "t" in item:
+                shard[f"{i}.camera"] = camera_poses(item["R"], item["t"]).contiguous()
+            if first is None:
+                first = {
+                    k: ((item[k] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for k in ("source", "condition")
+                }
+            if len({k.split(".")[0] for k in shard}) == shard_size:
+                flush()
+        if shard:
+            flush()
+    save_file(
+        {"prompt": prompt_embeds.float().contiguous(), "empty": empty_embeds.float().contiguous()},
+        tmp / "prompt.safetensors",
+    )
+    save_file({k: v.contiguous() for k, v in first.items()}, tmp / "validation.safetensors")
+    keys = sorted({k.split(".", 1)[1] for k in _keys(tmp / shards[0]["file"])})
+    seed = settings.get("data_seed", 0)
+    index = {
+        "format": FORMAT,
+        "num_samples": len(dataset),
+        "shards": shards,
+        "keys": keys,
+        "latent_shape": latent_shape,
+        "settings": settings,
+        "augmentation_seeds": [[seed, i] for i in range(len(dataset))],
+    }
+    (tmp / "index.json").write_text(json.dumps(index, indent=1) + "\n")
+    shutil.rmtree(cache_dir, ignore_errors=True)
+    tmp.rename(cache_dir)
+    return cache_dir
+
+
+def _keys(path: Path) -> list[str]:
+    from safetensors import safe_open
+
+    with safe_open(path, "pt") as f:
+        return list(f.keys())
+
+
+class CachedLatents(torch.utils.data.Dataset):
+    """A latent cache (:func:`build_cache`) as a dataset of dicts of tensors; shards load lazily."""
+
+    def __init__(self, cache_dir):
+        self.root = Path(cache_dir)
+        path = self.root / "index.json"
+        if not path.is_file():
+            raise ValueError(f"{self.root} is not a latent cache: index.json is missing (build it with build_cache)")
+        self.index = json.loads(path.read_text())
+        if self.index.get("format") != FORMAT:
+            raise ValueError(f"{path}: format {self.index.get('format')!r} is not {FORMAT!r}")
+        self.keys = self.index["keys"]
+        self._shard_id, self._shard = None, None
+
+    def __len__(self) -> int:
+        return self.index["num_samples"]
+
+    def text(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The prompt's and the empty prompt's embeddings, (L, D) each."""
+        from safetensors.torch import load_file
+
+        t = load_file(self.root / "prompt.safetensors")
+        return t["prompt"], t["empty"]
+
+    def validation_pixels(self) -> dict[str, torch.Tensor]:
+        """The first sample's ``source`` and ``condition`` frames, (F, 3, H, W) uint8."""
+        from safetensors.torch import load_file
+
+        return load_file(self.root / "validation.safetensors")
+
+    def __getitem__(self, i: int) -> dict:
+        from safetensors.torch import load_file
+
+        if not 0 <= i < len(self):
+            raise IndexError(f"sample {i} of a cache of {len(self)}")
+        sid = next(s for s, sh in enumerate(self.index["shards"]) if sh["start"] <= i < sh["start"] + sh["count"])
+        if sid != self._shard_id:
+            self._shard_id, self._shard = sid, load_file(self.root / self.index["shards"][sid]["file"])
+        return {k: self._shard[f"{i}.{k}"] for k in self.keys}

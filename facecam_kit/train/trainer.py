@@ -1,0 +1,486 @@
+"""The training loop on accelerate: one code path from a CPU test to FSDP2 / DeepSpeed on GPUs.
+
+Recipe (module :mod:`facecam_kit.train.flow_matching` states the flow-matching part): per sample a
+timestep in the expert's range, ``x_t = (1 - s) x0 + s eps`` on the **target** latents, the DiT input
+built by :func:`~facecam_kit.model.pipeline.dit_input` + :func:`~facecam_kit.model.pipeline.camera_conditioning`
+(the one place of the 36-channel layout, shared with inference), the **clean** source half (or
+ReCamMaster's noised source, ``source_noise``), the prompt embedding replaced by the empty
+prompt's with probability ``text_dropout``, and a weighted MSE to ``eps - x0`` on the target half
+only (weighted per latent element by the valid mask with ``masked_loss``).
+
+Determinism, so that runs can be compared:
+
+* data order: global sample position ``p`` (``step * global_batch + ...``) maps to dataset index
+  ``perm_epoch[p % N]``, a permutation seeded by (seed, epoch); rank ``r`` of ``W`` takes its
+  ``batch_size`` slice of each micro-batch. The global batch is therefore the same whatever the
+  number of processes, and the data position after a resume is the step;
+* every random draw of a sample (timestep, noise, text dropout, source noise) comes from a
+  generator seeded by (seed, p), the expert of a step (``expert: both``) from (seed, step): one
+  process or many, interrupted or not, draw the same numbers;
+* accelerate's ``save_state`` / ``load_state`` restore model, optimiser, LR scheduler and RNGs.
+
+Checkpoints are saved pipeline folders (``FaceCamPipeline.save_pretrained``) that ``render
+--weights`` and ``FaceCamPipeline.from_pretrained`` load, with the resumable state inside::
+
+    output_dir/checkpoint-000300/
+      model_index.json  transformer/  transformer_2/  vae/  scheduler/   (the pipeline)
+      training_state/   accelerate's state (sharded with FSDP) + trainer_state.json (step, config)
+    output_dir/logs/    TensorBoard: loss, lr, grad_norm, samples_per_s, validation frames
+    output_dir/validation/step_000100.mp4   source | generated, every validate_every steps
+
+No notebook teaches training yet; notebook 06 (the model and inference) teaches the model it trains.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from facecam_kit.model.pipeline import FaceCamPipeline, camera_conditioning, dit_input, make_scheduler
+from facecam_kit.spec import GUIDANCE_SCALE
+from facecam_kit.train.cache import CachedLatents, build_cache, settings_hash
+from facecam_kit.train.config import TrainConfig
+from facecam_kit.train.flow_matching import add_noise, expert_share, sample_timesteps, velocity_target
+from facecam_kit.train.trainable import apply_preset, count_parameters, merged_state_dict
+
+#: expert name -> the pipeline component it is
+COMPONENTS = {"high": "transformer", "low": "transformer_2"}
+STATE_DIR = "training_state"
+
+
+# -- data order and random draws --------------------------------------------------------------------
+def sample_positions(step: int, micro: int, rank: int, batch_size: int, world: int, grad_accum: int) -> list[int]:
+    """Global sample positions of one process's micro-batch ``micro`` in optimiser step ``step``."""
+    start = step * batch_size * world * grad_accum + micro * batch_size * world + rank * batch_size
+    return list(range(start, start + batch_size))
+
+
+def dataset_index(position: int, num_samples: int, seed: int) -> int:
+    """The dataset index of a global sample position: epoch-wise permutations seeded by (seed, epoch)."""
+    epoch, offset = divmod(position, num_samples)
+    return int(np.random.default_rng([seed, epoch]).permutation(num_samples)[offset])
+
+
+def _generator(*key: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
+
+
+def step_expert(cfg: TrainConfig, step: int, single_model: bool) -> str:
+    """The expert a step trains: the configured one, or with ``both`` a draw by timestep share."""
+    if single_model:
+        return "all" if cfg.expert == "both" else cfg.expert
+    if cfg.expert != "both":
+        return cfg.expert
+    u = torch.rand(1, generator=_generator(cfg.seed, step, 1)).item()
+    return "high" if u < expert_share("high", cfg.boundary) else "low"
+
+
+def draw_sample_noise(cfg: TrainConfig, position: int, expert: str, shape) -> dict:
+    """Every random number sample ``position`` needs, from its own generator (order fixed)."""
+    g = _generator(cfg.seed, position)
+    t, sigma, w = sample_timesteps(g, 1, expert, cfg.timestep_sampling, cfg.logit_mean, cfg.logit_std, cfg.boundary)
+    out = {"t": t, "sigma": sigma, "weight": w, "noise": torch.randn(shape, generator=g)}
+    out["drop_text"] = torch.rand(1, generator=g) < cfg.text_dropout
+    if cfg.source_noise is not None:
+        lo, hi = cfg.source_noise
+        out["source_sigma"] = (lo + (hi - lo) * torch.rand(1, generator=g)) / 1000
+        out["source_noise"] = torch.randn(shape, generator=g)
+    return out
+
+
+def flow_matching_loss(
+    model, batch: dict, text: torch.Tensor, empty: torch.Tensor, cfg: TrainConfig, expert: str, positions
+) -> tuple[torch.Tensor, dict]:
+    """The weighted flow-matching loss of one micro-batch (recipe in the module docstring).
+
+    batch: cached latents on the model's device, ``target``/``source``/``condition`` (B, 16, f, h, w),
+    ``mask`` (B, 1, f, h, w) with ``masked_loss``, ``camera`` (B, f, 12) for ReCamMaster; text /
+    empty: (L, D) embeddings; positions: the B global sample positions (seed the draws).
+    Returns the scalar loss and per-batch statistics (mean t).
+    """
+    x0, source = batch["target"], batch["source"]
+    draws = [draw_sample_noise(cfg, p, expert, x0.shape[1:]) for p in positions]
+    cat = lambda k: torch.cat([d[k] for d in draws]).to(x0.device)
+    stack = lambda k: torch.stack([d[k] for d in draws]).to(x0.device, x0.dtype)
+    t, sigma, weight, noise = cat("t"), cat("sigma"), cat("weight"), stack("noise")
+    xt = add_noise(x0, noise, sigma)
+    if cfg.source_noise is not None:
+        source = add_noise(source, stack("source_noise"), cat("source_sigma"))
+    drop = cat("drop_text").view(-1, 1, 1)
+    emb = torch.where(drop, empty.to(x0.device), text.to(x0.device)).to(x0.dtype)
+    f = x0.shape[2]
+    if cfg.family == "recammaster":
+        x = torch.cat([xt, source], 2)
+        pred = model(x, t, emb, camera=batch["camera"], return_dict=False)[0]
+    else:
+        x = dit_input(xt, source, camera_conditioning(batch["condition"]))
+        pred = model(x, t, emb, return_dict=False)[0]
+    err = (pred[:, :, :f].float() - velocity_target(x0, noise).float()) ** 2  # the target half only
+    if cfg.masked_loss:
+        m = batch["mask"].float()
+        per_sample = (err * m).mean((1, 2, 3, 4)) / m.mean((1, 2, 3, 4)).clamp_min(1e-6)
+    else:
+        per_sample = err.mean((1, 2, 3, 4))
+    return (weight * per_sample).mean(), {"t": float(t.mean())}
+
+
+def collate(cache: CachedLatents, indices, device) -> dict:
+    items = [cache[i] for i in indices]
+    return {k: torch.stack([it[k] for it in items]).to(device) for k in items[0]}
+
+
+# -- models --------------------------------------------------------------------------------------------
+def load_base(cfg: TrainConfig):
+    """The pipeline whose VAE encodes the cache and whose transformers train.
+
+    Returns (pipeline, models): models maps a component name to its transformer; for the
+    ``recammaster`` preset, a tiny ReCamMasterTransformer as ``transformer`` (the pipeline only
+    lends its VAE).
+    """
+    from facecam_kit.model.pipeline import tiny_dit_config, tiny_facecam_pipeline
+
+    if cfg.model == "tiny":
+        pipe = tiny_facecam_pipeline(seed=cfg.seed)
+    else:
+        from facecam_kit.model.weights import load_pipeline
+
+        pipe = load_pipeline(cfg.model)
+    if cfg.family == "recammaster":
+        from facecam_kit.baselines.recammaster import ReCamMasterTransformer
+
+        torch.manual_seed(cfg.seed)
+        return pipe, {"transformer": ReCamMasterTransformer(**tiny_dit_config(16))}
+    return pipe, {"transformer": pipe.transformer, "transformer_2": pipe.transformer_2}
+
+
+def plain_transformer(model, state_dict: dict, dtype: torch.dtype):
+    """A fresh, unwrapped copy of ``model``'s class and config holding ``state_dict`` (a gathered,
+    LoRA-free state dict), built on the meta device so that no second copy is allocated."""
+    cls = next(c for c in type(model).__mro__ if not c.__name__.startswith("FSDP"))  # FSDP2 subclasses in place
+    with torch.device("meta"):
+        plain = cls.from_config(model.config)
+    plain.load_state_dict({k: v.to(dtype) for k, v in state_dict.items()}, assign=True, strict=True)
+    return plain
+
+
+# -- the trainer ----------------------------------------------------------------------------------------
+class Trainer:
+    """One training run of a :class:`TrainConfig`: ``Trainer(cfg).train()`` returns the last checkpoint."""
+
+    def __init__(self, cfg: TrainConfig):
+        from accelerate import Accelerator
+        from accelerate.utils import ProjectConfiguration
+
+        self.cfg = cfg
+        self.out = Path(cfg.output_dir)
+        self.acc = Accelerator(
+            mixed_precision=cfg.mixed_precision,
+            gradient_accumulation_steps=cfg.grad_accum,
+            log_with=None if cfg.tracker == "none" else "tensorboard",
+            project_config=ProjectConfiguration(project_dir=str(self.out), logging_dir=str(self.out / "logs")),
+            step_scheduler_with_optimizer=False,  # stepped once per optimiser step, whatever the process count
+            cpu=not torch.cuda.is_available(),
+        )
+        self.pipe, components = load_base(cfg)
+        self.single_model = cfg.family == "recammaster" or components.get("transformer_2") is None
+        wanted = ["high", "low"] if cfg.expert == "both" else [cfg.expert]
+        if self.single_model:
+            if cfg.expert == "low":
+                raise ValueError("expert 'low' needs a pipeline with two experts (transformer_2); this one has one")
+            wanted = ["high"]
+        self.trained = {COMPONENTS[e]: components[COMPONENTS[e]] for e in wanted}
+        self.frozen = {k: v for k, v in components.items() if v is not None and k not in self.trained}
+        if self.acc.distributed_type.value == "DEEPSPEED" and len(self.trained) > 1:
+            raise ValueError(
+                "expert 'both' with DeepSpeed: accelerate drives one model per engine; train the experts as two runs"
+            )
+        self.trainable_names = {}
+        for name, model in self.trained.items():
+            self.trainable_names[name] = apply_preset(
+                model, cfg.preset, cfg.extra_trainable, cfg.lora_rank, cfg.lora_alpha, cfg.lora_targets
+            )
+            if cfg.gradient_checkpointing:
+                model.enable_gradient_checkpointing()
+            model.train()
+        for model in self.frozen.values():
+            model.requires_grad_(False)
+
+    # -- data -------------------------------------------------------------------------------------
+    def data_settings(self) -> dict:
+        c = self.cfg
+        return {
+            "data_kind": c.data_kind,
+            "data_root": str(Path(c.data_root).resolve()),
+            "make_studio": c.make_studio,
+            "num_frames": c.num_frames,
+            "samples_per_item": c.samples_per_item,
+            "augment": c.augment,
+            "data_seed": c.data_seed,
+            "model": c.model if c.model == "tiny" else str(Path(c.model).resolve()),
+            "seed": c.seed if c.model == "tiny" else None,  # the tiny VAE's random weights
+            "prompt": c.prompt,
+        }
+
+    def prepare_data(self) -> CachedLatents:
+        """Make the studio if asked and missing, cache its latents (main process first), open the cache."""
+        from facecam_kit.data.dataset import MonocularDataset, StudioDataset
+
+        c, settings = self.cfg, self.data_settings()
+        root = Path(c.data_root)
+        cache_dir = Path(c.cache_dir) if c.cache_dir else root.parent / f"{root.name}-latents-{settings_hash(settings)}"
+        with self.acc.main_process_first():
+            if c.make_studio is not None and not any(root.glob("*/capture.json")):
+                from facecam_kit.data.studio import make_studio
+
+                make_studio(root, **c.make_studio, progress=c.progress)
+            if not (cache_dir / "index.json").is_file() or self.acc.is_main_process:
+                if c.data_kind == "studio":
+                    ds = StudioDataset(root, c.num_frames, c.samples_per_item, c.augment, seed=c.data_seed)
+                else:
+                    ds = MonocularDataset(root, c.num_frames, c.samples_per_item, seed=c.data_seed)
+                text, empty = self.text_embeddings()
+                device = self.acc.device
+                self.pipe.vae.to(device)
+
+                def encode(video):
+                    latents = self.pipe.vae.encode(video.to(device, self.pipe.vae.dtype)).latent_dist.mode()
+                    return self.pipe._normalise(latents)
+
+                build_cache(ds, encode, cache_dir, text, empty, settings, c.cache_shard_size, c.progress)
+        cache = CachedLatents(cache_dir)
+        if c.masked_loss and "mask" not in cache.keys:
+            raise ValueError(
+                f"masked_loss needs a valid mask per sample (ReCapture's anchor mask), but the {c.data_kind} "
+                f"dataset's items have no 'mask' (cache {cache_dir}); turn masked_loss off or use a dataset with masks"
+            )
+        if c.family == "recammaster" and "camera" not in cache.keys:
+            raise ValueError(
+                f"preset recammaster needs target cameras (R, t) per sample; the {c.data_kind} dataset has none"
+            )
+        return cache
+
+    def text_embeddings(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(L, D) embeddings of the prompt and of the empty prompt. Without a text encoder (the tiny
+        model), zeros for both, as ``render`` feeds such a pipeline: text dropout then changes nothing."""
+        if self.pipe.text_encoder is None:
+            dim = next(iter(self.trained.values())).config.text_dim
+            return torch.zeros(16, dim), torch.zeros(16, dim)
+        self.pipe.text_encoder.to(self.acc.device)
+        with torch.no_grad():
+            emb = self.pipe.encode_prompt([self.cfg.prompt, ""]).float().cpu()
+        self.pipe.text_encoder.to("cpu")
+        return emb[0], emb[1]
+
+    # -- the loop -----------------------------------------------------------------------------------
+    def setup(self):
+        from diffusers.optimization import get_scheduler
+
+        c = self.cfg
+        self.cache = self.prepare_data()
+        self.text, self.empty = self.cache.text()
+        params = [p for m in self.trained.values() for p in m.parameters() if p.requires_grad]
+        optimizer = torch.optim.AdamW(params, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
+        names = {"constant": "constant_with_warmup", "linear": "linear", "cosine": "cosine"}
+        scheduler = get_scheduler(
+            names[c.lr_scheduler], optimizer, num_warmup_steps=c.lr_warmup_steps, num_training_steps=c.max_steps
+        )
+        models = self.acc.prepare(*self.trained.values(), optimizer, scheduler)
+        *wrapped, self.optimizer, self.scheduler = models
+        self.models = dict(zip(self.trained, wrapped))
+        if c.validate_every:
+            for m in self.frozen.values():
+                m.to(self.acc.device)
+        self.step = 0
+        if c.resume:
+            self.resume(c.resume)
+        if c.tracker != "none":
+            flat = {
+                k: (json.dumps(v) if isinstance(v, list | dict) or v is None else v) for k, v in c.to_dict().items()
+            }
+            self.acc.init_trackers("facecam_train", config=flat)
+
+    def resume(self, which: str):
+        ckpt = self.latest_checkpoint() if which == "latest" else Path(which)
+        if ckpt is None:
+            self.acc.print(f"resume: no checkpoint in {self.out}, starting from step 0")
+            return
+        state = ckpt / STATE_DIR / "trainer_state.json"
+        if not state.is_file():
+            raise FileNotFoundError(f"{ckpt} is not a training checkpoint: {state} is missing")
+        self.acc.load_state(str(ckpt / STATE_DIR))
+        self.step = json.loads(state.read_text())["step"]
+        self.acc.print(f"resumed from {ckpt} at step {self.step}")
+
+    def latest_checkpoint(self) -> Path | None:
+        done = sorted(p for p in self.out.glob("checkpoint-*") if (p / STATE_DIR / "trainer_state.json").is_file())
+        return done[-1] if done else None
+
+    def train(self, until: int | None = None) -> Path:
+        """Train to ``max_steps`` (or stop after step ``until``, as an interruption would, with a
+        checkpoint there); returns the last checkpoint."""
+        from tqdm.auto import tqdm
+
+        c, acc = self.cfg, self.acc
+        stop = c.max_steps if until is None else min(until, c.max_steps)
+        self.setup()
+        trainable, total = (sum(x) for x in zip(*(count_parameters(m) for m in self.trained.values())))
+        acc.print(
+            f"training {', '.join(self.trained)} ({c.preset}: {trainable:,} of {total:,} parameters) for "
+            f"{c.max_steps} steps, global batch {c.batch_size * acc.num_processes * c.grad_accum} "
+            f"on {acc.num_processes} process(es), {len(self.cache)} cached samples"
+        )
+        bar = tqdm(
+            total=c.max_steps, initial=self.step, desc="training", disable=not (c.progress and acc.is_main_process)
+        )
+        window, t0, last = [], time.perf_counter(), None
+        while self.step < stop:
+            expert = step_expert(c, self.step, self.single_model)
+            name = COMPONENTS["high" if expert == "all" else expert]
+            model = self.models[name]
+            for micro in range(c.grad_accum):
+                positions = sample_positions(
+                    self.step, micro, acc.process_index, c.batch_size, acc.num_processes, c.grad_accum
+                )
+                indices = [dataset_index(p, len(self.cache), c.seed) for p in positions]
+                batch = collate(self.cache, indices, acc.device)
+                with acc.accumulate(*self.models.values()), acc.autocast():
+                    loss, stats = flow_matching_loss(model, batch, self.text, self.empty, c, expert, positions)
+                    acc.backward(loss)
+                    if acc.sync_gradients:
+                        grad_norm = acc.clip_grad_norm_(model.parameters(), c.max_grad_norm)
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                window.append(loss.detach())
+            self.scheduler.step()
+            self.step += 1
+            bar.update()
+            if self.step % c.log_every == 0 or self.step == stop:
+                mean_loss = acc.reduce(torch.stack(window).mean(), "mean").item()
+                elapsed = time.perf_counter() - t0
+                samples = len(window) * c.batch_size * acc.num_processes
+                logs = {
+                    "loss": mean_loss,
+                    "lr": self.scheduler.get_last_lr()[0],
+                    "grad_norm": float(grad_norm),
+                    "samples_per_s": samples / elapsed,
+                    f"loss_{expert}": mean_loss,
+                }
+                acc.log(logs, step=self.step)
+                bar.set_postfix(loss=f"{mean_loss:.4g}", lr=f"{logs['lr']:.2g}")
+                window, t0 = [], time.perf_counter()
+            if c.validate_every and self.step % c.validate_every == 0:
+                self.validate()
+            if self.step % c.checkpoint_every == 0 or self.step == stop:
+                last = self.save_checkpoint()
+        bar.close()
+        acc.wait_for_everyone()
+        acc.end_training()
+        return last if last is not None else self.latest_checkpoint()
+
+    # -- checkpoints and validation ----------------------------------------------------------------
+    def pipeline_for_saving(self) -> FaceCamPipeline | dict | None:
+        """Gather the trained transformers (every process calls this) and, on the main process, a
+        FaceCamPipeline holding them (LoRA merged), or for ReCamMaster a dict of plain models."""
+        dtype = getattr(torch, self.cfg.save_dtype)
+        plain = {}
+        for name, model in self.models.items():
+            state = self.acc.get_state_dict(model)
+            if self.acc.is_main_process:
+                if self.cfg.preset == "lora":
+                    state = merged_state_dict(state, self.cfg.lora_alpha, self.cfg.lora_rank)
+                plain[name] = plain_transformer(self.trained[name], state, dtype)
+        if not self.acc.is_main_process:
+            return None
+        if self.cfg.family == "recammaster":
+            return plain
+        parts = {**self.frozen, **plain}  # a frozen expert is saved as loaded
+        p = self.pipe
+        return FaceCamPipeline(
+            parts["transformer"],
+            p.vae,
+            make_scheduler(),
+            parts.get("transformer_2"),
+            p.text_encoder,
+            p.tokenizer,
+            boundary_ratio=p.config.boundary_ratio,
+            random_weights=False,  # trained: render must not label its output RANDOM WEIGHTS
+        )
+
+    def save_checkpoint(self) -> Path:
+        """Write ``checkpoint-<step>/`` (pipeline + resumable state), complete or not at all."""
+        import shutil
+
+        import yaml
+
+        final = self.out / f"checkpoint-{self.step:06d}"
+        tmp = self.out / f".checkpoint-{self.step:06d}.partial"
+        if self.acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.acc.wait_for_everyone()
+        saved = self.pipeline_for_saving()
+        self.acc.save_state(str(tmp / STATE_DIR))
+        if self.acc.is_main_process:
+            if isinstance(saved, dict):
+                for name, model in saved.items():
+                    model.save_pretrained(tmp / name)
+            else:
+                saved.save_pretrained(tmp)
+            state = {"step": self.step, "samples_seen": self.step * self.global_batch, "config": self.cfg.to_dict()}
+            (tmp / STATE_DIR / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n")
+            (tmp / "train_config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+        self.acc.wait_for_everyone()
+        return final
+
+    @property
+    def global_batch(self) -> int:
+        return self.cfg.batch_size * self.acc.num_processes * self.cfg.grad_accum
+
+    def validate(self):
+        """A validation video (source | generated) of the first cached sample, with the current weights."""
+        from facecam_kit.video import write_video
+
+        acc, c = self.acc, self.cfg
+        if c.family == "recammaster":
+            return
+        sharded = acc.distributed_type.value in ("FSDP", "DEEPSPEED")
+        if not (sharded or acc.is_main_process):
+            acc.wait_for_everyone()
+            return
+        parts = {**self.frozen, **{k: acc.unwrap_model(m) for k, m in self.models.items()}}
+        self.pipe.vae.to(acc.device)
+        pipe = FaceCamPipeline(
+            parts["transformer"], self.pipe.vae, make_scheduler(), parts.get("transformer_2"), random_weights=False
+        )
+        pipe.set_progress_bar_config(disable=True)
+        pix = self.cache.validation_pixels()
+        source, cond = (pix[k].permute(0, 2, 3, 1).numpy() for k in ("source", "condition"))
+        with torch.no_grad(), acc.autocast():
+            frames = pipe(
+                source,
+                cond,
+                prompt_embeds=self.text[None],
+                negative_prompt_embeds=self.empty[None],
+                num_inference_steps=c.validation_steps,
+                guidance_scale=GUIDANCE_SCALE,
+                generator=torch.Generator().manual_seed(c.seed),
+            ).frames[0]
+        if acc.is_main_process:
+            video = np.concatenate([source, (frames * 255 + 0.5).astype(np.uint8)], 2)
+            path = self.out / "validation" / f"step_{self.step:06d}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_video(path, video)
+            if c.tracker != "none":
+                strip = np.concatenate(list(video[:: max(1, len(video) // 4)]), 0)  # a few frames, stacked
+                acc.get_tracker("tensorboard").writer.add_image("validation", strip, self.step, dataformats="HWC")
+        acc.wait_for_everyone()
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run a training configuration; returns the last checkpoint folder (a saved pipeline)."""
+    return Trainer(cfg).train()
