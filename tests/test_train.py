@@ -302,3 +302,86 @@ def test_positions_cover_the_global_batch_once():
     one = sample_positions(5, 0, 0, 4, 1, 1)
     two = [p for micro in range(2) for rank in range(2) for p in sample_positions(5, micro, rank, 1, 2, 2)]
     assert sorted(two) == one == list(range(20, 24))
+
+
+# -- one command, from training to render, and the configurations for scale ------------------------------
+def test_trained_checkpoint_renders_from_the_command_line(tmp_path):
+    """`python -m facecam_kit.train CONFIG` makes the studio, trains, and `render --weights` loads the
+    checkpoint: its video carries no RANDOM WEIGHTS banner."""
+    from facecam_kit.assets import data_path
+    from facecam_kit.cli import main as cli
+    from facecam_kit.train.__main__ import main as train_main
+    from facecam_kit.video import read_video
+
+    sets = [
+        f"output_dir={tmp_path / 'run'}",
+        f"data_root={tmp_path / 'studio'}",
+        "make_studio={num_heads: 1, num_cameras: 3, num_frames: 5, size: 32, seed: 0}",
+        "num_frames=5",
+        "samples_per_item=2",
+        "max_steps=2",
+        "checkpoint_every=2",
+        "validate_every=2",
+        "validation_steps=1",
+        "progress=false",
+    ]
+    argv = [str(ROOT / "configs/train/tiny_studio.yaml")] + [x for s in sets for x in ("--set", s)]
+    assert train_main(argv) == 0
+    ckpt = tmp_path / "run" / "checkpoint-000002"
+    assert (tmp_path / "run" / "validation" / "step_000002.mp4").is_file()
+    assert list((tmp_path / "run" / "logs").rglob("events.out.tfevents.*")), "no TensorBoard log"
+    args = ["render", "--video", str(data_path("sample_clip.mp4")), "--trajectory", "pan_left"]
+    args += ["--out", str(tmp_path / "o"), "--weights", str(ckpt), "--frames", "5", "--height", "32", "--width", "32"]
+    assert cli(args + ["--steps", "2"]) == 0
+    generated = read_video(tmp_path / "o" / "sample_clip.mp4")[0]
+    assert generated.shape == (5, 32, 32, 3)
+    run = json.loads((tmp_path / "o" / "sample_clip_run.json").read_text())
+    assert run["label"] is None  # trained weights: no RANDOM WEIGHTS banner
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs/train").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_training_config_loads(path):
+    cfg = load_config(path)
+    assert cfg.max_steps >= 1
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs/accelerate").glob("*.yaml")), ids=lambda p: p.name)
+def test_accelerate_configs_parse_and_wrap_the_wan_block(path):
+    from accelerate.commands.config.config_args import load_config_from_file
+    from diffusers import WanTransformer3DModel
+
+    from facecam_kit.model.pipeline import tiny_dit_config
+
+    cfg = load_config_from_file(str(path))
+    assert cfg.distributed_type.value in ("NO", "MULTI_GPU", "FSDP", "DEEPSPEED")
+    if cfg.distributed_type.value == "FSDP":
+        fsdp = cfg.fsdp_config
+        assert fsdp["fsdp_version"] == 2 and fsdp["fsdp_activation_checkpointing"]
+        block = WanTransformer3DModel(**tiny_dit_config()).blocks[0]
+        assert fsdp["fsdp_transformer_layer_cls_to_wrap"] == type(block).__name__  # a class name that exists
+
+
+def test_memory_model_counts_the_real_parameters():
+    """scale.py's counts are the model's own; its memory is the formula of its docstring."""
+    from diffusers import WanTransformer3DModel
+
+    from facecam_kit.model.flops import DiTConfig
+    from facecam_kit.train import scale
+
+    cfg = DiTConfig(dim=256, layers=3, ffn=512, in_channels=36)
+    model = WanTransformer3DModel(**scale.transformer_kwargs(cfg))
+    counts = scale.parameter_counts(cfg, "facecam")
+    assert counts.total == sum(p.numel() for p in model.parameters())
+    assert counts.trainable == sum(
+        p.numel() for n, p in model.named_parameters() if ".attn1." in f".{n}" or n.startswith("patch_embedding.")
+    )
+    m = scale.memory_per_gpu(cfg, counts, n_tokens=1000, num_gpus=4)
+    assert m["states"] == pytest.approx((4 * counts.total + 12 * counts.trainable) / 4 / 1e9)
+    assert m["activations"] == pytest.approx((3 * 1000 * 256 * 2 + 1000 * (16 * 256 + 2 * 512) * 2) / 1e9)
+    assert m["total"] == pytest.approx(m["states"] + m["working"] + m["activations"])
+    # the 14B expert's arithmetic of docs/training_at_scale.md
+    big = scale.parameter_counts(scale.WAN22_I2V_A14B, "full")
+    assert big.total == 14_288_901_184
+    n = scale.tokens(81, 704, 480)
+    assert scale.memory_per_gpu(scale.WAN22_I2V_A14B, big, n, 8)["total"] == pytest.approx(66.2, abs=0.05)
+    assert scale.step_seconds(scale.WAN22_I2V_A14B, n, scale.PEAK_TFLOPS["A100"], 0.4) == pytest.approx(124, abs=0.5)
