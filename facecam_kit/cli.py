@@ -1,4 +1,4 @@
-"""Command line: ``demo`` (the main job on the bundled sample), ``render`` and ``make-samples``.
+"""Command line: ``demo``, ``render``, ``evaluate``, ``train-mini`` and ``make-samples``.
 
 Each job's options are one dataclass in :mod:`facecam_kit.jobs`; the parser is built from its
 fields (type, default and the ``help`` in the field's metadata), so an option is written once.
@@ -18,11 +18,13 @@ from pathlib import Path
 
 from facecam_kit.evaluation.job import EvaluateOptions, run_evaluate
 from facecam_kit.jobs import DemoOptions, RenderOptions, run_demo, run_render
+from facecam_kit.mini.recipe import TrainMiniOptions, run_train_mini
 
 JOBS = {
     "demo": (DemoOptions, run_demo, "the main job on the bundled sample clip"),
     "render": (RenderOptions, run_render, "re-render a portrait video along a camera trajectory"),
     "evaluate": (EvaluateOptions, run_evaluate, "score generated videos: PSNR/SSIM, identity, camera accuracy"),
+    "train-mini": (TrainMiniOptions, run_train_mini, "train FaceCam-mini (VAE + three DiTs) into data_samples/"),
 }
 
 

@@ -25,10 +25,11 @@ LAYERS = {
     "viz": 7,
     "evaluation": 7,
     "train": 7,
-    "widgets": 8,
-    "jobs": 8,
-    "cli": 9,
-    "__main__": 10,
+    "mini": 8,
+    "widgets": 9,
+    "jobs": 9,
+    "cli": 10,
+    "__main__": 11,
 }
 
 

@@ -48,3 +48,19 @@ def plucker_video(cameras, height: int, width: int, stride: int = 4, relative: b
     # the path's intrinsics are for the official 704 x 480 canvas; rescale them to the map
     K = cameras.intrinsics()[idx] * np.array([[width / WIDTH], [height / HEIGHT], [1]])
     return np.stack([plucker_rays(K[i], R[i], t[i], height, width) for i in range(len(idx))])
+
+
+def relative_plucker(source_R, source_t, R, t, K, height: int, width: int, scale: float = 1.0) -> np.ndarray:
+    """Plücker ray maps of target cameras in the *source* camera's frame, for a scene of metric ``scale``.
+
+    source_R (3, 3), source_t (3,): the source camera; R (F, 3, 3), t (F, 3), K (F, 3, 3): target
+    cameras with intrinsics at the map's resolution (``height`` x ``width``, e.g. the latent grid).
+    ``scale`` multiplies the translations (a scene ``scale`` times larger, filmed so that every
+    pixel is the same): the moments ``o x d`` grow with it, the directions do not. This is the
+    condition FaceCam-mini's Plücker model gets (notebook 08). Returns (F, 6, height, width) float64.
+    """
+    from facecam_kit.geometry.camera import relative_pose
+
+    R, t, K = np.asarray(R, np.float64), np.asarray(t, np.float64), np.asarray(K, np.float64)
+    R_rel, t_rel = relative_pose(np.broadcast_to(source_R, R.shape), np.broadcast_to(source_t, t.shape), R, t)
+    return np.stack([plucker_rays(K[i], R_rel[i], scale * t_rel[i], height, width) for i in range(len(R))])

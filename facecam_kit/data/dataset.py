@@ -66,8 +66,12 @@ class StudioDataset(torch.utils.data.Dataset):
     root: a studio folder (capture sub-folders); num_frames: 4k+1 frames per clip;
     samples_per_capture: items per capture per epoch. Each item is a dict with ``source``,
     ``target``, ``condition`` (F, 3, H, W) in [-1, 1], the target cameras ``R`` (F, 3, 3), ``t`` (F, 3),
-    ``K`` (F, 3, 3) (K includes the augmentation), ``head_pose`` (F, 4, 4) and ``plan`` (F,),
-    the camera each target frame came from.
+    ``K`` (F, 3, 3) (K includes the augmentation), the source camera ``source_R`` (3, 3),
+    ``source_t`` (3,), ``source_K`` (3, 3), ``head_pose`` (F, 4, 4), ``plan`` (F,), the camera each
+    target frame came from, and ``scene_scale``: the metric size of the scene, drawn log-uniformly
+    from ``scene_scale_range``. Scaling head and distances together changes no pixel, so the pixels
+    cannot tell it; only metric camera conditions (extrinsics, Plücker rays) multiply their
+    translations by it (notebook 01's scale ambiguity, learnt in notebook 08).
     """
 
     def __init__(
@@ -79,8 +83,13 @@ class StudioDataset(torch.utils.data.Dataset):
         p_background: float = 0.5,
         p_motion: float = 0.5,
         seed: int = 0,
+        scene_scale_range: tuple[float, float] = (1.0, 1.0),
     ):
         check_num_frames(num_frames)
+        lo, hi = scene_scale_range
+        if not 0 < lo <= hi:
+            raise ValueError(f"scene_scale_range must be (lo, hi) with 0 < lo <= hi, got {scene_scale_range}")
+        self.scene_scale_range = (float(lo), float(hi))
         root = Path(root)
         self.paths = sorted(p.parent for p in root.glob("*/capture.json"))
         if not self.paths:
@@ -109,11 +118,15 @@ class StudioDataset(torch.utils.data.Dataset):
         plan = augment.stitch_plan(rng, self.num_frames, C)
         src, src_lm = cap.videos[src_cam, win], cap.landmarks2d[src_cam, win]
         tgt, tgt_lm = augment.stitch(cap.videos[:, win], cap.landmarks2d[:, win], plan)
-        K = cap.K[plan]
+        K, src_K = cap.K[plan], cap.K[src_cam]
         if self.augment:
             src, tgt = self.augment.background(rng, src, tgt)
-            src, src_lm, _ = self.augment.camera(rng, src, src_lm, cap.K[[src_cam] * self.num_frames], moving=False)
+            src_Ks = cap.K[[src_cam] * self.num_frames]
+            src, src_lm, src_Ks = self.augment.camera(rng, src, src_lm, src_Ks, moving=False)
+            src_K = src_Ks[0]  # the source's scale augmentation is one similarity for all its frames
             tgt, tgt_lm, K = self.augment.camera(rng, tgt, tgt_lm, K, moving=True)
+        lo, hi = np.log(self.scene_scale_range)
+        scene_scale = float(np.exp(rng.uniform(lo, hi))) if hi > lo else float(np.exp(lo))  # drawn last
         h, w = tgt.shape[1:3]
         cond = draw_condition(tgt_lm, h, w)
         return {
@@ -125,6 +138,10 @@ class StudioDataset(torch.utils.data.Dataset):
             "K": torch.from_numpy(K),
             "head_pose": torch.from_numpy(cap.head_pose[win]),
             "plan": torch.from_numpy(plan),
+            "source_R": torch.from_numpy(cap.R[src_cam]),
+            "source_t": torch.from_numpy(cap.t[src_cam]),
+            "source_K": torch.from_numpy(np.asarray(src_K)),
+            "scene_scale": torch.tensor(scene_scale, dtype=torch.float64),
         }
 
 

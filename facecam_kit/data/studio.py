@@ -97,6 +97,29 @@ def head_motion(rng: np.random.Generator, num_frames: int) -> np.ndarray:
     return poses
 
 
+def film(head: ProxyHead, poses: np.ndarray, R, t, K, size: int, backend: str = "auto", bar=None) -> np.ndarray:
+    """Render ``head`` moving by ``poses`` (F, 4, 4) with cameras R (C, F|1, 3, 3), t (C, F|1, 3),
+    K (C, F|1, 3, 3): C videos, each camera fixed (1) or moving (F). Returns (C, F, size, size, 3) uint8
+    on a white background. ``bar``: a tqdm bar updated once a view."""
+    R, t, K = (np.array(np.broadcast_to(a, (a.shape[0], len(poses), *a.shape[2:]))) for a in (R, t, K))
+    videos = np.empty((len(R), len(poses), size, size, 3), np.uint8)
+    for f in range(len(poses)):
+        g = head.posed(poses[f, :3, :3], poses[f, :3, 3])
+        for c in range(len(R)):
+            img = render_gaussians(g, R[c, f], t[c, f], K[c, f], size, size, backend=backend)
+            videos[c, f] = (img.numpy() * 255 + 0.5).astype(np.uint8)
+            if bar is not None:
+                bar.update()
+    return videos
+
+
+def studio_head(rng: np.random.Generator, photo: np.ndarray, photo_landmarks: np.ndarray, seed: int) -> ProxyHead:
+    """One studio head: the photo tinted (brightness and skin tone), a random face shape, textured."""
+    tint = rng.uniform(0.75, 1.15) * rng.uniform(0.92, 1.08, 3)
+    tinted = np.clip(photo * tint, 0, 255).astype(np.uint8)
+    return textured_proxy_head(tinted, photo_landmarks, random_head_shape(rng), seed=seed)
+
+
 def make_capture(
     out_dir,
     head: ProxyHead,
@@ -119,14 +142,8 @@ def make_capture(
     lm2d = np.stack(
         [np.stack([project_points(lm3d[f], R[c], t[c], K[c]) for f in range(num_frames)]) for c in range(num_cameras)]
     )
-    videos = np.empty((num_cameras, num_frames, size, size, 3), np.uint8)
     bar = tqdm(total=num_cameras * num_frames, desc=f"studio {out_dir.name}", disable=not progress)
-    for f in range(num_frames):
-        g = head.posed(poses[f, :3, :3], poses[f, :3, 3])
-        for c in range(num_cameras):
-            img = render_gaussians(g, R[c], t[c], K[c], size, size, backend=backend)
-            videos[c, f] = (img.numpy() * 255 + 0.5).astype(np.uint8)
-            bar.update()
+    videos = film(head, poses, R[:, None], t[:, None], K[:, None], size, backend, bar)
     bar.close()
     for c in range(num_cameras):
         write_video(out_dir / f"cam_{c:02d}.mp4", videos[c])
@@ -180,9 +197,7 @@ def make_studio(
     photo_lm = detect_landmarks(photo, "the sample portrait")
     paths = []
     for i in range(num_heads):
-        tint = rng.uniform(0.75, 1.15) * rng.uniform(0.92, 1.08, 3)  # brightness and skin tone
-        tinted = np.clip(photo * tint, 0, 255).astype(np.uint8)
-        head = textured_proxy_head(tinted, photo_lm, random_head_shape(rng), seed=seed + i)
+        head = studio_head(rng, photo, photo_lm, seed + i)
         paths.append(
             make_capture(
                 Path(out_dir) / f"head_{i:03d}",

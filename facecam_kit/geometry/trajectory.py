@@ -260,6 +260,22 @@ def check_trajectory(
     return cams
 
 
+def relative_extrinsics(source_R, source_t, R, t, scale: float = 1.0) -> np.ndarray:
+    """ReCamMaster-style poses of target cameras relative to the *source* camera, in a scene of metric ``scale``.
+
+    source_R (3, 3), source_t (3,); R (F, 3, 3), t (F, 3) world-to-camera. ``inv(c2w_source) @
+    c2w_i`` cropped to 3 x 4, flattened row-major, with the translation multiplied by ``scale``
+    (the same pixels filmed in a scene ``scale`` times larger). Returns (F, 12) float64.
+    """
+    R = np.asarray(R, np.float64)
+    Rs = np.concatenate([np.asarray(source_R, np.float64)[None], R])
+    ts = np.concatenate([np.asarray(source_t, np.float64)[None], np.asarray(t, np.float64)])
+    path = CameraPath(Rs, ts, np.full(len(Rs), 30.0))  # the field of view plays no part
+    rel = recammaster_embedding(path, stride=1)[1:].reshape(-1, 3, 4)
+    rel[:, :, 3] *= scale
+    return rel.reshape(-1, 12)
+
+
 def recammaster_embedding(cameras: CameraPath, stride: int = 4) -> np.ndarray:
     """ReCamMaster's camera condition: the pose of every ``stride``-th frame relative to the first.
 

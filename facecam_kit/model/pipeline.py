@@ -29,6 +29,7 @@ from diffusers.utils import BaseOutput
 
 from facecam_kit.spec import (
     BOUNDARY,
+    CAMERA_KINDS,
     DEFAULT_PROMPT,
     GUIDANCE_SCALE,
     NUM_STEPS,
@@ -58,6 +59,38 @@ def make_scheduler() -> FlowMatchEulerDiscreteScheduler:
     return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=SHIFT)
 
 
+#: Channels of a Plücker ray map (moment o x d, direction d). The camera kinds (spec.CAMERA_KINDS):
+#: FaceCam's landmark video (VAE latents on channels), FactorPortrait's Plücker ray maps (on
+#: channels, at latent resolution), ReCamMaster's extrinsics (through the transformer's per-block
+#: camera encoder, :mod:`facecam_kit.baselines.recammaster`).
+PLUCKER_CHANNELS = 6
+
+
+def condition_channels(camera_kind: str, z_dim: int = 16) -> int:
+    """Channels the camera condition adds to the DiT input: 20 (landmark latents + 4 zeros), 6, or 0."""
+    channels = {"landmarks": z_dim + 4, "plucker": PLUCKER_CHANNELS, "extrinsics": 0}
+    if camera_kind not in channels:
+        raise ValueError(f"camera_kind must be one of {', '.join(CAMERA_KINDS)}, got {camera_kind!r}")
+    return channels[camera_kind]
+
+
+def camera_inputs(camera_kind: str, camera: torch.Tensor) -> tuple[torch.Tensor | None, dict]:
+    """The DiT's camera inputs: ``y`` for :func:`dit_input` (or None) and extra forward arguments.
+
+    camera: landmarks (B, 16, f, h, w) normalised latents of the condition video; plucker
+    (B, 6, f, h, w) ray maps of the target cameras at latent resolution; extrinsics (B, f, 12)
+    relative poses. Channel conditions are repeated over both halves of the sequence (the source
+    half carries the target camera too, as the official FaceCam code does).
+    """
+    if camera_kind == "landmarks":
+        return camera_conditioning(camera), {}
+    if camera_kind == "plucker":
+        return camera.repeat(1, 1, 2, 1, 1), {}
+    if camera_kind == "extrinsics":
+        return None, {"camera": camera}
+    raise ValueError(f"camera_kind must be one of {', '.join(CAMERA_KINDS)}, got {camera_kind!r}")
+
+
 def camera_conditioning(camera: torch.Tensor) -> torch.Tensor:
     """FaceCam's ``y``: camera latents and 4 zero channels, repeated over both halves of the sequence.
 
@@ -67,14 +100,16 @@ def camera_conditioning(camera: torch.Tensor) -> torch.Tensor:
     return torch.cat([camera, torch.zeros_like(camera[:, :4])], 1).repeat(1, 1, 2, 1, 1)
 
 
-def dit_input(target: torch.Tensor, source: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """The 36-channel DiT input: ``[target | source]`` along frames, then ``y`` on channels.
+def dit_input(target: torch.Tensor, source: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """The DiT input: ``[target | source]`` along frames, then ``y`` on channels (36 for FaceCam).
 
     target: (B, 16, f, h, w) noisy target latents; source: (B, 16, f, h, w) clean source latents;
-    y: (B, 20, 2f, h, w) from :func:`camera_conditioning`. Returns (B, 36, 2f, h, w). The one
-    place of the layout: inference (:class:`FaceCamPipeline`) and training build it here.
+    y: (B, C, 2f, h, w) from :func:`camera_inputs` (C = 20 for FaceCam's landmarks), or None.
+    Returns (B, 16 + C, 2f, h, w). The one place of the layout: inference
+    (:class:`FaceCamPipeline`) and training build it here.
     """
-    return torch.cat([torch.cat([target, source], 2), y], 1)
+    x = torch.cat([target, source], 2)
+    return x if y is None else torch.cat([x, y], 1)
 
 
 def _video_tensor(video, name: str) -> torch.Tensor:
@@ -95,7 +130,8 @@ class FaceCamPipeline(DiffusionPipeline):
 
     Components: ``transformer`` (the high-noise expert, or the only one), optional ``transformer_2``
     (low-noise expert), ``vae`` (Wan2.1 VAE), ``scheduler``, and optional ``text_encoder`` /
-    ``tokenizer`` (UMT5); without them pass ``prompt_embeds``.
+    ``tokenizer`` (UMT5); without them pass ``prompt_embeds``. ``camera_kind`` is FaceCam's
+    ``landmarks``, or for FaceCam-mini's baselines (notebook 08) ``plucker`` or ``extrinsics``.
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->transformer_2->vae"
@@ -112,6 +148,7 @@ class FaceCamPipeline(DiffusionPipeline):
         tokenizer=None,
         boundary_ratio: float = BOUNDARY,
         random_weights: bool = False,
+        camera_kind: str = "landmarks",
     ):
         super().__init__()
         self.register_modules(
@@ -122,11 +159,12 @@ class FaceCamPipeline(DiffusionPipeline):
             text_encoder=text_encoder,
             tokenizer=tokenizer,
         )
-        self.register_to_config(boundary_ratio=boundary_ratio, random_weights=random_weights)
-        if transformer.config.in_channels != 2 * vae.config.z_dim + 4:
+        self.register_to_config(boundary_ratio=boundary_ratio, random_weights=random_weights, camera_kind=camera_kind)
+        expected = vae.config.z_dim + condition_channels(camera_kind, vae.config.z_dim)
+        if transformer.config.in_channels != expected:
             raise ValueError(
-                f"FaceCam's transformer takes {2 * vae.config.z_dim + 4} input channels "
-                f"(latent | camera | 4 zeros), got {transformer.config.in_channels}"
+                f"a {camera_kind} transformer takes {expected} input channels "
+                f"(latent{' | camera' if expected > vae.config.z_dim else ''}), got {transformer.config.in_channels}"
             )
 
     # -- helpers ---------------------------------------------------------------------------
@@ -187,18 +225,31 @@ class FaceCamPipeline(DiffusionPipeline):
     ):
         """Generate the target video.
 
-        video: the source video, (F, H, W, 3) uint8 or (B, 3, F, H, W) in [-1, 1]; camera_condition:
-        the landmark condition video, same shape (F = 4k+1; H, W multiples of 16). Returns a
+        video: the source video, (F, H, W, 3) uint8 or (B, 3, F, H, W) in [-1, 1] (F = 4k+1; H, W
+        multiples of 16); camera_condition: for ``camera_kind`` landmarks the landmark condition
+        video, same shape; plucker (B, 6, f, H/8, W/8) ray maps, extrinsics (B, f, 12) poses, one
+        per latent frame (f = (F - 1) / 4 + 1), arrays or tensors. Returns a
         :class:`FaceCamPipelineOutput` (or a tuple when ``return_dict=False``).
         """
-        src, cam = _video_tensor(video, "video"), _video_tensor(camera_condition, "camera_condition")
-        if src.shape != cam.shape:
-            raise ValueError(
-                f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape"
-            )
+        kind = self.config.camera_kind
+        src = _video_tensor(video, "video")
         f, h, w = src.shape[2:]
         check_num_frames(f, "the video's frame count")
         check_frame_size(h, w)
+        if kind == "landmarks":
+            cam = _video_tensor(camera_condition, "camera_condition")
+            if src.shape != cam.shape:
+                raise ValueError(
+                    f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape"
+                )
+        else:
+            cam = torch.as_tensor(
+                np.asarray(camera_condition) if not torch.is_tensor(camera_condition) else camera_condition
+            )
+            lf = (f - 1) // 4 + 1
+            want = (src.shape[0], PLUCKER_CHANNELS, lf, h // 8, w // 8) if kind == "plucker" else (src.shape[0], lf, 12)
+            if tuple(cam.shape) != want:
+                raise ValueError(f"camera_condition for camera_kind {kind!r} must be {want}, got {tuple(cam.shape)}")
         bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]
         if bad:
             raise ValueError(f"callback_on_step_end_tensor_inputs must be in {self._callback_tensor_inputs}, got {bad}")
@@ -213,9 +264,9 @@ class FaceCamPipeline(DiffusionPipeline):
         negative_prompt_embeds = negative_prompt_embeds.to(device, dtype) if do_cfg else None
 
         source = self.encode_video(src).to(dtype)
-        camera = self.encode_video(cam).to(dtype)
+        camera = self.encode_video(cam) if kind == "landmarks" else cam.to(device)
         b, lf = source.shape[0], source.shape[2]  # batch, latent frames
-        y = camera_conditioning(camera)
+        y, camera_kwargs = camera_inputs(kind, camera.to(dtype))
         if latents is None:  # drawn in fp32 on the CPU, then cast (as the official)
             latents = torch.randn(source.shape, generator=generator, dtype=torch.float32)
         latents = latents.to(device, torch.float32)
@@ -227,9 +278,9 @@ class FaceCamPipeline(DiffusionPipeline):
                 model = self.expert(t)
                 x = dit_input(latents.to(dtype), source, y)
                 t_in = t.to(torch.bfloat16).to(dtype).expand(b)  # the official casts the timestep to bf16
-                pred = model(x, t_in, prompt_embeds, return_dict=False)[0][:, :, :lf]  # the target half
+                pred = model(x, t_in, prompt_embeds, return_dict=False, **camera_kwargs)[0][:, :, :lf]  # target half
                 if do_cfg:
-                    neg = model(x, t_in, negative_prompt_embeds, return_dict=False)[0][:, :, :lf]
+                    neg = model(x, t_in, negative_prompt_embeds, return_dict=False, **camera_kwargs)[0][:, :, :lf]
                     pred = neg + guidance_scale * (pred - neg)
                 latents = self.scheduler.step(pred.float(), t, latents, return_dict=False)[0]
                 if callback_on_step_end is not None:

@@ -10,7 +10,8 @@ adds the prompt's and the empty prompt's text embeddings once, and writes sharde
       prompt.safetensors    "prompt" (L, D) and "empty" (L, D) text embeddings
       shard_00000.safetensors  "<i>.source" / "<i>.target" / "<i>.condition" (16, f, h, w) latents,
                             "<i>.mask" (1, f, h, w) when the dataset gives a valid mask,
-                            "<i>.camera" (f, 12) ReCamMaster poses when it gives cameras
+                            "<i>.camera" (f, 12) ReCamMaster poses and "<i>.plucker" (6, f, h, w)
+                            Plücker maps, relative to the source camera, when it gives cameras
       validation.safetensors the first sample's pixels (source, condition), for validation videos
 
 The cache is written into a temporary folder and renamed when complete (nothing half-written);
@@ -56,15 +57,84 @@ def latent_mask(mask: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(groups[:, None], LATENT_SCALE)[:, 0][None]
 
 
-def camera_poses(R: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """ReCamMaster's (f, 12) poses of a target clip's cameras R (F, 3, 3), t (F, 3): every 4th frame
-    relative to the clip's first (the inference convention; the official training script takes the
-    source camera's first frame, which the dataset items do not carry)."""
-    from facecam_kit.geometry.camera import CameraPath
-    from facecam_kit.geometry.trajectory import recammaster_embedding
+def camera_poses(item: dict) -> torch.Tensor:
+    """ReCamMaster's (f, 12) poses of a dataset item's target cameras, one per latent frame (every 4th
+    frame), relative to its source camera (as the official training script) and scaled by its
+    ``scene_scale`` (1 when the item has none)."""
+    from facecam_kit.geometry.trajectory import relative_extrinsics
 
-    path = CameraPath(R.double().numpy(), t.double().numpy(), np.full(len(R), 30.0))
-    return torch.from_numpy(recammaster_embedding(path, TEMPORAL_COMPRESSION)).float()
+    idx = slice(None, None, TEMPORAL_COMPRESSION)
+    poses = relative_extrinsics(
+        item["source_R"].double().numpy(),
+        item["source_t"].double().numpy(),
+        item["R"][idx].double().numpy(),
+        item["t"][idx].double().numpy(),
+        float(item.get("scene_scale", 1.0)),
+    )
+    return torch.from_numpy(poses).float()
+
+
+def plucker_maps(item: dict, height: int, width: int) -> torch.Tensor:
+    """FactorPortrait-style (6, f, h, w) Plücker maps of an item's target cameras at latent resolution
+    (``height`` x ``width`` pixels / 8), in its source camera's frame, scaled by its ``scene_scale``."""
+    from facecam_kit.baselines.plucker import relative_plucker
+
+    idx = slice(None, None, TEMPORAL_COMPRESSION)
+    K = item["K"][idx].double().numpy() * np.array([[1 / LATENT_SCALE], [1 / LATENT_SCALE], [1.0]])
+    maps = relative_plucker(
+        item["source_R"].double().numpy(),
+        item["source_t"].double().numpy(),
+        item["R"][idx].double().numpy(),
+        item["t"][idx].double().numpy(),
+        K,
+        height // LATENT_SCALE,
+        width // LATENT_SCALE,
+        float(item.get("scene_scale", 1.0)),
+    )
+    return torch.from_numpy(maps).float().transpose(0, 1).contiguous()
+
+
+def encode_item(item: dict, encode: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What the cache stores of one dataset item (keys in the module docstring, without the index)."""
+    out = {}
+    with torch.no_grad():
+        for key in ("source", "target", "condition"):
+            video = item[key].permute(1, 0, 2, 3)[None]  # (F, 3, H, W) -> (1, 3, F, H, W)
+            out[key] = encode(video)[0].float().cpu().contiguous()
+    if "mask" in item:
+        out["mask"] = latent_mask(torch.as_tensor(item["mask"])).contiguous()
+    if all(k in item for k in ("R", "t", "K", "source_R", "source_t")):
+        out["camera"] = camera_poses(item).contiguous()
+        out["plucker"] = plucker_maps(item, *item["target"].shape[-2:])
+    return out
+
+
+def validation_pixels(item: dict) -> dict[str, torch.Tensor]:
+    """An item's ``source`` and ``condition`` frames as (F, 3, H, W) uint8 (for validation videos)."""
+    return {k: ((item[k] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for k in ("source", "condition")}
+
+
+class LazyLatents(torch.utils.data.Dataset):
+    """The cache's view of a dataset, encoded on access instead of read from disk: what
+    :class:`CachedLatents` would hold, item for item, without building it (a few steps of a run
+    whose cache is not at hand, e.g. checking a recorded loss curve). Keys as the cache."""
+
+    def __init__(self, dataset, encode, prompt_embeds: torch.Tensor, empty_embeds: torch.Tensor):
+        self.dataset, self.encode = dataset, encode
+        self._text = (prompt_embeds.float(), empty_embeds.float())
+        self.keys = sorted(self[0])
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def text(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._text
+
+    def validation_pixels(self) -> dict[str, torch.Tensor]:
+        return validation_pixels(self.dataset[0])
+
+    def __getitem__(self, i: int) -> dict:
+        return encode_item(self.dataset[i], self.encode)
 
 
 def _atomic_dir(final: Path) -> Path:
@@ -87,7 +157,8 @@ def build_cache(
     """Encode every item of ``dataset`` into ``cache_dir`` (layout in the module docstring).
 
     dataset: items with ``source``, ``target``, ``condition`` (F, 3, H, W) in [-1, 1], optional
-    ``mask`` (F, H, W) and ``R``/``t`` (target cameras); encode: (1, 3, F, H, W) video -> (1, 16, f, h, w)
+    ``mask`` (F, H, W) and cameras (``R``, ``t``, ``K``, ``source_R``, ``source_t``, ``scene_scale``);
+    encode: (1, 3, F, H, W) video -> (1, 16, f, h, w)
     normalised latents (``FaceCamPipeline.encode_video``); prompt_embeds / empty_embeds: (L, D);
     settings: what the cache depends on (recorded; compared when the cache exists). Returns the folder.
     A complete cache with the same settings is reused as is.
@@ -120,18 +191,10 @@ def build_cache(
     with torch.no_grad():
         for i in tqdm(range(len(dataset)), desc="caching latents", disable=not progress):
             item = dataset[i]
-            for key in ("source", "target", "condition"):
-                video = item[key].permute(1, 0, 2, 3)[None]  # (F, 3, H, W) -> (1, 3, F, H, W)
-                shard[f"{i}.{key}"] = encode(video)[0].float().cpu().contiguous()
+            shard.update({f"{i}.{k}": v for k, v in encode_item(item, encode).items()})
             latent_shape = list(shard[f"{i}.target"].shape)
-            if "mask" in item:
-                shard[f"{i}.mask"] = latent_mask(torch.as_tensor(item["mask"])).contiguous()
-            if "R" in item and "t" in item:
-                shard[f"{i}.camera"] = camera_poses(item["R"], item["t"]).contiguous()
             if first is None:
-                first = {
-                    k: ((item[k] + 1) * 127.5).round().clamp(0, 255).to(torch.uint8) for k in ("source", "condition")
-                }
+                first = validation_pixels(item)
             if len({k.split(".")[0] for k in shard}) == shard_size:
                 flush()
         if shard:

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from facecam_kit.spec import BOUNDARY, check_num_frames
+from facecam_kit.spec import BOUNDARY, CAMERA_KINDS, check_num_frames
 
 PRESETS = ("facecam", "recammaster", "full", "lora")
 
@@ -26,6 +26,14 @@ class TrainConfig:
     output_dir: str = "outputs/train/run"
     #: "tiny" (random tiny model built in code), or a weights folder (``render --weights`` layout)
     model: str = "tiny"
+    #: the camera condition (facecam_kit.model.pipeline.CAMERA_KINDS): landmarks (FaceCam), plucker,
+    #: extrinsics (ReCamMaster's camera encoder); null: extrinsics for preset recammaster, else landmarks
+    camera: str | None = None
+    #: with model "tiny": WanTransformer3DModel arguments over tiny_dit_config, for a model of its own
+    #: size trained from scratch, one transformer for all timesteps (FaceCam-mini, notebook 08)
+    dit: dict | None = None
+    #: a VAE folder (AutoencoderKLWan.save_pretrained) replacing the base pipeline's VAE
+    vae: str | None = None
     #: facecam | recammaster | full | lora (facecam_kit.train.trainable)
     preset: str = "facecam"
     #: module-name sub-strings trained on top of the preset (e.g. ["patch_embedding"] with lora)
@@ -60,8 +68,13 @@ class TrainConfig:
     samples_per_item: int = 8
     augment: bool = True
     data_seed: int = 0
+    #: the metric size of a studio scene, drawn log-uniformly per sample: it multiplies the
+    #: translations of the extrinsic and Plücker conditions and changes no pixel
+    scene_scale_range: list[float] = field(default_factory=lambda: [1.0, 1.0])
     #: where the latents go (default: data_root/latents-<hash of the data settings>)
     cache_dir: str | None = None
+    #: false: no cache, each sample encoded when drawn (the same numbers; for a few steps)
+    latent_cache: bool = True
     cache_shard_size: int = 64
     prompt: str = "A portrait of a person"
 
@@ -126,16 +139,27 @@ class TrainConfig:
                 raise ValueError(
                     f"source_noise must be a timestep range [lo, hi] in [0, 1000], got {self.source_noise}"
                 )
-        if self.preset == "recammaster" and self.model != "tiny":
+        if self.camera is not None and self.camera not in CAMERA_KINDS:
+            raise ValueError(f"camera must be one of {', '.join(CAMERA_KINDS)}; got {self.camera!r}")
+        if self.preset == "recammaster" and self.camera_kind != "extrinsics":
+            raise ValueError("preset recammaster trains ReCamMaster's camera encoder: it needs camera: extrinsics")
+        if self.dit is not None and self.model != "tiny":
+            raise ValueError("dit sets the size of a model trained from scratch: it needs model: tiny")
+        lo, hi = (list(self.scene_scale_range) + [0, 0])[:2]
+        if len(self.scene_scale_range) != 2 or not 0 < lo <= hi:
+            raise ValueError(f"scene_scale_range must be [lo, hi] with 0 < lo <= hi, got {self.scene_scale_range}")
+        if self.camera_kind == "extrinsics" and self.model != "tiny":
             raise ValueError(
-                "preset recammaster trains the kit's tiny ReCamMasterTransformer only (model: tiny); "
+                "the extrinsics camera trains the kit's tiny ReCamMasterTransformer only (model: tiny); "
                 "loading Wan2.1-T2V weights for it is not supported yet"
             )
 
     @property
-    def family(self) -> str:
-        """``recammaster`` (16 input channels + camera poses) or ``facecam`` (36 channels)."""
-        return "recammaster" if self.preset == "recammaster" else "facecam"
+    def camera_kind(self) -> str:
+        """The camera condition: ``camera``, or when unset extrinsics for preset recammaster, else landmarks."""
+        if self.camera is not None:
+            return self.camera
+        return "extrinsics" if self.preset == "recammaster" else "landmarks"
 
     def to_dict(self) -> dict:
         return asdict(self)

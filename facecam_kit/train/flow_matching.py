@@ -60,13 +60,16 @@ def loss_weights(shift: float = SHIFT) -> np.ndarray:
 
 
 def expert_range(expert: str, boundary: float = BOUNDARY) -> tuple[float, float]:
-    """The timestep interval [lo, hi) an expert trains on: high ``[boundary*1000, inf)``, low ``[0, boundary*1000)``."""
+    """The timestep interval [lo, hi) an expert trains on: high ``[boundary*1000, inf)``, low
+    ``[0, boundary*1000)``, and ``all`` (a single model for every timestep) ``[0, inf)``."""
     edge = boundary * NUM_TRAIN_TIMESTEPS
     if expert == "high":
         return edge, math.inf
     if expert == "low":
         return 0.0, edge
-    raise ValueError(f"expert must be 'high' or 'low', got {expert!r}")
+    if expert == "all":
+        return 0.0, math.inf
+    raise ValueError(f"expert must be 'high', 'low' or 'all', got {expert!r}")
 
 
 def expert_step_ids(expert: str, boundary: float = BOUNDARY, shift: float = SHIFT) -> np.ndarray:

@@ -2,8 +2,8 @@
 
 Recipe (module :mod:`facecam_kit.train.flow_matching` states the flow-matching part): per sample a
 timestep in the expert's range, ``x_t = (1 - s) x0 + s eps`` on the **target** latents, the DiT input
-built by :func:`~facecam_kit.model.pipeline.dit_input` + :func:`~facecam_kit.model.pipeline.camera_conditioning`
-(the one place of the 36-channel layout, shared with inference), the **clean** source half (or
+built by :func:`~facecam_kit.model.pipeline.dit_input` + :func:`~facecam_kit.model.pipeline.camera_inputs`
+(the one place of the input layout, shared with inference), the **clean** source half (or
 ReCamMaster's noised source, ``source_noise``), the prompt embedding replaced by the empty
 prompt's with probability ``text_dropout``, and a weighted MSE to ``eps - x0`` on the target half
 only (weighted per latent element by the valid mask with ``masked_loss``).
@@ -26,6 +26,7 @@ Checkpoints are saved pipeline folders (``FaceCamPipeline.save_pretrained``) tha
       model_index.json  transformer/  transformer_2/  vae/  scheduler/   (the pipeline)
       training_state/   accelerate's state (sharded with FSDP) + trainer_state.json (step, config)
     output_dir/logs/    TensorBoard: loss, lr, grad_norm, samples_per_s, validation frames
+    output_dir/loss_history.json   the same numbers per logged step (also in each checkpoint's state)
     output_dir/validation/step_000100.mp4   source | generated, every validate_every steps
 
 No notebook teaches training yet; notebook 06 (the model and inference) teaches the model it trains.
@@ -40,9 +41,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facecam_kit.model.pipeline import FaceCamPipeline, camera_conditioning, dit_input, make_scheduler
+from facecam_kit.model.pipeline import FaceCamPipeline, camera_inputs, dit_input, make_scheduler
 from facecam_kit.spec import GUIDANCE_SCALE
-from facecam_kit.train.cache import CachedLatents, build_cache, settings_hash
+from facecam_kit.train.cache import CachedLatents, LazyLatents, build_cache, settings_hash
 from facecam_kit.train.config import TrainConfig
 from facecam_kit.train.flow_matching import add_noise, expert_share, sample_timesteps, velocity_target
 from facecam_kit.train.trainable import apply_preset, count_parameters, merged_state_dict
@@ -50,6 +51,10 @@ from facecam_kit.train.trainable import apply_preset, count_parameters, merged_s
 #: expert name -> the pipeline component it is
 COMPONENTS = {"high": "transformer", "low": "transformer_2"}
 STATE_DIR = "training_state"
+#: what each logged step keeps in ``loss_history.json`` (and the checkpoint's trainer state)
+HISTORY_KEYS = ("loss", "lr", "grad_norm", "samples_per_s")
+#: camera kind -> the cached latent-cache key that holds its condition
+CAMERA_KEYS = {"landmarks": "condition", "plucker": "plucker", "extrinsics": "camera"}
 
 
 # -- data order and random draws --------------------------------------------------------------------
@@ -98,7 +103,8 @@ def flow_matching_loss(
     """The weighted flow-matching loss of one micro-batch (recipe in the module docstring).
 
     batch: cached latents on the model's device, ``target``/``source``/``condition`` (B, 16, f, h, w),
-    ``mask`` (B, 1, f, h, w) with ``masked_loss``, ``camera`` (B, f, 12) for ReCamMaster; text /
+    ``mask`` (B, 1, f, h, w) with ``masked_loss``, ``camera`` (B, f, 12) for extrinsics, ``plucker``
+    (B, 6, f, h, w) for Plücker rays; text /
     empty: (L, D) embeddings; positions: the B global sample positions (seed the draws).
     Returns the scalar loss and per-batch statistics (mean t).
     """
@@ -113,12 +119,8 @@ def flow_matching_loss(
     drop = cat("drop_text").view(-1, 1, 1)
     emb = torch.where(drop, empty.to(x0.device), text.to(x0.device)).to(x0.dtype)
     f = x0.shape[2]
-    if cfg.family == "recammaster":
-        x = torch.cat([xt, source], 2)
-        pred = model(x, t, emb, camera=batch["camera"], return_dict=False)[0]
-    else:
-        x = dit_input(xt, source, camera_conditioning(batch["condition"]))
-        pred = model(x, t, emb, return_dict=False)[0]
+    y, camera_kwargs = camera_inputs(cfg.camera_kind, batch[CAMERA_KEYS[cfg.camera_kind]].to(x0.dtype))
+    pred = model(dit_input(xt, source, y), t, emb, return_dict=False, **camera_kwargs)[0]
     err = (pred[:, :, :f].float() - velocity_target(x0, noise).float()) ** 2  # the target half only
     if cfg.masked_loss:
         m = batch["mask"].float()
@@ -137,11 +139,14 @@ def collate(cache: CachedLatents, indices, device) -> dict:
 def load_base(cfg: TrainConfig):
     """The pipeline whose VAE encodes the cache and whose transformers train.
 
-    Returns (pipeline, models): models maps a component name to its transformer; for the
-    ``recammaster`` preset, a tiny ReCamMasterTransformer as ``transformer`` (the pipeline only
-    lends its VAE).
+    Returns (pipeline, models): models maps a component name to its transformer. With ``dit`` (a
+    model of its own size, trained from scratch) or a camera other than landmarks, one
+    transformer of that kind (tiny_dit_config + ``dit``; a ReCamMasterTransformer for
+    extrinsics) seeded by ``seed``; ``vae`` replaces the pipeline's VAE.
     """
-    from facecam_kit.model.pipeline import tiny_dit_config, tiny_facecam_pipeline
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    from facecam_kit.model.pipeline import condition_channels, tiny_dit_config, tiny_facecam_pipeline
 
     if cfg.model == "tiny":
         pipe = tiny_facecam_pipeline(seed=cfg.seed)
@@ -149,12 +154,21 @@ def load_base(cfg: TrainConfig):
         from facecam_kit.model.weights import load_pipeline
 
         pipe = load_pipeline(cfg.model)
-    if cfg.family == "recammaster":
-        from facecam_kit.baselines.recammaster import ReCamMasterTransformer
-
-        torch.manual_seed(cfg.seed)
-        return pipe, {"transformer": ReCamMasterTransformer(**tiny_dit_config(16))}
-    return pipe, {"transformer": pipe.transformer, "transformer_2": pipe.transformer_2}
+    if cfg.vae is not None:
+        if not (Path(cfg.vae) / "config.json").is_file():
+            raise FileNotFoundError(f"vae {cfg.vae} is not a saved AutoencoderKLWan folder (config.json missing)")
+        pipe.vae = AutoencoderKLWan.from_pretrained(cfg.vae)
+    kind = cfg.camera_kind
+    if cfg.dit is None and kind == "landmarks":
+        return pipe, {"transformer": pipe.transformer, "transformer_2": pipe.transformer_2}
+    z = pipe.vae.config.z_dim
+    kwargs = {**tiny_dit_config(z + condition_channels(kind, z)), **(cfg.dit or {})}
+    if kind == "extrinsics":
+        from facecam_kit.baselines.recammaster import ReCamMasterTransformer as cls
+    else:
+        cls = WanTransformer3DModel
+    torch.manual_seed(cfg.seed)
+    return pipe, {"transformer": cls(**kwargs)}
 
 
 def plain_transformer(model, state_dict: dict, dtype: torch.dtype):
@@ -186,7 +200,7 @@ class Trainer:
             cpu=not torch.cuda.is_available(),
         )
         self.pipe, components = load_base(cfg)
-        self.single_model = cfg.family == "recammaster" or components.get("transformer_2") is None
+        self.single_model = components.get("transformer_2") is None
         wanted = ["high", "low"] if cfg.expert == "both" else [cfg.expert]
         if self.single_model:
             if cfg.expert == "low":
@@ -220,15 +234,33 @@ class Trainer:
             "samples_per_item": c.samples_per_item,
             "augment": c.augment,
             "data_seed": c.data_seed,
+            "scene_scale_range": list(c.scene_scale_range),
+            "vae": None if c.vae is None else str(Path(c.vae).resolve()),
             "model": c.model if c.model == "tiny" else str(Path(c.model).resolve()),
             "seed": c.seed if c.model == "tiny" else None,  # the tiny VAE's random weights
             "prompt": c.prompt,
         }
 
-    def prepare_data(self) -> CachedLatents:
-        """Make the studio if asked and missing, cache its latents (main process first), open the cache."""
+    def dataset(self):
+        """The run's dataset of training triplets (notebook 04), as configured."""
         from facecam_kit.data.dataset import MonocularDataset, StudioDataset
 
+        c = self.cfg
+        if c.data_kind == "studio":
+            scales = tuple(c.scene_scale_range)
+            return StudioDataset(
+                c.data_root, c.num_frames, c.samples_per_item, c.augment, seed=c.data_seed, scene_scale_range=scales
+            )
+        return MonocularDataset(c.data_root, c.num_frames, c.samples_per_item, seed=c.data_seed)
+
+    def encode(self, video: torch.Tensor) -> torch.Tensor:
+        """Normalised VAE latents (posterior mode) of a (1, 3, F, H, W) video in [-1, 1]."""
+        vae = self.pipe.vae.to(self.acc.device)
+        return self.pipe._normalise(vae.encode(video.to(self.acc.device, vae.dtype)).latent_dist.mode())
+
+    def prepare_data(self) -> CachedLatents | LazyLatents:
+        """Make the studio if asked and missing, cache its latents (main process first), open the
+        cache; with ``latent_cache: false`` encode each sample when it is drawn instead."""
         c, settings = self.cfg, self.data_settings()
         root = Path(c.data_root)
         cache_dir = Path(c.cache_dir) if c.cache_dir else root.parent / f"{root.name}-latents-{settings_hash(settings)}"
@@ -237,29 +269,24 @@ class Trainer:
                 from facecam_kit.data.studio import make_studio
 
                 make_studio(root, **c.make_studio, progress=c.progress)
-            if not (cache_dir / "index.json").is_file() or self.acc.is_main_process:
-                if c.data_kind == "studio":
-                    ds = StudioDataset(root, c.num_frames, c.samples_per_item, c.augment, seed=c.data_seed)
-                else:
-                    ds = MonocularDataset(root, c.num_frames, c.samples_per_item, seed=c.data_seed)
+            if c.latent_cache and (not (cache_dir / "index.json").is_file() or self.acc.is_main_process):
                 text, empty = self.text_embeddings()
-                device = self.acc.device
-                self.pipe.vae.to(device)
-
-                def encode(video):
-                    latents = self.pipe.vae.encode(video.to(device, self.pipe.vae.dtype)).latent_dist.mode()
-                    return self.pipe._normalise(latents)
-
-                build_cache(ds, encode, cache_dir, text, empty, settings, c.cache_shard_size, c.progress)
-        cache = CachedLatents(cache_dir)
+                build_cache(
+                    self.dataset(), self.encode, cache_dir, text, empty, settings, c.cache_shard_size, c.progress
+                )
+        cache = (
+            CachedLatents(cache_dir)
+            if c.latent_cache
+            else LazyLatents(self.dataset(), self.encode, *self.text_embeddings())
+        )
         if c.masked_loss and "mask" not in cache.keys:
             raise ValueError(
                 f"masked_loss needs a valid mask per sample (ReCapture's anchor mask), but the {c.data_kind} "
                 f"dataset's items have no 'mask' (cache {cache_dir}); turn masked_loss off or use a dataset with masks"
             )
-        if c.family == "recammaster" and "camera" not in cache.keys:
+        if CAMERA_KEYS[c.camera_kind] not in cache.keys:
             raise ValueError(
-                f"preset recammaster needs target cameras (R, t) per sample; the {c.data_kind} dataset has none"
+                f"camera {c.camera_kind} needs source and target cameras per sample; the {c.data_kind} dataset has none"
             )
         return cache
 
@@ -294,7 +321,7 @@ class Trainer:
         if c.validate_every:
             for m in self.frozen.values():
                 m.to(self.acc.device)
-        self.step = 0
+        self.step, self.history = 0, []
         if c.resume:
             self.resume(c.resume)
         if c.tracker != "none":
@@ -312,7 +339,8 @@ class Trainer:
         if not state.is_file():
             raise FileNotFoundError(f"{ckpt} is not a training checkpoint: {state} is missing")
         self.acc.load_state(str(ckpt / STATE_DIR))
-        self.step = json.loads(state.read_text())["step"]
+        saved = json.loads(state.read_text())
+        self.step, self.history = saved["step"], saved.get("history", [])
         self.acc.print(f"resumed from {ckpt} at step {self.step}")
 
     def latest_checkpoint(self) -> Path | None:
@@ -370,6 +398,7 @@ class Trainer:
                     f"loss_{expert}": mean_loss,
                 }
                 acc.log(logs, step=self.step)
+                self.history.append({"step": self.step, "expert": expert, **{k: logs[k] for k in HISTORY_KEYS}})
                 bar.set_postfix(loss=f"{mean_loss:.4g}", lr=f"{logs['lr']:.2g}")
                 window, t0 = [], time.perf_counter()
             if c.validate_every and self.step % c.validate_every == 0:
@@ -384,7 +413,7 @@ class Trainer:
     # -- checkpoints and validation ----------------------------------------------------------------
     def pipeline_for_saving(self) -> FaceCamPipeline | dict | None:
         """Gather the trained transformers (every process calls this) and, on the main process, a
-        FaceCamPipeline holding them (LoRA merged), or for ReCamMaster a dict of plain models."""
+        FaceCamPipeline holding them (LoRA merged), or for extrinsics a dict of plain models."""
         dtype = getattr(torch, self.cfg.save_dtype)
         plain = {}
         for name, model in self.models.items():
@@ -395,7 +424,7 @@ class Trainer:
                 plain[name] = plain_transformer(self.trained[name], state, dtype)
         if not self.acc.is_main_process:
             return None
-        if self.cfg.family == "recammaster":
+        if self.cfg.camera_kind == "extrinsics":  # a ReCamMasterTransformer: saved on its own
             return plain
         parts = {**self.frozen, **plain}  # a frozen expert is saved as loaded
         p = self.pipe
@@ -408,6 +437,7 @@ class Trainer:
             p.tokenizer,
             boundary_ratio=p.config.boundary_ratio,
             random_weights=False,  # trained: render must not label its output RANDOM WEIGHTS
+            camera_kind=self.cfg.camera_kind,
         )
 
     def save_checkpoint(self) -> Path:
@@ -429,8 +459,14 @@ class Trainer:
                     model.save_pretrained(tmp / name)
             else:
                 saved.save_pretrained(tmp)
-            state = {"step": self.step, "samples_seen": self.step * self.global_batch, "config": self.cfg.to_dict()}
+            state = {
+                "step": self.step,
+                "samples_seen": self.step * self.global_batch,
+                "config": self.cfg.to_dict(),
+                "history": self.history,
+            }
             (tmp / STATE_DIR / "trainer_state.json").write_text(json.dumps(state, indent=1) + "\n")
+            (self.out / "loss_history.json").write_text(json.dumps(self.history) + "\n")
             (tmp / "train_config.yaml").write_text(yaml.safe_dump(self.cfg.to_dict(), sort_keys=False))
             shutil.rmtree(final, ignore_errors=True)
             tmp.rename(final)
@@ -446,8 +482,6 @@ class Trainer:
         from facecam_kit.video import write_video
 
         acc, c = self.acc, self.cfg
-        if c.family == "recammaster":
-            return
         sharded = acc.distributed_type.value in ("FSDP", "DEEPSPEED")
         if not (sharded or acc.is_main_process):
             acc.wait_for_everyone()
@@ -455,11 +489,18 @@ class Trainer:
         parts = {**self.frozen, **{k: acc.unwrap_model(m) for k, m in self.models.items()}}
         self.pipe.vae.to(acc.device)
         pipe = FaceCamPipeline(
-            parts["transformer"], self.pipe.vae, make_scheduler(), parts.get("transformer_2"), random_weights=False
+            parts["transformer"],
+            self.pipe.vae,
+            make_scheduler(),
+            parts.get("transformer_2"),
+            random_weights=False,
+            camera_kind=c.camera_kind,
         )
         pipe.set_progress_bar_config(disable=True)
         pix = self.cache.validation_pixels()
         source, cond = (pix[k].permute(0, 2, 3, 1).numpy() for k in ("source", "condition"))
+        if c.camera_kind != "landmarks":  # the first sample's cached camera condition
+            cond = self.cache[0][CAMERA_KEYS[c.camera_kind]][None]
         with torch.no_grad(), acc.autocast():
             frames = pipe(
                 source,

@@ -1,0 +1,80 @@
+"""Figures of the mini experiment: training curves, the score table as bars, generated vs ground truth.
+
+Taught in notebook 08 (FaceCam-mini).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facecam_kit.viz import montage
+
+#: how each score reads in a figure: label, and whether higher is better
+METRIC_LABELS = {
+    "psnr": ("PSNR (dB) ↑", True),
+    "ssim": ("SSIM ↑", True),
+    "centre_px": ("head centre error (px) ↓", False),
+    "size_err": ("head size error (relative) ↓", False),
+    "landmark_px": ("landmark distance (px) ↓", False),
+    "rot_err_deg": ("RotErr (deg) ↓", False),
+}
+SETTING_NAMES = {"a": "(a) training scale", "b": "(b) scale 0.5 / 2"}
+
+
+def training_curves(provenance: dict):
+    """Loss per logged step of the VAE and the three DiTs (matplotlib figure)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax_vae, ax_dit) = plt.subplots(1, 2, figsize=(11, 3.4))
+    loss = np.asarray(provenance["vae"]["loss"])
+    k = max(1, len(loss) // 60)
+    ax_vae.plot(np.arange(len(loss))[k - 1 :: k] + 1, loss[: len(loss) // k * k].reshape(-1, k).mean(1))
+    ax_vae.set(title="mini VAE (L1 + KL)", xlabel="step", ylabel="loss")
+    for kind, record in provenance["dits"].items():
+        h = record["history"]
+        ax_dit.plot([e["step"] for e in h], [e["loss"] for e in h], label=kind)
+    ax_dit.set(title="three DiTs (weighted flow-matching loss)", xlabel="step", yscale="log")
+    ax_dit.legend()
+    fig.tight_layout()
+    return fig
+
+
+def score_bars(summary: dict, metrics=tuple(METRIC_LABELS)):
+    """One panel per metric: a bar per model, grouped by setting (a) and (b)."""
+    import matplotlib.pyplot as plt
+
+    models = list(summary)
+    settings = [s for s in SETTING_NAMES if all(s in summary[m] for m in models)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.2))
+    width = 0.8 / len(models)
+    for ax, metric in zip(axes, metrics):
+        for i, m in enumerate(models):
+            values = [summary[m][s][metric] for s in settings]
+            ax.bar(np.arange(len(settings)) + (i - (len(models) - 1) / 2) * width, values, width, label=m)
+        ax.set_xticks(range(len(settings)), [SETTING_NAMES[s].split(" ")[0] for s in settings])
+        ax.set_title(METRIC_LABELS[metric][0], fontsize=9)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def side_by_side(scene, videos: dict, num: int = 5) -> tuple[np.ndarray, list[str]]:
+    """Rows of ``num`` frames: source, ground-truth target, then each model's video for ``scene``.
+    videos: {(kind, scene name): frames}. Returns the image and the row labels."""
+    rows = [("source", scene.source), ("ground truth", scene.target)]
+    rows += [(kind, v) for (kind, name), v in videos.items() if name == scene.name]
+    return np.concatenate([montage(v, num) for _, v in rows], 0), [r[0] for r in rows]
+
+
+def show_rows(image: np.ndarray, labels: list[str], title: str = ""):
+    """Show a :func:`side_by_side` image with its row labels."""
+    import matplotlib.pyplot as plt
+
+    h = image.shape[0] // len(labels)
+    fig, ax = plt.subplots(figsize=(image.shape[1] / 60, image.shape[0] / 60))
+    ax.imshow(image)
+    ax.set_yticks([h * (i + 0.5) for i in range(len(labels))], labels)
+    ax.set_xticks([])
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,180 @@
+"""FaceCam-mini: its camera conditions, the scale experiment's scenes, and the shipped models."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from accelerate.state import AcceleratorState
+
+from facecam_kit.mini import experiment as ex
+from facecam_kit.mini.models import MINI_DIR, load_mini_pipeline, missing_files
+from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler, tiny_dit_config
+from facecam_kit.spec import CAMERA_KINDS
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    """One held-out head along an orbit, at the training scale and at twice it."""
+    return ex.make_scenes(1, ["orbit_left", "tilt_up"], {"a": (1.0,), "b": (2.0,)}, progress=False)
+
+
+def by_name(scenes, name):
+    return next(s for s in scenes if s.name == name)
+
+
+def test_scale_changes_the_target_and_the_landmarks_but_not_the_metric_conditions(scenes):
+    a, b = by_name(scenes, "head0_orbit_left_x1"), by_name(scenes, "head0_orbit_left_x2")
+    np.testing.assert_array_equal(a.source, b.source)  # the source pixels cannot tell the scale
+    np.testing.assert_allclose(a.extrinsics, b.extrinsics, atol=1e-12)
+    np.testing.assert_allclose(a.plucker, b.plucker, atol=1e-12)
+    moved = np.abs(a.target.astype(int) - b.target).max(-1) > 40
+    assert moved[-1].mean() > 0.05  # the last target frames differ on many pixels
+    assert np.abs(a.target_landmarks[-1] - b.target_landmarks[-1]).max() > 5  # and so do the landmarks
+    # a pure rotation (tilt) moves no camera centre: every scale gives the same target
+    t1, t2 = by_name(scenes, "head0_tilt_up_x1"), by_name(scenes, "head0_tilt_up_x2")
+    np.testing.assert_array_equal(t1.target, t2.target)
+    # the conditions hold what they claim: the last pose's translation is the metric motion
+    assert np.linalg.norm(a.extrinsics[-1].reshape(3, 4)[:, 3]) > 1.0
+    assert a.plucker.shape == (6, 3, 12, 12) and a.extrinsics.shape == (3, 12)
+
+
+def test_scaled_path_keeps_the_rotation_and_shrinks_the_motion():
+    path = ex.trajectory_cameras("arc_left", 0.0, 9)
+    np.testing.assert_allclose(ex.scaled_path(path, 1.0).t, path.t, atol=1e-12)
+    half = ex.scaled_path(path, 2.0)
+    np.testing.assert_array_equal(half.R, path.R)
+    c, ch = path.centers, half.centers
+    np.testing.assert_allclose(ch - ch[0], (c - c[0]) / 2, atol=1e-12)
+
+
+def test_dataset_scene_scale_changes_no_pixel(tmp_path):
+    from facecam_kit.data.dataset import StudioDataset
+    from facecam_kit.data.studio import make_studio
+    from facecam_kit.train.cache import camera_poses, plucker_maps
+
+    make_studio(tmp_path, num_heads=1, num_cameras=3, num_frames=5, size=32, seed=0, progress=False)
+    plain = StudioDataset(tmp_path, 5, 4, augment=False)[1]
+    scaled_ds = StudioDataset(tmp_path, 5, 4, augment=False, scene_scale_range=(0.5, 2.0))
+    scaled = scaled_ds[1]
+    s = float(scaled["scene_scale"])
+    assert 0.5 <= s <= 2.0 and float(plain["scene_scale"]) == 1.0
+    assert len({float(scaled_ds[i]["scene_scale"]) for i in range(4)}) == 4
+    for key in ("source", "target", "condition", "R", "t"):
+        torch.testing.assert_close(scaled[key], plain[key])
+    # the metric conditions: rotation alike, translation times the scale
+    p, q = camera_poses(plain).view(-1, 3, 4), camera_poses(scaled).view(-1, 3, 4)
+    torch.testing.assert_close(q[:, :, :3], p[:, :, :3])
+    torch.testing.assert_close(q[:, :, 3], s * p[:, :, 3])
+    mp, mq = plucker_maps(plain, 32, 32), plucker_maps(scaled, 32, 32)
+    torch.testing.assert_close(mq[3:], mp[3:])  # directions
+    torch.testing.assert_close(mq[:3], s * mp[:3], atol=1e-5, rtol=1e-5)  # moments o x d
+    with pytest.raises(ValueError, match="scene_scale_range"):
+        StudioDataset(tmp_path, 5, 4, scene_scale_range=(2.0, 1.0))
+
+
+@pytest.mark.parametrize("kind", ["plucker", "extrinsics"])
+def test_pipeline_takes_each_camera_condition(kind):
+    """A pipeline of every camera kind runs, and its output depends on the camera condition."""
+    from diffusers import WanTransformer3DModel
+
+    from facecam_kit.baselines.recammaster import ReCamMasterTransformer
+    from facecam_kit.mini.vae import mini_vae
+    from facecam_kit.model.pipeline import condition_channels
+
+    torch.manual_seed(0)
+    vae = mini_vae(0)
+    cls = ReCamMasterTransformer if kind == "extrinsics" else WanTransformer3DModel
+    model = cls(**tiny_dit_config(16 + condition_channels(kind)))
+    if kind == "extrinsics":  # ReCamMaster's camera encoder starts at zero: give it something to say
+        for block in model.blocks:
+            torch.nn.init.normal_(block.cam_encoder.weight, std=0.5)
+    pipe = FaceCamPipeline(model, vae, make_scheduler(), camera_kind=kind)
+    pipe.set_progress_bar_config(disable=True)
+    src = np.random.default_rng(0).integers(0, 255, (5, 32, 32, 3), dtype=np.uint8)
+    shape = (1, 6, 2, 4, 4) if kind == "plucker" else (1, 2, 12)
+    g = torch.Generator().manual_seed(0)
+    cam1, cam2 = torch.randn(shape, generator=g), torch.randn(shape, generator=g)
+    kw = dict(prompt_embeds=torch.zeros(1, 4, 32), guidance_scale=1.0, num_inference_steps=2)
+    out1 = pipe(src, cam1, generator=torch.Generator().manual_seed(0), **kw).frames
+    out2 = pipe(src, cam2, generator=torch.Generator().manual_seed(0), **kw).frames
+    assert out1.shape == (1, 5, 32, 32, 3)
+    assert np.abs(out1 - out2).max() > 1e-4
+    with pytest.raises(ValueError, match="camera_condition for camera_kind"):
+        pipe(src, torch.zeros(1, 3, 12), **kw)
+    with pytest.raises(ValueError, match="input channels"):
+        FaceCamPipeline(model, vae, make_scheduler(), camera_kind="landmarks")
+
+
+def test_vae_training_decoder_is_the_decoder_without_its_clamp():
+    from facecam_kit.mini.vae import decode_unclamped, mini_vae
+
+    vae = mini_vae(0).eval()
+    z = torch.randn(1, 16, 2, 4, 4)
+    with torch.no_grad():
+        raw = decode_unclamped(vae, z)
+        torch.testing.assert_close(raw.clamp(-1, 1), vae.decode(z).sample)
+
+
+def test_head_box_finds_the_non_white_pixels():
+    frames = np.full((2, 20, 30, 3), 255, np.uint8)
+    frames[0, 5:9, 10:14] = 0  # a 4x4 square centred on (12, 7) in (x, y)
+    frames[1, 0:10, 0:10] = 100
+    centre, size = ex.head_box(frames)
+    np.testing.assert_allclose(centre, [[11.5, 6.5], [4.5, 4.5]])
+    np.testing.assert_allclose(size, [4.0, 10.0])
+
+
+# -- the shipped models ---------------------------------------------------------------------------
+def test_shipped_models_are_complete_small_and_load():
+    assert missing_files() == [], "run `python -m facecam_kit train-mini`"
+    size = sum(p.stat().st_size for p in MINI_DIR.rglob("*") if p.is_file())
+    assert size < 30e6, f"data_samples/facecam_mini is {size / 1e6:.1f} MB"
+    provenance = json.loads((MINI_DIR / "provenance.json").read_text())
+    assert set(provenance["dits"]) == set(CAMERA_KINDS)
+    for kind in CAMERA_KINDS:
+        pipe = load_mini_pipeline(kind)
+        assert pipe.config.camera_kind == kind and not pipe.config.random_weights
+        history = provenance["dits"][kind]["history"]
+        assert history[-1]["step"] == provenance["settings"]["dit_steps"]
+        assert history[-1]["loss"] < 0.7 * history[0]["loss"]  # it learnt
+    # the landmark model is a pipeline folder: render --weights and from_pretrained load it
+    pipe = FaceCamPipeline.from_pretrained(MINI_DIR / "landmarks")
+    assert pipe.transformer_2 is None and pipe.config.camera_kind == "landmarks"
+
+
+def test_shipped_models_generate_each_scene(scenes):
+    scene = by_name(scenes, "head0_orbit_left_x1")
+    for kind in CAMERA_KINDS:
+        video = ex.generate(load_mini_pipeline(kind), scene, steps=4)
+        assert video.shape == scene.target.shape and video.dtype == np.uint8
+        again = ex.generate(load_mini_pipeline(kind), scene, steps=4)
+        assert np.abs(video.astype(int) - again).max() <= 1  # seeded
+
+
+def test_retraining_from_the_same_seed_follows_the_recorded_loss_curve(tmp_path):
+    """The first 10 steps of the landmark model, retrained from scratch on a regenerated studio
+    (latents encoded on the fly), log the loss the shipped run recorded."""
+    from facecam_kit.mini import recipe
+    from facecam_kit.train.trainer import Trainer
+
+    provenance = json.loads((MINI_DIR / "provenance.json").read_text())
+    recorded = provenance["dits"]["landmarks"]["history"][0]
+    assert recorded["step"] == 10
+    recipe.make_mini_studios(tmp_path, progress=False, held_out=False)
+    AcceleratorState._reset_state(reset_partial_state=True)
+    cfg = recipe.dit_config(
+        tmp_path, "landmarks", progress=False, vae=str(MINI_DIR / "landmarks" / "vae"), latent_cache=False
+    )
+    assert cfg.max_steps == provenance["settings"]["dit_steps"]  # the recorded run's learning-rate schedule
+    trainer = Trainer(cfg)
+    trainer.train(until=10)  # stops as an interrupted run would
+    AcceleratorState._reset_state(reset_partial_state=True)
+    got = trainer.history[0]
+    print(f"retrained loss at step 10: {got['loss']:.6f}, recorded {recorded['loss']:.6f}")
+    assert got["step"] == 10
+    assert got["loss"] == pytest.approx(recorded["loss"], rel=2e-3)
+    assert got["lr"] == pytest.approx(recorded["lr"], rel=1e-6)
