@@ -12,7 +12,7 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
     traj = save_trajectory(OrbitTrajectory((-30, 30), (0, 10), (35, 45), num_frames=5), tmp_path / "orbit.json")
     out = tmp_path / "out"
     assert main(["demo", "--out", str(out), "--trajectory", str(traj), "--frames", "5"]) == 0
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.iterdir() if p.name.startswith("sample"))
     assert names == [
         "sample_anchor.mp4",
         "sample_anchor_mask.mp4",
@@ -20,11 +20,22 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
         "sample_camera_path.html",
         "sample_input.mp4",
         "sample_landmarks.png",
+        "sample_mini.mp4",
         "sample_proxy.mp4",
         "sample_run.json",
     ]
     run = json.loads((out / "sample_run.json").read_text())
     assert run["job"] == "demo" and run["files"] == names[:-1] and run["trajectory"]["kind"] == "orbit"
+    assert run["facecam_mini"]["label"].startswith("FaceCam-mini outside its domain")
+    # without weights, FaceCam-mini re-renders a held-out studio head beside its ground truth
+    studio = sorted(p.name for p in out.iterdir() if p.name.startswith("studio"))
+    assert studio == ["studio_generated.mp4", "studio_run.json", "studio_side_by_side.mp4", "studio_target.mp4"]
+    generated, target = read_video(out / "studio_generated.mp4")[0], read_video(out / "studio_target.mp4")[0]
+    assert generated.shape == target.shape == (17, 96, 96, 3)
+    assert read_video(out / "studio_side_by_side.mp4")[0].shape == (17, 120, 384, 3)
+    studio_run = json.loads((out / "studio_run.json").read_text())
+    assert studio_run["label"] == "FaceCam-mini, trained on synthetic heads" and studio_run["psnr_db"] > 10
+    assert read_video(out / "sample_mini.mp4")[0].shape == (17, 96, 96, 3)
     assert run["input"]["used"] == 5 and run["input"]["no_face"] == [] and run["warnings"] == []
     assert "Wan2.2-I2V-A14B-Diffusers" in capsys.readouterr().out  # says what to download
     frames, fps = read_video(out / "sample_camera.mp4")

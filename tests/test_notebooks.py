@@ -67,6 +67,15 @@ CLAIMS = {
     "03_landmark_camera_condition": {
         "condition_frames": lambda v: v == 21,  # FAST mode; 81 in full mode
     },
+    "08_facecam_mini": {  # FAST: the shipped models on one held-out head (head 0: the closest margins)
+        "scenes": lambda v: v >= 10,
+        "fast_train_steps": lambda v: v == 9,  # three steps of each of the three kinds
+        "vae_psnr_held_out_db": lambda v: v > 18,
+        "gap_psnr_a_vs_extrinsics": lambda v: v > 0.2,  # landmarks ahead of extrinsics (0.5 dB on head 0)
+        "gap_psnr_b_vs_extrinsics": lambda v: v > 0.2,  # and under changed scale (0.6 dB)
+        "landmarks_a_psnr": lambda v: v > 12.5,  # 13.2 dB on head 0; a blank frame scores ~9
+        "landmarks_a_centre_px": lambda v: v < 8,  # 5.1 px on head 0
+    },
 }
 
 
@@ -76,6 +85,7 @@ RECORDED = {
     "04_augmentation_strategies": ["loader_samples_per_s"],
     "05_proxy_head": ["official_s_per_video", "analytic_ms_per_video", "cpu_render_ms_per_frame"],
     "06_model_and_inference": ["seconds_per_step", "peak_memory_gb"],
+    "08_facecam_mini": ["seconds_per_video"],
 }
 
 

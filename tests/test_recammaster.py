@@ -40,3 +40,14 @@ def test_camera_keys_pass_through_the_converter():
     assert "blocks.1.cam_encoder.weight" in original and "blocks.0.projector.bias" in original
     back, sd = to_diffusers_layout(original), rc.state_dict()
     assert set(back) == set(sd) and all(torch.equal(back[k], sd[k]) for k in sd)
+
+
+def test_saved_model_reloads_at_its_own_size(tmp_path):
+    """from_pretrained / from_config rebuild the tiny model, camera layers included (not a 14B default)."""
+    model = ReCamMasterTransformer(**tiny_dit_config(16))
+    model.save_pretrained(tmp_path)
+    loaded = ReCamMasterTransformer.from_pretrained(tmp_path)
+    assert loaded.config.num_layers == model.config.num_layers == 2
+    for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
+        assert torch.equal(a, b), name
+    assert ReCamMasterTransformer.from_config(model.config).config.num_attention_heads == 2

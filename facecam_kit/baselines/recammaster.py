@@ -14,6 +14,8 @@ Taught in notebook 07 (camera representations) and measured in notebook 06's ste
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from diffusers import WanTransformer3DModel
 from torch import nn
@@ -48,6 +50,10 @@ class ReCamMasterTransformer(WanTransformer3DModel):
             return (x + block.cam_encoder(self._camera_tokens.to(x.dtype)),) + tuple(args[1:])
 
         return hook
+
+    # diffusers builds a model from its config (from_config, from_pretrained) by the __init__
+    # signature's names: give this one the base class's, or a saved tiny model reloads at 14B
+    __init__.__signature__ = inspect.signature(WanTransformer3DModel.__init__)
 
     def forward(self, hidden_states, timestep, encoder_hidden_states, camera: torch.Tensor | None = None, **kwargs):
         if camera is not None:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from facecam_kit.face.landmarks import STDERR_FILTER
+
 SCALE_RANGE = (0.75, 1.25)
 MAX_CLIPS = 4
 
@@ -99,13 +101,27 @@ class BackgroundReplacer:
     def __init__(self):
         import mediapipe as mp
 
-        self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        STDERR_FILTER.acquire()  # MediaPipe's start-up lines stay out of the notebooks
+        try:
+            self._seg = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=0)
+        except BaseException:
+            STDERR_FILTER.release()
+            raise
+        self._open = True
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self._seg.close()
+        self.close()
+
+    def close(self) -> None:
+        if self._open:
+            self._open = False
+            try:
+                self._seg.close()
+            finally:
+                STDERR_FILTER.release()
 
     def mask(self, frame: np.ndarray) -> np.ndarray:
         """Foreground probability (H, W) float32 of an RGB frame."""

@@ -127,7 +127,8 @@ class _StderrFilter:
         os.close(read)
 
 
-_STDERR_FILTER = _StderrFilter()
+#: shared by every MediaPipe graph the kit opens (FaceMesh here, selfie segmentation in data.augment)
+STDERR_FILTER = _StderrFilter()
 
 
 class LandmarkDetector:
@@ -142,7 +143,7 @@ class LandmarkDetector:
     def __init__(self, min_detection_confidence: float = 0.5, max_faces: int = 1, video: bool = False):
         import mediapipe as mp
 
-        _STDERR_FILTER.acquire()
+        STDERR_FILTER.acquire()
         try:
             self._mesh = mp.solutions.face_mesh.FaceMesh(
                 static_image_mode=not video,
@@ -151,7 +152,7 @@ class LandmarkDetector:
                 min_detection_confidence=min_detection_confidence,
             )
         except BaseException:
-            _STDERR_FILTER.release()
+            STDERR_FILTER.release()
             raise
         self._open = True
 
@@ -167,7 +168,7 @@ class LandmarkDetector:
             try:
                 self._mesh.close()
             finally:
-                _STDERR_FILTER.release()
+                STDERR_FILTER.release()
 
     def __del__(self):
         if getattr(self, "_open", False):

@@ -224,15 +224,16 @@ def score(scene: Scene, generated: np.ndarray) -> dict:
         lm, scene.cameras, scene.landmarks3d, S, S, scene.head_poses, condition_landmarks=scene.target_landmarks
     )
     detected = acc["detected"]
-    nan_mean = lambda x: float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")  # noqa: E731
+    with np.errstate(invalid="ignore", divide="ignore"):  # a frame without a head (area 0) is NaN
+        size_err = np.abs(gs - ts) / ts
     return {
         "psnr": float(np.mean(psnr_per_frame(generated, scene.target))),
         "ssim": float(np.mean(ssim_per_frame(generated, scene.target))),
-        "centre_px": nan_mean(np.linalg.norm(gc - tc, axis=1)),
-        "size_err": nan_mean(np.abs(gs - ts) / ts),
+        "centre_px": _nan_mean(np.linalg.norm(gc - tc, axis=1)),
+        "size_err": _nan_mean(size_err),
         "detect_rate": float(detected.mean()),
-        "landmark_px": nan_mean(np.where(detected, acc["landmark_px"], np.nan)),
-        "rot_err_deg": nan_mean(acc["rot_err_deg"][1:]),
+        "landmark_px": _nan_mean(np.where(detected, acc["landmark_px"], np.nan)),
+        "rot_err_deg": _nan_mean(acc["rot_err_deg"][1:]),
     }
 
 
@@ -257,12 +258,17 @@ def run_experiment(pipes: dict, scenes: list[Scene], steps: int = 20, seed: int 
 METRICS = ("psnr", "ssim", "centre_px", "size_err", "detect_rate", "landmark_px", "rot_err_deg")
 
 
+def _nan_mean(values) -> float:
+    """Mean of the finite values; NaN when there is none (e.g. no face detected in any frame)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
+
+
 def summary(rows: list[dict]) -> dict:
     """{model: {setting: {metric: mean over scenes (NaN-aware)}}}."""
     out = {}
     for r in rows:
         out.setdefault(r["model"], {}).setdefault(r["setting"], []).append(r)
     return {
-        m: {s: {k: float(np.nanmean([r[k] for r in rs])) for k in METRICS} for s, rs in by.items()}
-        for m, by in out.items()
+        m: {s: {k: _nan_mean([r[k] for r in rs]) for k in METRICS} for s, rs in by.items()} for m, by in out.items()
     }

@@ -40,21 +40,28 @@ def training_curves(provenance: dict):
 
 
 def score_bars(summary: dict, metrics=tuple(METRIC_LABELS)):
-    """One panel per metric: a bar per model, grouped by setting (a) and (b)."""
+    """One panel per metric: a bar per model, grouped by setting (a) and (b); "n/a" where a score
+    could not be measured (no face detected in any generated frame)."""
     import matplotlib.pyplot as plt
 
     models = list(summary)
     settings = [s for s in SETTING_NAMES if all(s in summary[m] for m in models)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.2))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.4))
     width = 0.8 / len(models)
     for ax, metric in zip(axes, metrics):
         for i, m in enumerate(models):
-            values = [summary[m][s][metric] for s in settings]
-            ax.bar(np.arange(len(settings)) + (i - (len(models) - 1) / 2) * width, values, width, label=m)
+            x = np.arange(len(settings)) + (i - (len(models) - 1) / 2) * width
+            values = np.array([summary[m][s][metric] for s in settings])
+            bars = ax.bar(x, np.nan_to_num(values), width, label=m, color=f"C{i}")
+            for xi, v in zip(x, values):
+                if not np.isfinite(v):
+                    ax.text(
+                        xi, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color=bars[0].get_facecolor()
+                    )
         ax.set_xticks(range(len(settings)), [SETTING_NAMES[s].split(" ")[0] for s in settings])
         ax.set_title(METRIC_LABELS[metric][0], fontsize=9)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(models), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 

@@ -9,8 +9,7 @@ Layout of ``data_samples/facecam_mini/`` (made by ``python -m facecam_kit train-
     provenance.json      command, commit, seeds, settings, timings, loss curves
     README.md            the same, for people
 
-The three DiTs share the VAE in ``landmarks/vae``. Transformers are stored in float16 (half the
-size; they run in float32).
+The three DiTs share the VAE in ``landmarks/vae``. Everything is stored in float32, as trained.
 
 Taught in notebook 08 (FaceCam-mini); used by notebook 06's Generate button and ``make demo``.
 """
@@ -85,7 +84,7 @@ def save_mini(out: Path, vae, transformers: dict[str, Path], provenance: dict) -
     models = {}
     for kind, folder in transformers.items():
         cls = ReCamMasterTransformer if kind == "extrinsics" else WanTransformer3DModel
-        models[kind] = cls.from_pretrained(folder).to(torch.float16)
+        models[kind] = cls.from_pretrained(folder)
     FaceCamPipeline(models["landmarks"], vae, make_scheduler(), camera_kind="landmarks").save_pretrained(
         tmp / "landmarks"
     )
@@ -122,12 +121,14 @@ studio of `facecam_kit/data/studio.py`, textured from the bundled public-domain 
   {s["dit"]["num_attention_heads"]} heads of {s["dit"]["attention_head_dim"]}), data, steps
   ({s["dit_steps"]}, batch {s["dit_batch"]}, lr {s["dit_lr"]}) and seed ({p["seeds"]["training"]}), differing
   only in the camera condition: `landmarks` (FaceCam), `extrinsics` (ReCamMaster), `plucker`
-  (FactorPortrait). Transformers stored in float16.
+  (FactorPortrait). Stored in float32, as trained.
 
 | model | final training loss | training time |
 |---|---:|---:|
 {rows}
 
-Every loss curve (per 10 steps) is in `provenance.json`. `tests/test_mini.py` loads these files
-and re-runs the first training steps from the same seed against the recorded curve.
+The first DiT's time includes encoding the latent cache that all three share; the studios took
+{sec["studios"] / 60:.1f} min. Every loss curve (per 10 steps) is in `provenance.json`.
+`tests/test_mini.py` loads these files and re-runs the first training steps from the same seed
+against the recorded curve.
 """

@@ -73,9 +73,11 @@ def make_mini_studios(work: Path, progress: bool = True, held_out: bool = True) 
     for root, heads, seed in todo:
         if len(list(root.glob("*/capture.json"))) == heads:
             continue
+        t0 = time.perf_counter()
         tmp = root.with_name(root.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
         make_studio(tmp, heads, CAMERAS, CAPTURE_FRAMES, SIZE, seed=seed, progress=progress)
+        (tmp / "seconds.json").write_text(json.dumps(round(time.perf_counter() - t0, 1)) + "\n")
         shutil.rmtree(root, ignore_errors=True)
         tmp.rename(root)
     return train, test
@@ -265,6 +267,12 @@ def export(work: Path, out: Path, vae_record: dict, dit_records: dict, seconds: 
     return save_mini(out, vae, transformers, provenance)
 
 
+def _studio_seconds(root: Path) -> float:
+    """How long a studio took to make (recorded when it was made; 0 for one made before that record)."""
+    path = root / "seconds.json"
+    return json.loads(path.read_text()) if path.is_file() else 0.0
+
+
 @dataclass
 class TrainMiniOptions:
     """Options of ``python -m facecam_kit train-mini``."""
@@ -283,10 +291,8 @@ def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
 
 def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "") -> Path:
     """All stages: studios, VAE, three DiTs, export. Returns ``out``."""
-    work, seconds = Path(work), {}
-    t0 = time.perf_counter()
-    make_mini_studios(work, progress)
-    seconds["studios"] = round(time.perf_counter() - t0, 1)
+    work = Path(work)
+    seconds = {"studios": sum(_studio_seconds(root) for root in make_mini_studios(work, progress))}
     vae_record = train_mini_vae(work, progress)
     dit_records = train_mini_dits(work, progress=progress)
     seconds.update({"vae": vae_record["seconds"], **{k: r["seconds"] for k, r in dit_records.items()}})

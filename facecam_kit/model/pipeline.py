@@ -34,6 +34,7 @@ from facecam_kit.spec import (
     GUIDANCE_SCALE,
     NUM_STEPS,
     SHIFT,
+    TEMPORAL_COMPRESSION,
     check_frame_size,
     check_num_frames,
 )
@@ -243,10 +244,8 @@ class FaceCamPipeline(DiffusionPipeline):
                     f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape"
                 )
         else:
-            cam = torch.as_tensor(
-                np.asarray(camera_condition) if not torch.is_tensor(camera_condition) else camera_condition
-            )
-            lf = (f - 1) // 4 + 1
+            cam = torch.as_tensor(camera_condition)
+            lf = (f - 1) // TEMPORAL_COMPRESSION + 1
             want = (src.shape[0], PLUCKER_CHANNELS, lf, h // 8, w // 8) if kind == "plucker" else (src.shape[0], lf, 12)
             if tuple(cam.shape) != want:
                 raise ValueError(f"camera_condition for camera_kind {kind!r} must be {want}, got {tuple(cam.shape)}")
