@@ -466,12 +466,15 @@ def studio_demo(out, trajectory, head: int = 1) -> list[Path]:
         ("truth", scene.target),
         ("FaceCam-mini", generated),
     ]
-    side = np.concatenate([label_frames(v, name) for name, v in panels], 2)
-    banner = label_frames(np.full((len(side), 24, side.shape[2], 3), 255, np.uint8), LABEL)
+
+    def title(width: int, text: str) -> np.ndarray:  # a label strip above the frames, not over them
+        return label_frames(np.full((len(generated), 20, width, 3), 255, np.uint8), text)
+
+    side = np.concatenate([np.concatenate([title(v.shape[2], name), v], 1) for name, v in panels], 2)
     with OutputSet(out, "studio") as outs:
         write_video(outs.path("studio_generated.mp4"), generated)
         write_video(outs.path("studio_target.mp4"), scene.target)
-        write_video(outs.path("studio_side_by_side.mp4"), np.concatenate([banner, side], 1))
+        write_video(outs.path("studio_side_by_side.mp4"), np.concatenate([title(side.shape[2], LABEL), side], 1))
         summary = {"trajectory": str(trajectory), "head": head, "frames": GENERATE_FRAMES, "steps": GENERATE_STEPS}
         summary |= {"label": LABEL, "psnr_db": round(psnr(generated, scene.target), 2), "seconds": round(seconds, 2)}
         return outs.commit({"job": "demo (FaceCam-mini)", **summary})
