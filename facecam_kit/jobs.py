@@ -415,35 +415,39 @@ def run_demo(opts: DemoOptions) -> list[Path]:
             title=f"Camera path '{title}' around the proxy head",
         )
         fig.write_html(outs.path("sample_camera_path.html"), include_plotlyjs=True)
+        mini = None
         if opts.weights is None:
-            mini = _mini_sample(opts.trajectory)
-            write_video(outs.path("sample_mini.mp4"), mini.pop("generated"))
-            summary["facecam_mini"] = mini
+            from facecam_kit.mini.models import load_mini_pipeline
+
+            mini = load_mini_pipeline()
+            sample = _mini_sample(mini, opts.trajectory)
+            write_video(outs.path("sample_mini.mp4"), sample.pop("generated"))
+            summary["facecam_mini"] = sample
         files = outs.commit({"job": "demo", **summary})
-    return files + (studio_demo(opts.out, opts.trajectory) if opts.weights is None else [])
+    return files + (studio_demo(opts.out, opts.trajectory, mini) if mini is not None else [])
 
 
-def _mini_sample(trajectory) -> dict:
+def _mini_sample(pipe, trajectory) -> dict:
     """FaceCam-mini on the sample clip (a real photo: outside its synthetic domain), labelled so."""
     from facecam_kit.assets import data_path
     from facecam_kit.data.input_video import load_input_video
-    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, OUTSIDE_LABEL, load_mini_pipeline
+    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, OUTSIDE_LABEL
     from facecam_kit.mini.recipe import SIZE
 
     video, _ = load_input_video(data_path("sample_clip.mp4"), GENERATE_FRAMES, SIZE, SIZE)
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
-    r = generate_video(load_mini_pipeline(), video, traj, GENERATE_STEPS, 0, 1.0, label=OUTSIDE_LABEL)
+    r = generate_video(pipe, video, traj, GENERATE_STEPS, 0, 1.0, label=OUTSIDE_LABEL)
     return {"generated": r["generated"], "label": r["label"], "seconds": round(r["seconds"], 2)}
 
 
-def studio_demo(out, trajectory, head: int = 1) -> list[Path]:
+def studio_demo(out, trajectory, pipe=None, head: int = 1) -> list[Path]:
     """FaceCam-mini re-renders a held-out studio head along ``trajectory``, beside the ground truth.
 
     Writes the set "studio": ``studio_generated.mp4``, ``studio_target.mp4`` (the true render along
     the trajectory), ``studio_side_by_side.mp4`` (source | condition | ground truth | generated,
     labelled) and ``studio_run.json`` (with the PSNR against the ground truth). The condition is
     the head's own landmarks projected along the trajectory (the paper's FaceCam row with true
-    landmarks). Returns the files written.
+    landmarks). ``pipe``: FaceCam-mini's landmark pipeline (loaded when None). Returns the files written.
     """
     from facecam_kit.evaluation.fidelity import psnr
     from facecam_kit.mini.experiment import generate, held_out_head, make_scene
@@ -458,7 +462,7 @@ def studio_demo(out, trajectory, head: int = 1) -> list[Path]:
             "needs 90% of the landmarks in view); choose a gentler one, e.g. arc_left"
         )
     t0 = time.perf_counter()
-    generated = generate(load_mini_pipeline(), scene, GENERATE_STEPS)
+    generated = generate(load_mini_pipeline() if pipe is None else pipe, scene, GENERATE_STEPS)
     seconds = time.perf_counter() - t0
     panels = [
         ("source", scene.source),

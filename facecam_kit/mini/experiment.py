@@ -23,6 +23,7 @@ Taught in notebook 08 (FaceCam-mini).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import torch
@@ -44,11 +45,11 @@ def trajectory_cameras(name: str, azimuth: float, num_frames: int) -> CameraPath
     """A test trajectory from a source camera at ``azimuth`` on the studio's orbit (scale 1)."""
     from facecam_kit.geometry.trajectory import OrbitTrajectory, PresetTrajectory
 
-    start = OrbitTrajectory(azimuth=(azimuth, azimuth), hfov=(HFOV, HFOV), num_frames=1)
     if name in ORBITS:
         a0, a1, e0, e1 = ORBITS[name]
         return OrbitTrajectory((azimuth + a0, azimuth + a1), (e0, e1), (HFOV, HFOV), num_frames).cameras()
     if name in PRESETS:
+        start = OrbitTrajectory(azimuth=(azimuth, azimuth), hfov=(HFOV, HFOV), num_frames=1)
         return PresetTrajectory(name, num_frames, start=start).cameras()
     raise ValueError(f"unknown test trajectory {name!r}; choose one of {sorted([*ORBITS, *PRESETS])}")
 
@@ -109,16 +110,23 @@ class HeldOutHead:
     landmarks: np.ndarray  # (F, 478, 3) world landmarks of each frame
 
 
-def held_out_head(index: int, size: int = 96, num_frames: int = 9, seed: int = 1000) -> HeldOutHead:
-    """Held-out head ``index`` (seeded by ``(seed, index)``; the training heads come from seed 0),
-    nodding and turning in front of a source camera at one of ``SOURCE_AZIMUTHS``."""
+@lru_cache(maxsize=1)
+def _portrait() -> tuple[np.ndarray, np.ndarray]:
+    """The sample portrait and its landmarks, which texture every studio head (detected once)."""
     from facecam_kit.assets import load_sample_portrait
-    from facecam_kit.data.studio import film, head_motion, studio_cameras, studio_head
     from facecam_kit.face.landmarks import detect_landmarks
 
     photo = load_sample_portrait()
+    return photo, detect_landmarks(photo, "the sample portrait")
+
+
+def held_out_head(index: int, size: int = 96, num_frames: int = 9, seed: int = 1000) -> HeldOutHead:
+    """Held-out head ``index`` (seeded by ``(seed, index)``; the training heads come from seed 0),
+    nodding and turning in front of a source camera at one of ``SOURCE_AZIMUTHS``."""
+    from facecam_kit.data.studio import film, head_motion, studio_cameras, studio_head
+
     rng = np.random.default_rng([seed, index])
-    head = studio_head(rng, photo, detect_landmarks(photo, "the sample portrait"), seed + index)
+    head = studio_head(rng, *_portrait(), seed + index)
     poses = head_motion(rng, num_frames)
     azimuth = float(SOURCE_AZIMUTHS[index % len(SOURCE_AZIMUTHS)])
     R, t, K, _ = studio_cameras(1, size, azimuths=[azimuth])

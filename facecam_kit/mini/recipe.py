@@ -131,8 +131,6 @@ def git_commit() -> str:
 
 def train_mini_vae(work: Path, progress: bool = True) -> dict:
     """Stage 2: train the VAE (reused when ``work/vae`` exists); returns its record."""
-    from diffusers import AutoencoderKLWan
-
     from facecam_kit.mini.vae import reconstruction_psnr, train_vae
 
     train_root, test_root = studio_paths(work)
@@ -158,7 +156,6 @@ def train_mini_vae(work: Path, progress: bool = True) -> dict:
     (tmp / "record.json").write_text(json.dumps(record) + "\n")
     shutil.rmtree(work / "vae", ignore_errors=True)
     tmp.rename(work / "vae")
-    AutoencoderKLWan.from_pretrained(work / "vae")  # loads as saved
     return record
 
 
