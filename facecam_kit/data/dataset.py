@@ -30,6 +30,11 @@ def _to_tensor(frames: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
 
 
+def to_frames(video: torch.Tensor) -> np.ndarray:
+    """An item's (F, 3, H, W) video in [-1, 1] back to (F, H, W, 3) uint8 frames."""
+    return ((video.permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8)
+
+
 class _Augmenter:
     """The paper's augmentations, drawn from one random generator per sample."""
 

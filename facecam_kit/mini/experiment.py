@@ -139,11 +139,10 @@ def make_scene(h: HeldOutHead, path: CameraPath, scale: float, trajectory: str, 
     """The scene of ``h`` along ``path`` (a metric camera motion, studio units at scale 1) in a scene
     of ``scale``; None when the camera would lose the face (under 90% of the landmarks in frame, or
     within 1 unit of the head)."""
-    from facecam_kit.baselines.plucker import relative_plucker
     from facecam_kit.data.studio import film
     from facecam_kit.face.condition import draw_condition
     from facecam_kit.geometry.camera import project_points
-    from facecam_kit.geometry.trajectory import relative_extrinsics
+    from facecam_kit.train.cache import latent_conditions
 
     size = h.source.shape[1]
     path = scaled_path(path, scale)
@@ -151,9 +150,7 @@ def make_scene(h: HeldOutHead, path: CameraPath, scale: float, trajectory: str, 
     lm2d = np.stack([project_points(h.landmarks[f], path.R[f], path.t[f], K[f]) for f in range(len(path))])
     if not _visible(lm2d, size) or np.any(path.t[:, 2] < 1.0):
         return None
-    idx = slice(None, None, 4)  # one condition per latent frame
-    k_lat = K[idx] * np.array([[1 / 8], [1 / 8], [1.0]])
-    plucker = relative_plucker(h.R, h.t, path.R[idx], path.t[idx], k_lat, size // 8, size // 8, scale)
+    extrinsics, plucker = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, scale)
     return Scene(
         name=f"head{h.index}_{trajectory}_x{scale:g}",
         head=h.index,
@@ -163,8 +160,8 @@ def make_scene(h: HeldOutHead, path: CameraPath, scale: float, trajectory: str, 
         source=h.source,
         target=film(h.head, h.poses, path.R[None], path.t[None], K[None], size)[0],
         condition=draw_condition(lm2d, size, size),
-        extrinsics=relative_extrinsics(h.R, h.t, path.R[idx], path.t[idx], scale),
-        plucker=plucker.transpose(1, 0, 2, 3).copy(),
+        extrinsics=extrinsics,
+        plucker=np.ascontiguousarray(plucker),
         cameras=path,
         head_poses=h.poses,
         landmarks3d=h.head.landmarks,

@@ -11,7 +11,7 @@ The recipe, every number of it here (notebook 08 explains why):
 * **VAE**: :mod:`facecam_kit.mini.vae` on source, target and condition clips of those triplets
   and on the sample clip (the in-the-wild frames);
 * **DiTs**: three ``WanTransformer3DModel`` of the same size (``DIT``), data, steps and seed,
-  differing only in the camera condition (``KINDS``): ``landmarks`` (FaceCam), ``extrinsics``
+  differing only in the camera condition (``spec.CAMERA_KINDS``): ``landmarks`` (FaceCam), ``extrinsics``
   (ReCamMaster's per-block camera encoder), ``plucker`` (FactorPortrait's ray maps), trained
   from scratch by the kit's trainer (:mod:`facecam_kit.train.trainer`, preset ``full``).
 
@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from facecam_kit.assets import DATA_DIR
+from facecam_kit.spec import CAMERA_KINDS
 
 SIZE, NUM_FRAMES, CAPTURE_FRAMES, CAMERAS = 96, 9, 17, 8
 TRAIN_HEADS, TEST_HEADS = 12, 4
@@ -55,7 +56,6 @@ DIT = dict(
 )
 DIT_STEPS, DIT_BATCH, DIT_LR = 4000, 8, 5e-4
 SEED = 0
-KINDS = ("landmarks", "extrinsics", "plucker")
 OUT_DIR = DATA_DIR / "facecam_mini"
 
 
@@ -103,14 +103,13 @@ def vae_clips(train_root: Path, progress: bool = True) -> np.ndarray:
     per training capture, and windows of the sample clip. (N, NUM_FRAMES, SIZE, SIZE, 3) uint8."""
     from tqdm.auto import tqdm
 
-    from facecam_kit.data.dataset import StudioDataset
+    from facecam_kit.data.dataset import StudioDataset, to_frames
 
     ds = StudioDataset(train_root, NUM_FRAMES, VAE_ITEMS_PER_CAPTURE, augment=True, seed=SEED + 1)
     clips = []
     for i in tqdm(range(len(ds)), desc="VAE clips", disable=not progress):
         item = ds[i]
-        for key in ("source", "target", "condition"):
-            clips.append(((item[key].permute(0, 2, 3, 1).numpy() + 1) * 127.5).round().astype(np.uint8))
+        clips += [to_frames(item[key]) for key in ("source", "target", "condition")]
     wild = wild_clip()
     clips += [wild[s : s + NUM_FRAMES] for s in range(len(wild) - NUM_FRAMES + 1)]
     return np.stack(clips)
@@ -207,7 +206,7 @@ def dit_config(work: Path, kind: str, max_steps: int = DIT_STEPS, progress: bool
     return TrainConfig(**{**settings, **overrides})
 
 
-def train_mini_dits(work: Path, kinds=KINDS, progress: bool = True) -> dict:
+def train_mini_dits(work: Path, kinds=CAMERA_KINDS, progress: bool = True) -> dict:
     """Stage 3: train the three DiTs, each in its own process (``python -m facecam_kit.train``);
     a finished run is reused. Returns {kind: {"seconds", "history"}}."""
     import sys

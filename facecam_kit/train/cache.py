@@ -57,41 +57,43 @@ def latent_mask(mask: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.avg_pool2d(groups[:, None], LATENT_SCALE)[:, 0][None]
 
 
-def camera_poses(item: dict) -> torch.Tensor:
-    """ReCamMaster's (f, 12) poses of a dataset item's target cameras, one per latent frame (every 4th
-    frame), relative to its source camera (as the official training script) and scaled by its
-    ``scene_scale`` (1 when the item has none)."""
+def latent_conditions(source_R, source_t, R, t, K, height: int, width: int, scale: float = 1.0):
+    """The metric camera conditions of target cameras, one per latent frame (every 4th frame),
+    relative to the source camera, in a scene of metric ``scale``.
+
+    source_R (3, 3), source_t (3,); R (F, 3, 3), t (F, 3), K (F, 3, 3) the target cameras at the
+    video's ``height`` x ``width``. Returns ReCamMaster's poses (f, 12) and FactorPortrait-style
+    Plücker maps (6, f, height / 8, width / 8) at latent resolution, float64.
+    """
+    from facecam_kit.baselines.plucker import relative_plucker
     from facecam_kit.geometry.trajectory import relative_extrinsics
 
     idx = slice(None, None, TEMPORAL_COMPRESSION)
-    poses = relative_extrinsics(
-        item["source_R"].double().numpy(),
-        item["source_t"].double().numpy(),
-        item["R"][idx].double().numpy(),
-        item["t"][idx].double().numpy(),
-        float(item.get("scene_scale", 1.0)),
+    R, t = np.asarray(R, np.float64)[idx], np.asarray(t, np.float64)[idx]
+    K = np.asarray(K, np.float64)[idx] * np.array([[1 / LATENT_SCALE], [1 / LATENT_SCALE], [1.0]])
+    poses = relative_extrinsics(source_R, source_t, R, t, scale)
+    maps = relative_plucker(source_R, source_t, R, t, K, height // LATENT_SCALE, width // LATENT_SCALE, scale)
+    return poses, maps.transpose(1, 0, 2, 3)
+
+
+def _item_conditions(item: dict) -> tuple[np.ndarray, np.ndarray]:
+    keys = ("source_R", "source_t", "R", "t", "K")
+    return latent_conditions(
+        *(item[k].double().numpy() for k in keys), *item["target"].shape[-2:], float(item.get("scene_scale", 1.0))
     )
-    return torch.from_numpy(poses).float()
 
 
-def plucker_maps(item: dict, height: int, width: int) -> torch.Tensor:
-    """FactorPortrait-style (6, f, h, w) Plücker maps of an item's target cameras at latent resolution
-    (``height`` x ``width`` pixels / 8), in its source camera's frame, scaled by its ``scene_scale``."""
-    from facecam_kit.baselines.plucker import relative_plucker
+def camera_poses(item: dict) -> torch.Tensor:
+    """ReCamMaster's (f, 12) poses of a dataset item's target cameras (:func:`latent_conditions`),
+    relative to its source camera (as the official training script), scaled by its ``scene_scale``
+    (1 when the item has none)."""
+    return torch.from_numpy(_item_conditions(item)[0]).float()
 
-    idx = slice(None, None, TEMPORAL_COMPRESSION)
-    K = item["K"][idx].double().numpy() * np.array([[1 / LATENT_SCALE], [1 / LATENT_SCALE], [1.0]])
-    maps = relative_plucker(
-        item["source_R"].double().numpy(),
-        item["source_t"].double().numpy(),
-        item["R"][idx].double().numpy(),
-        item["t"][idx].double().numpy(),
-        K,
-        height // LATENT_SCALE,
-        width // LATENT_SCALE,
-        float(item.get("scene_scale", 1.0)),
-    )
-    return torch.from_numpy(maps).float().transpose(0, 1).contiguous()
+
+def plucker_maps(item: dict) -> torch.Tensor:
+    """The (6, f, h, w) Plücker maps of a dataset item's target cameras at latent resolution
+    (:func:`latent_conditions`), in its source camera's frame, scaled by its ``scene_scale``."""
+    return torch.from_numpy(_item_conditions(item)[1]).float().contiguous()
 
 
 def encode_item(item: dict, encode: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -104,8 +106,9 @@ def encode_item(item: dict, encode: Callable[[torch.Tensor], torch.Tensor]) -> d
     if "mask" in item:
         out["mask"] = latent_mask(torch.as_tensor(item["mask"])).contiguous()
     if all(k in item for k in ("R", "t", "K", "source_R", "source_t")):
-        out["camera"] = camera_poses(item).contiguous()
-        out["plucker"] = plucker_maps(item, *item["target"].shape[-2:])
+        poses, maps = _item_conditions(item)
+        out["camera"] = torch.from_numpy(poses).float().contiguous()
+        out["plucker"] = torch.from_numpy(maps).float().contiguous()
     return out
 
 
