@@ -51,3 +51,25 @@ def test_saved_model_reloads_at_its_own_size(tmp_path):
     for (name, a), b in zip(model.state_dict().items(), loaded.state_dict().values()):
         assert torch.equal(a, b), name
     assert ReCamMasterTransformer.from_config(model.config).config.num_attention_heads == 2
+
+
+def test_gradient_checkpointing_recomputes_with_the_camera():
+    """The checkpointed blocks are re-run in the backward pass: they must see the camera again
+    (the 1.3B training step of `gpu-check` runs ReCamMaster with checkpointing)."""
+    torch.manual_seed(0)
+    rc = ReCamMasterTransformer(**CFG)
+    with torch.no_grad():
+        for block in rc.blocks:
+            block.cam_encoder.weight.normal_()
+    x, t, e = torch.randn(1, 16, 6, 4, 6), torch.tensor([500.0]), torch.randn(1, 8, 32)
+    camera = torch.randn(1, 3, 12)
+    grads = []
+    for checkpointing in (False, True):
+        rc.zero_grad()
+        if checkpointing:
+            rc.enable_gradient_checkpointing()
+        rc.train()
+        rc(x, t, e, camera=camera).sample.square().mean().backward()
+        grads.append(torch.cat([p.grad.flatten() for b in rc.blocks for p in b.cam_encoder.parameters()]))
+    assert grads[0].abs().max() > 0
+    torch.testing.assert_close(grads[1], grads[0])

@@ -56,6 +56,9 @@ class ReCamMasterTransformer(WanTransformer3DModel):
     __init__.__signature__ = inspect.signature(WanTransformer3DModel.__init__)
 
     def forward(self, hidden_states, timestep, encoder_hidden_states, camera: torch.Tensor | None = None, **kwargs):
+        # the tokens stay set after the forward: gradient checkpointing re-runs the blocks (and
+        # these hooks) during the backward pass, which must see the same camera
+        self._camera_tokens = None
         if camera is not None:
             p_t, p_h, p_w = self.config.patch_size
             f, h, w = hidden_states.shape[2] // p_t, hidden_states.shape[3] // p_h, hidden_states.shape[4] // p_w
@@ -66,7 +69,4 @@ class ReCamMasterTransformer(WanTransformer3DModel):
                 )
             # per latent frame -> both halves (target, source) -> every token of that frame
             self._camera_tokens = camera.repeat(1, 2, 1).repeat_interleave(h * w, dim=1)
-        try:
-            return super().forward(hidden_states, timestep, encoder_hidden_states, **kwargs)
-        finally:
-            self._camera_tokens = None
+        return super().forward(hidden_states, timestep, encoder_hidden_states, **kwargs)
