@@ -1,8 +1,10 @@
-"""Command line: ``demo``, ``render``, ``evaluate``, ``train-mini`` and ``make-samples``.
+"""Command line: ``demo``, ``render``, ``evaluate``, ``train``, ``train-mini`` and ``make-samples``.
 
 Each job's options are one dataclass in :mod:`facecam_kit.jobs`; the parser is built from its
 fields (type, default and the ``help`` in the field's metadata), so an option is written once.
-Bad inputs end with one ``error:`` line and exit code 2, and nothing written.
+Every command checks its inputs before any heavy work. Bad inputs end with one ``error:`` line
+(its first line at most ``userfiles.MAX_ERROR_CHARS`` characters, naming the input and the fix) and exit code 2, and
+nothing written; Ctrl-C and SIGTERM leave every folder as it was too (exit 130 / 143).
 
 The jobs it runs are walked through in notebook 06.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 import time
 import typing
@@ -19,6 +22,8 @@ from pathlib import Path
 from facecam_kit.evaluation.job import EvaluateOptions, run_evaluate
 from facecam_kit.jobs import DemoOptions, RenderOptions, run_demo, run_render
 from facecam_kit.mini.recipe import TrainMiniOptions, run_train_mini
+from facecam_kit.train.config import add_train_arguments
+from facecam_kit.userfiles import error_line
 
 JOBS = {
     "demo": (DemoOptions, run_demo, "the main job on the bundled sample clip"),
@@ -45,29 +50,53 @@ def _add_options(parser: argparse.ArgumentParser, options_type) -> None:
         parser.add_argument(flag, type=convert, required=required, default=default, help=meta["help"] + shown, **extra)
 
 
+_TRAIN_HELP = "train FaceCam (or ReCamMaster) with flow matching on accelerate (examples: configs/train/)"
+
+
+def run_train(config: str, set: list[str]) -> list[Path]:
+    """The ``train`` job: :func:`facecam_kit.train.config.load_config` (checked, typed) then the trainer."""
+    from facecam_kit.train.config import load_config, parse_overrides
+    from facecam_kit.train.trainer import train
+
+    last = train(load_config(config, parse_overrides(set)))
+    return [] if last is None else [last]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m facecam_kit", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (options_type, _, help_) in JOBS.items():
         _add_options(sub.add_parser(name, help=help_, description=help_), options_type)
+    add_train_arguments(sub.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP))
     sub.add_parser("make-samples", help="regenerate data_samples/ from scikit-image's astronaut photo")
     return parser
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the job is so that its ``with`` blocks clean up as for Ctrl-C."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     t0 = time.perf_counter()
+    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
     try:
         if command == "make-samples":
             from facecam_kit.data.samples import make_data_samples
 
             files = make_data_samples()
+        elif command == "train":
+            files = run_train(**args)
         else:
             options_type, job, _ = JOBS[command]
             files = job(options_type(**args))
-    except (ValueError, OSError) as e:  # bad inputs, unreadable or unwritable files: the job wrote nothing
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, OSError, RecursionError) as e:  # bad inputs, unreadable or unwritable files
+        print(error_line(e), file=sys.stderr)
         return 2
     except MemoryError:
         print(f"error: out of memory during {command}; nothing was written", file=sys.stderr)
@@ -75,10 +104,22 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"interrupted: {command} wrote nothing", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"terminated (SIGTERM): {command} wrote nothing", file=sys.stderr)
+        return 143
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     for f in files:
         print(f"wrote {f}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

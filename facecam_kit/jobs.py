@@ -10,13 +10,9 @@ The Generate button of notebook 06 calls :func:`generate_video`.
 
 from __future__ import annotations
 
-import glob
-import json
 import math
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import MISSING, asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from facecam_kit.geometry.trajectory import check_trajectory, load_trajectory, trajectory_to_dict
+from facecam_kit.outputs import OutputSet
 from facecam_kit.spec import (
     GUIDANCE_SCALE,
     HEIGHT,
@@ -35,9 +32,11 @@ from facecam_kit.spec import (
     check_frame_size,
     check_num_frames,
 )
+from facecam_kit.userfiles import check_memory
 from facecam_kit.video import probe_video, write_video
 
 RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS"
+INVALID_LABEL = "INVALID OUTPUT"
 CONDITIONS = ("analytic", "proxy")
 _TRAJECTORY_HELP = "a ReCamMaster preset name (pan_left, arc_right, ...) or a trajectory JSON file"
 _WEIGHTS_HELP = (
@@ -93,102 +92,6 @@ class DemoOptions:
     allow_missing_keys: bool = _opt(_ALLOW_KEYS_HELP, False)
 
 
-def _writable_folder(out: Path) -> None:
-    """ValueError unless ``out`` is (or can become) a folder we can write in; writes nothing."""
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} is a file, not a folder; choose a folder for the outputs")
-    probe = out
-    while not probe.exists():  # the nearest existing ancestor must let us create the rest
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ValueError(f"--out {out} cannot be created: {probe} is a file")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=probe, prefix=".facecam-write-test-")
-        os.close(fd)
-        os.unlink(tmp)
-    except OSError as e:
-        raise ValueError(f"--out {out} is not writable ({probe}: {e.strerror}); choose another folder") from None
-
-
-class OutputSet:
-    """The files of one run, named ``<name>*``: written into a hidden folder inside ``out``, moved
-    into ``out`` together by :meth:`commit` with ``<name>_run.json``, replacing the previous set of
-    that name (its files not in the new set are deleted). Leaving the ``with`` block without a
-    commit (an error, Ctrl-C) deletes the hidden folder and any folder it created: ``out`` is
-    left as it was. Leftovers of killed runs are deleted on entry.
-    """
-
-    def __init__(self, out, name: str):
-        self.out, self.name = Path(out), name
-        _writable_folder(self.out)
-        self._created: list[Path] = []
-        self.tmp: Path | None = None
-
-    def __enter__(self) -> OutputSet:
-        missing = [p for p in [self.out, *self.out.parents] if not p.exists()]
-        self.out.mkdir(parents=True, exist_ok=True)
-        self._created = missing  # deepest first: removed in this order when the run fails
-        self._clean_leftovers()
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.name}.partial-{os.getpid()}-", dir=self.out))
-        return self
-
-    def _clean_leftovers(self) -> None:
-        for p in self.out.glob(f".{glob.escape(self.name)}*.partial*"):
-            pid = p.name.split(".partial-")[-1].split("-")[0] if ".partial-" in p.name else ""
-            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
-                continue  # another run, still going
-            shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-
-    def path(self, filename: str) -> Path:
-        """Where to write ``filename`` (in the hidden folder until :meth:`commit`)."""
-        return self.tmp / filename
-
-    def commit(self, summary: dict) -> list[Path]:
-        """Move the set into ``out`` with ``<name>_run.json`` (``summary`` plus the file list)."""
-        run = f"{self.name}_run.json"
-        files = sorted(p.name for p in self.tmp.iterdir() if p.name != run)
-        summary = {**summary, "files": files}
-        (self.tmp / run).write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        old = set(_known_outputs(self.name)) | set(_previous_set(self.out / run))
-        for f in [*files, run]:
-            os.replace(self.tmp / f, self.out / f)
-        for f in old - {*files, run}:
-            if "/" not in f and f.startswith(self.name):
-                (self.out / f).unlink(missing_ok=True)
-        self.tmp.rmdir()
-        self.tmp, self._created = None, []
-        return [self.out / f for f in [*files, run]]
-
-    def __exit__(self, *exc):
-        if self.tmp is not None:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-            for d in self._created:
-                if d.exists() and not any(d.iterdir()):
-                    d.rmdir()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _known_outputs(name: str) -> list[str]:
-    """The files a render of ``name`` writes (older runs left no ``_run.json`` to list them)."""
-    return [f"{name}{s}" for s in (".mp4", "_input.mp4", "_camera.mp4", "_anchor.mp4", "_anchor_mask.mp4")]
-
-
-def _previous_set(run_json: Path) -> list[str]:
-    try:
-        return [str(f) for f in json.loads(run_json.read_text()).get("files", [])]
-    except (OSError, ValueError, AttributeError):
-        return []
-
-
 def _versions() -> dict:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -214,17 +117,35 @@ class RenderPlan:
     name: str
     trajectory: object
     weights: object = None
+    #: the output set, checked against ``--out`` (nothing written yet)
+    outputs: OutputSet | None = None
 
 
-def check_render(opts: RenderOptions) -> RenderPlan:
+#: bytes of memory ``render`` holds per frame and pixel: the input, condition, anchor and mask
+#: videos (uint8 RGB) and the generated frames in float32 and uint8
+_BYTES_PER_PIXEL = 3 * 12
+
+
+def render_files(name: str, weights: bool) -> list[str]:
+    """The files a render of ``name`` writes, besides ``<name>_run.json``."""
+    kinds = ((".mp4",) if weights else ()) + ("_input.mp4", "_camera.mp4", "_anchor.mp4", "_anchor_mask.mp4")
+    return [name + k for k in kinds]
+
+
+def check_render(opts: RenderOptions, extra_files=()) -> RenderPlan:
     """Every check that can run before the heavy work, cheapest first; writes nothing.
 
-    Numbers in range, the trajectory's actual cameras within the
-    kit's limits and showing the head, the video opens and its first frame decodes, the weights
-    folder complete with the expected keys (headers only). Raises ValueError / FileNotFoundError.
+    Numbers in range (frames and sizes bounded by the free memory), the output folder writable
+    and holding no file of the set's names that the kit did not write, the trajectory's actual
+    cameras within the kit's limits and showing the head, the video opens and its first frame
+    decodes, the weights folder complete with the expected keys (headers only). Raises
+    ValueError / FileNotFoundError. ``extra_files``: more files of the set (``demo``'s).
     """
     check_num_frames(opts.frames, "--frames")
     check_frame_size(opts.height, opts.width)
+    size = f"--frames {opts.frames} at {opts.height}x{opts.width}"
+    hint = "; pass fewer --frames or a smaller --height/--width"
+    check_memory(opts.height * opts.width * _BYTES_PER_PIXEL, opts.frames, size, "frames", hint)
     if isinstance(opts.steps, bool) or not isinstance(opts.steps, int) or opts.steps < 1:
         raise ValueError(f"--steps must be a whole number >= 1, got {opts.steps!r} (official: {NUM_STEPS})")
     if not (isinstance(opts.guidance, (int, float)) and math.isfinite(opts.guidance) and opts.guidance >= 0):
@@ -236,8 +157,9 @@ def check_render(opts: RenderOptions) -> RenderPlan:
     name = opts.name or Path(opts.video).stem
     if not name or name.startswith(".") or "/" in name or os.sep in name:
         raise ValueError(f"--name must be a plain file name (no folders, not hidden), got {name!r}")
-    out = Path(opts.out)  # a writable folder: checked by OutputSet, before the work too
-    if Path(opts.video).resolve() in {(out / f).resolve() for f in _known_outputs(name)}:
+    files = [*render_files(name, opts.weights is not None), *extra_files]
+    outputs = OutputSet(opts.out, name, files)  # a writable folder holding none of our names but ours
+    if os.path.realpath(opts.video) in {os.path.realpath(Path(opts.out) / f) for f in files}:
         raise ValueError(f"the outputs named {name!r} would overwrite the source {opts.video}; pass another --name")
 
     from facecam_kit.face.template import load_template
@@ -250,7 +172,7 @@ def check_render(opts: RenderOptions) -> RenderPlan:
         from facecam_kit.model.weights import inspect_weights
 
         report = inspect_weights(opts.weights, opts.allow_missing_keys)
-    return RenderPlan(opts, name, traj, report)
+    return RenderPlan(opts, name, traj, report, outputs)
 
 
 def _render_into(outs: OutputSet, plan: RenderPlan, prompt_embeds=None, progress: bool = True) -> dict:
@@ -329,6 +251,8 @@ def _render_into(outs: OutputSet, plan: RenderPlan, prompt_embeds=None, progress
             pipe, frames, traj, opts.steps, opts.seed, opts.guidance, prompt_embeds, cond, label=label
         )
         label = result["label"]
+        if result["problem"]:
+            _warn(warnings, f"the generated video {result['problem']}: labelled {label!r}; check the weights")
         timings["generate_s"] = result["seconds"]
         write_video(outs.path(f"{name}.mp4"), result["generated"])
     return {
@@ -369,7 +293,7 @@ def run_render(opts: RenderOptions, prompt_embeds=None, progress: bool = True) -
     ~48 GB. Without weights it prints what to download and where. Returns the files written.
     """
     plan = check_render(opts)
-    with OutputSet(opts.out, plan.name) as outs:
+    with plan.outputs as outs:
         summary = _render_into(outs, plan, prompt_embeds, progress)
         return outs.commit({"job": "render", **summary})
 
@@ -400,9 +324,13 @@ def run_demo(opts: DemoOptions) -> list[Path]:
         opts.frames,
         allow_missing_keys=opts.allow_missing_keys,
     )
-    plan = check_render(render)
+    extra = ["sample_landmarks.png", "sample_proxy.mp4", "sample_camera_path.html"]
+    plan = check_render(render, extra + (["sample_mini.mp4"] if opts.weights is None else []))
+    studio = None
+    if opts.weights is None:  # the second set checked too before the first is written
+        studio = (studio_scene(opts.trajectory), OutputSet(opts.out, "studio", STUDIO_FILES))
     traj, title = plan.trajectory, Path(str(opts.trajectory)).stem
-    with OutputSet(opts.out, "sample") as outs:
+    with plan.outputs as outs:
         summary = _render_into(outs, plan)
         portrait = load_sample_portrait()
         lm = detect_landmarks(portrait, "the sample portrait")
@@ -424,7 +352,7 @@ def run_demo(opts: DemoOptions) -> list[Path]:
             write_video(outs.path("sample_mini.mp4"), sample.pop("generated"))
             summary["facecam_mini"] = sample
         files = outs.commit({"job": "demo", **summary})
-    return files + (studio_demo(opts.out, opts.trajectory, mini) if mini is not None else [])
+    return files + (studio_demo(opts.out, opts.trajectory, mini, *studio) if studio is not None else [])
 
 
 def _mini_sample(pipe, trajectory) -> dict:
@@ -440,18 +368,14 @@ def _mini_sample(pipe, trajectory) -> dict:
     return {"generated": r["generated"], "label": r["label"], "seconds": round(r["seconds"], 2)}
 
 
-def studio_demo(out, trajectory, pipe=None, head: int = 1) -> list[Path]:
-    """FaceCam-mini re-renders a held-out studio head along ``trajectory``, beside the ground truth.
+STUDIO_FILES = ["studio_generated.mp4", "studio_target.mp4", "studio_side_by_side.mp4"]
 
-    Writes the set "studio": ``studio_generated.mp4``, ``studio_target.mp4`` (the true render along
-    the trajectory), ``studio_side_by_side.mp4`` (source | condition | ground truth | generated,
-    labelled) and ``studio_run.json`` (with the PSNR against the ground truth). The condition is
-    the head's own landmarks projected along the trajectory (the paper's FaceCam row with true
-    landmarks). ``pipe``: FaceCam-mini's landmark pipeline (loaded when None). Returns the files written.
-    """
-    from facecam_kit.evaluation.fidelity import psnr
-    from facecam_kit.mini.experiment import generate, held_out_head, make_scene
-    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, LABEL, load_mini_pipeline
+
+def studio_scene(trajectory, head: int = 1):
+    """The held-out studio ``head`` filmed along ``trajectory`` (a mini.experiment Scene), or
+    ValueError when the trajectory takes the camera away from its face."""
+    from facecam_kit.mini.experiment import held_out_head, make_scene
+    from facecam_kit.mini.models import GENERATE_FRAMES
     from facecam_kit.mini.recipe import SIZE
 
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
@@ -461,6 +385,25 @@ def studio_demo(out, trajectory, pipe=None, head: int = 1) -> list[Path]:
             f"trajectory {trajectory!r} takes the camera away from the studio head's face (FaceCam-mini's demo "
             "needs 90% of the landmarks in view); choose a gentler one, e.g. arc_left"
         )
+    return scene
+
+
+def studio_demo(out, trajectory, pipe=None, scene=None, outputs: OutputSet | None = None, head: int = 1) -> list[Path]:
+    """FaceCam-mini re-renders a held-out studio head along ``trajectory``, beside the ground truth.
+
+    Writes the set "studio": ``studio_generated.mp4``, ``studio_target.mp4`` (the true render along
+    the trajectory), ``studio_side_by_side.mp4`` (source | condition | ground truth | generated,
+    labelled) and ``studio_run.json`` (with the PSNR against the ground truth). The condition is
+    the head's own landmarks projected along the trajectory (the paper's FaceCam row with true
+    landmarks). ``pipe``: FaceCam-mini's landmark pipeline (loaded when None); ``scene`` and
+    ``outputs``: :func:`studio_scene` and the set, when already checked. Returns the files written.
+    """
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.mini.experiment import generate
+    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, LABEL, load_mini_pipeline
+
+    scene = studio_scene(trajectory, head) if scene is None else scene
+    outputs = OutputSet(out, "studio", STUDIO_FILES) if outputs is None else outputs
     t0 = time.perf_counter()
     generated = generate(load_mini_pipeline() if pipe is None else pipe, scene, GENERATE_STEPS)
     seconds = time.perf_counter() - t0
@@ -475,7 +418,7 @@ def studio_demo(out, trajectory, pipe=None, head: int = 1) -> list[Path]:
         return label_frames(np.full((len(generated), 20, width, 3), 255, np.uint8), text)
 
     side = np.concatenate([np.concatenate([title(v.shape[2], name), v], 1) for name, v in panels], 2)
-    with OutputSet(out, "studio") as outs:
+    with outputs as outs:
         write_video(outs.path("studio_generated.mp4"), generated)
         write_video(outs.path("studio_target.mp4"), scene.target)
         write_video(outs.path("studio_side_by_side.mp4"), np.concatenate([title(side.shape[2], LABEL), side], 1))
@@ -503,7 +446,9 @@ def generate_video(
     without a text encoder get fixed prompt embeddings (zeros unless given). Returns uint8 videos
     ``input``, ``condition`` and ``generated`` (labelled RANDOM WEIGHTS when the pipeline has
     random weights, else with ``label`` when given), the ``label`` used and ``seconds`` (wall time
-    of the generation). ``callback_on_step_end`` is passed to the pipeline (e.g. a progress display).
+    of the generation) and ``problem``: None, or what is wrong with the output (NaN values, a
+    constant video), which then carries that label instead. ``callback_on_step_end`` is passed to
+    the pipeline (e.g. a progress display).
     """
     import torch
 
@@ -527,12 +472,28 @@ def generate_video(
         **kwargs,
     )
     seconds = time.perf_counter() - t0
-    generated = (out.frames[0] * 255 + 0.5).astype(np.uint8)
+    frames = out.frames[0]
+    problem = output_problem(frames)
+    generated = (np.nan_to_num(frames, nan=0.0).clip(0, 1) * 255 + 0.5).astype(np.uint8)
     label = RANDOM_WEIGHTS_LABEL if out.random_weights else label
+    if problem:
+        label = INVALID_LABEL
     return {
         "input": video,
         "condition": cond,
         "generated": generated if label is None else label_frames(generated, label),
         "label": label,
         "seconds": seconds,
+        "problem": problem,
     }
+
+
+def output_problem(frames: np.ndarray) -> str | None:
+    """What makes generated frames ((F, H, W, 3) float in [0, 1]) unusable: NaN or infinite values,
+    or one constant colour; None when they vary."""
+    bad = ~np.isfinite(frames)
+    if bad.any():
+        return f"holds NaN or infinite values ({bad.mean():.0%} of them)"
+    if frames.max() - frames.min() < 1 / 255:
+        return f"is one constant colour ({frames.mean() * 255:.0f}/255 everywhere)"
+    return None

@@ -57,6 +57,9 @@ LIMITS = {"azimuth": (-90.0, 90.0), "elevation": (-60.0, 60.0), "hfov": (10.0, 9
 #: camera inside the head none); a video may lack the face in at most this share of its frames;
 #: an expert checkpoint may leave at most this share of the model's keys at the base weights.
 MIN_VISIBLE_LANDMARKS = 0.25
+#: ... and its landmarks span at least this share of the frame height (the frontal view at the
+#: official distance: 0.40; the widest lens, 90 degrees: 0.13; a camera 1e6 units away: a dot)
+MIN_FACE_HEIGHT = 0.05
 MAX_NO_FACE_SHARE = 0.1
 MAX_MISSING_KEYS_SHARE = 0.01
 

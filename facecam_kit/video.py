@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,10 +58,17 @@ def write_video(path, frames: Iterable[np.ndarray], fps: float = 24.0) -> Path:
             output_params=["-loglevel", "error"],
         )
         writer.send(None)
-        writer.send(np.ascontiguousarray(first))
-        for f in it:
-            writer.send(np.ascontiguousarray(_check_frame(f, first.shape)))
-        writer.close()
+        try:
+            writer.send(np.ascontiguousarray(first))
+            for f in it:
+                writer.send(np.ascontiguousarray(_check_frame(f, first.shape)))
+            writer.close()
+        except OSError as e:  # ffmpeg stopped: "Broken pipe" says nothing, so say what usually causes it
+            free = shutil.disk_usage(path.parent).free
+            raise OSError(
+                f"could not write {path}: ffmpeg stopped ({str(e).splitlines()[0]}); is the disk full? "
+                f"{free / 2**20:,.0f} MB free in {path.parent} (ffmpeg's own message is above)"
+            ) from None
         writer = None
         os.replace(tmp, path)
     finally:

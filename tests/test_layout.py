@@ -16,6 +16,8 @@ LAYERS = {
     "assets": 1,
     "video": 1,
     "metrics": 1,
+    "userfiles": 1,
+    "outputs": 1,
     "geometry": 2,
     "face": 3,
     "proxy": 4,

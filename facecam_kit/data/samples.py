@@ -9,11 +9,16 @@ Its files appear from notebook 02 on (the portrait) and in notebook 06 (the clip
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from facecam_kit.assets import DATA_DIR
+from facecam_kit.outputs import check_writable_folder
+
+SAMPLE_FILES = ("portrait.png", "head_template.npy", "sample_clip.mp4")
 
 # Portrait crop of the 512 x 512 astronaut photo: full height, 348 columns around the face,
 # close to FaceCam's 704 x 480 aspect ratio (both sides even, as H.264 needs).
@@ -44,10 +49,15 @@ def make_data_samples(out_dir: Path = DATA_DIR) -> list[Path]:
     from facecam_kit.face.template import derive_template
     from facecam_kit.video import write_video
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_writable_folder(out_dir, "data_samples folder")
     portrait = make_sample_portrait()
-    iio.imwrite(out_dir / "portrait.png", portrait)
-    np.save(out_dir / "head_template.npy", derive_template(portrait))
-    write_video(out_dir / "sample_clip.mp4", make_sample_clip(portrait))
-    return [out_dir / "portrait.png", out_dir / "head_template.npy", out_dir / "sample_clip.mp4"]
+    template, clip = derive_template(portrait), make_sample_clip(portrait)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".samples-", dir=out_dir) as tmp:  # all three, or none replaced
+        tmp = Path(tmp)
+        iio.imwrite(tmp / "portrait.png", portrait)
+        np.save(tmp / "head_template.npy", template)
+        write_video(tmp / "sample_clip.mp4", clip)
+        for f in SAMPLE_FILES:
+            os.replace(tmp / f, out_dir / f)
+    return [out_dir / f for f in SAMPLE_FILES]

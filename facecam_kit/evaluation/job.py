@@ -12,15 +12,20 @@ Taught in notebook 08 (learning camera control at mini scale).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from facecam_kit.evaluation.report import EvaluationCase, evaluate, studio_case
 from facecam_kit.geometry.trajectory import load_trajectory, trajectory_from_dict
-from facecam_kit.video import read_video
+from facecam_kit.outputs import OutputSet
+from facecam_kit.userfiles import check_memory, read_json, short
+from facecam_kit.video import probe_video, read_video
 
 _KEYS = {"name", "generated", "source", "reference", "trajectory", "studio", "source_camera", "target_camera"}
+_PATHS = ("generated", "source", "reference", "studio")
+FILES = ["evaluation.csv", "evaluation_frames.csv", "evaluation.json", "evaluation.png"]
+#: bytes held per pixel of a case while it is scored: its uint8 videos and float copies
+_BYTES_PER_PIXEL = 3 * 8
 
 
 def _opt(help_: str, default=None):
@@ -50,14 +55,63 @@ def _video(path, what: str):
         raise FileNotFoundError(f"{what} not found: {path}") from None
 
 
-def _case(entry: dict, root: Path) -> EvaluationCase:
-    unknown = set(entry) - _KEYS
+def check_entry(entry, root: Path, index: int) -> str:
+    """Every cheap check of one manifest entry, from file headers only (no frame beyond the first
+    decoded): keys and value types, files present, generated and reference videos of the same size
+    and length, the case within the free memory, the trajectory valid. Returns the entry's name."""
+    where = f"manifest entry {index}"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be an object, got {short(entry)}")
+    unknown = sorted(set(map(str, entry)) - _KEYS)
     if unknown:
-        raise ValueError(f"manifest entry {entry} has unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}")
+        raise ValueError(f"{where} has unknown keys {short(unknown)}; allowed: {sorted(_KEYS)}")
+    for k in (*_PATHS, "name"):
+        if entry.get(k) is not None and not isinstance(entry[k], str):
+            raise ValueError(f"{where}: {k} must be a path (a string), got {short(entry[k])}")
+    if "studio" in entry:
+        for k in ("source_camera", "target_camera"):
+            if isinstance(entry.get(k), bool) or not isinstance(entry.get(k), int):
+                raise ValueError(f"{where}: a studio entry needs {k} as a whole number, got {short(entry.get(k))}")
+        if not (root / entry["studio"] / "capture.json").is_file():
+            raise FileNotFoundError(f"{where}: studio capture not found: {root / entry['studio']} (no capture.json)")
+    elif entry.get("generated") is None:
+        raise ValueError(f"{where} has no 'generated' video")
+    infos = {k: probe_video(root / entry[k]) for k in ("generated", "source", "reference") if entry.get(k)}
+    gen, ref = infos.get("generated"), infos.get("reference")
+    if gen is not None and ref is not None:
+        if (gen.width, gen.height) != (ref.width, ref.height):
+            raise ValueError(
+                f"{where}: the reference {ref.path} is {ref.width}x{ref.height} but the generated video "
+                f"{gen.path} {gen.width}x{gen.height}; the ground truth must match the generated video"
+            )
+        if gen.num_frames and ref.num_frames and abs(gen.num_frames - ref.num_frames) > 1:
+            raise ValueError(
+                f"{where}: the reference {ref.path} has about {ref.num_frames} frames but the generated "
+                f"video {gen.path} {gen.num_frames}; the ground truth must have the generated video's frames"
+            )
+    pixels = sum((i.num_frames or 1) * i.width * i.height for i in infos.values())
+    check_memory(_BYTES_PER_PIXEL, pixels, f"{where}", "pixels", "; score shorter or smaller videos")
+    traj = entry.get("trajectory")
+    if traj is not None:
+        _trajectory(traj, root)
+    if entry.get("name"):
+        return entry["name"]
+    if entry.get("generated"):
+        return Path(entry["generated"]).stem
+    return f"cam{entry['source_camera']:02d}_to_cam{entry['target_camera']:02d}"
+
+
+def _trajectory(traj, root: Path):
+    if isinstance(traj, dict):
+        return trajectory_from_dict(traj)
+    if not isinstance(traj, str):
+        raise ValueError(f"a trajectory must be a preset name, a JSON file or an object, got {short(traj)}")
+    return load_trajectory(str(root / traj) if (root / traj).is_file() else traj)
+
+
+def _case(entry: dict, root: Path) -> EvaluationCase:
     path = lambda k: None if entry.get(k) is None else root / entry[k]
     if "studio" in entry:
-        if "source_camera" not in entry or "target_camera" not in entry:
-            raise ValueError(f"studio entry {entry} needs source_camera and target_camera")
         gen = path("generated")
         return studio_case(
             path("studio"),
@@ -71,16 +125,12 @@ def _case(entry: dict, root: Path) -> EvaluationCase:
     gen = path("generated")
     optional = {k: None if path(k) is None else _video(path(k), f"{k} video") for k in ("source", "reference")}
     traj = entry.get("trajectory")
-    if traj is not None and not isinstance(traj, dict):
-        traj = str(root / traj) if (root / str(traj)).is_file() else traj
-    if isinstance(traj, dict):
-        traj = trajectory_from_dict(traj)
     return EvaluationCase(
         entry.get("name") or gen.stem,
         _video(gen, "generated video"),
         optional["source"],
         optional["reference"],
-        None if traj is None else load_trajectory(traj),
+        None if traj is None else _trajectory(traj, root),
     )
 
 
@@ -89,13 +139,8 @@ def _entries(opts: EvaluateOptions) -> tuple[list[dict], Path]:
     if opts.manifest is not None:
         if any(v is not None for v in (*single.values(), opts.trajectory)):
             raise ValueError("give either --manifest or --generated (with --source/--reference/--trajectory), not both")
-        try:
-            entries = json.loads(Path(opts.manifest).read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"manifest not found: {opts.manifest}") from None
-        except json.JSONDecodeError as e:
-            raise ValueError(f"manifest {opts.manifest} is not valid JSON: {e}") from None
-        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries) or not entries:
+        entries = read_json(opts.manifest, "manifest")
+        if not isinstance(entries, list) or not entries:
             raise ValueError(f"manifest {opts.manifest} must be a non-empty JSON list of objects")
         return entries, Path(opts.manifest).parent
     if opts.generated is None:
@@ -109,9 +154,19 @@ def _entries(opts: EvaluateOptions) -> tuple[list[dict], Path]:
 
 
 def run_evaluate(opts: EvaluateOptions, progress: bool = True) -> list[Path]:
-    """Score the videos of ``opts``, print the table and write it with the figure under ``opts.out``."""
+    """Score the videos of ``opts``, print the table and write it with the figure under ``opts.out``.
+
+    Every entry is checked from its files' headers first (:func:`check_entry`), and ``--out`` too;
+    then the videos are decoded one case at a time, and the four files and ``evaluation_run.json``
+    move into ``--out`` together (a failure leaves it as it was)."""
     entries, root = _entries(opts)
-    cases = [_case(e, root) for e in entries]  # every file read and checked before scoring
-    report = evaluate(cases, progress=progress)
+    outputs = OutputSet(opts.out, "evaluation", FILES)
+    names = [check_entry(e, root, i) for i, e in enumerate(entries)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"video names must be unique; {short(twice)} come more than once (set 'name')")
+    report = evaluate((_case(e, root) for e in entries), progress=progress)
     print(report.table())
-    return report.write(opts.out)
+    with outputs as outs:
+        report.write(outs.tmp)
+        return outs.commit({"job": "evaluate", "videos": names, "summary": report.summary})

@@ -254,17 +254,17 @@ def _person_landmarks(source, progress: bool) -> np.ndarray:
 def evaluate(cases, out_dir=None, progress: bool = True) -> EvaluationReport:
     """Score generated videos: fidelity, identity and camera accuracy (whatever each case allows).
 
-    cases: EvaluationCase objects (or one). With ``out_dir``, writes the table, the per-frame table,
+    cases: EvaluationCase objects (or one), any iterable: a generator scores one case in memory at
+    a time (the ``evaluate`` job's streaming). With ``out_dir``, writes the table, the per-frame table,
     the JSON and the figure there. Returns the EvaluationReport (``print(report.table())``).
     """
-    cases = [cases] if isinstance(cases, EvaluationCase) else list(cases)
-    if not cases:
-        raise ValueError("nothing to evaluate: give at least one EvaluationCase")
-    names = [c.name for c in cases]
-    if len(set(names)) != len(names):
-        raise ValueError(f"video names must be unique, got {names}")
-    report = EvaluationReport()
-    for case in tqdm(cases, desc="evaluate", disable=not progress or len(cases) == 1):
+    cases = [cases] if isinstance(cases, EvaluationCase) else cases
+    total = len(cases) if hasattr(cases, "__len__") else None
+    report, names = EvaluationReport(), set()
+    for case in tqdm(cases, desc="evaluate", total=total, disable=not progress or total == 1):
+        if case.name in names:
+            raise ValueError(f"video names must be unique: {case.name!r} comes twice")
+        names.add(case.name)
         per_frame, video = _score_case(case, progress)
         report.videos.append(video)
         for f in range(video["frames"]):
@@ -273,7 +273,9 @@ def evaluate(cases, out_dir=None, progress: bool = True) -> EvaluationReport:
     report.summary = {k: _nanmean([v.get(k, np.nan) for v in report.videos]) for k in measured}
     correct = [v["motion_correct"] for v in report.videos if v.get("motion_correct") is not None]
     report.summary["motion_accuracy"] = float(np.mean(correct)) if correct else None
-    report.summary["videos"] = len(cases)
+    if not names:
+        raise ValueError("nothing to evaluate: give at least one EvaluationCase")
+    report.summary["videos"] = len(names)
     if out_dir is not None:
         report.write(out_dir)
     return report

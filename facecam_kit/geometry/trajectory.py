@@ -20,7 +20,9 @@ Taught in notebook 03 (trajectory sliders); used in notebooks 05-07.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+import math
+import numbers
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +31,7 @@ from facecam_kit.geometry.camera import CameraPath, orbit_angles, orbit_cameras,
 from facecam_kit.spec import (
     HEIGHT,
     LIMITS,
+    MIN_FACE_HEIGHT,
     MIN_VISIBLE_LANDMARKS,
     NUM_FRAMES,
     OFFICIAL_RANGES,
@@ -36,6 +39,28 @@ from facecam_kit.spec import (
     WIDTH,
     check_num_frames,
 )
+from facecam_kit.userfiles import read_json, short
+
+
+def _pair(name: str, value) -> tuple[float, float]:
+    """A (start, end) pair of numbers, or ValueError naming the field."""
+    try:
+        if isinstance(value, str | bytes) or len(value) != 2:
+            raise TypeError
+        return tuple(_number(name, v) for v in value)
+    except TypeError:
+        raise ValueError(f"{name} must be a (start, end) pair of numbers, got {short(value)}") from None
+
+
+def _number(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f"{name} must be a number, got {short(value)}")
+    return float(value)
+
+
+def _check_positive(name: str, value) -> None:
+    if not (math.isfinite(_number(name, value)) and value > 0):
+        raise ValueError(f"{name} must be a finite positive number, got {short(value)}")
 
 
 def _check_range(name: str, values, lo: float, hi: float, hint: str = "") -> None:
@@ -57,14 +82,11 @@ class OrbitTrajectory:
 
     def __post_init__(self):
         for name in ("azimuth", "elevation", "hfov"):
-            pair = tuple(float(v) for v in getattr(self, name))
-            if len(pair) != 2:
-                raise ValueError(f"{name} must be a (start, end) pair, got {getattr(self, name)!r}")
+            pair = _pair(name, getattr(self, name))
             object.__setattr__(self, name, pair)
             _check_range(f"{name} (degrees)", pair, *LIMITS[name])
         check_num_frames(self.num_frames)
-        if not self.radius > 0:
-            raise ValueError(f"radius must be positive, got {self.radius}")
+        _check_positive("radius", self.radius)
 
     def angles(self) -> dict[str, np.ndarray]:
         """Per-frame azimuth, elevation and hfov in degrees, each (F,)."""
@@ -135,14 +157,15 @@ class PresetTrajectory:
 
     def __post_init__(self):
         if isinstance(self.start, dict):
-            object.__setattr__(self, "start", OrbitTrajectory(**_fields(self.start)))
-        if self.name not in RECAMMASTER_PRESETS:
+            object.__setattr__(self, "start", trajectory_from_dict({"kind": "orbit", **self.start}))
+        if not isinstance(self.start, OrbitTrajectory):
+            raise ValueError(f"start must be an orbit (an object with azimuth, elevation...), got {short(self.start)}")
+        if not isinstance(self.name, str) or self.name not in RECAMMASTER_PRESETS:
             raise ValueError(
-                f"unknown ReCamMaster trajectory {self.name!r}; choose one of {sorted(RECAMMASTER_PRESETS)}"
+                f"unknown ReCamMaster trajectory {short(self.name)}; choose one of {sorted(RECAMMASTER_PRESETS)}"
             )
         check_num_frames(self.num_frames)
-        if not self.units_per_metre > 0:
-            raise ValueError(f"units_per_metre must be positive, got {self.units_per_metre}")
+        _check_positive("units_per_metre", self.units_per_metre)
 
     def cameras(self) -> CameraPath:
         first = self.start.cameras()
@@ -176,13 +199,19 @@ def trajectory_to_dict(traj: Trajectory) -> dict:
 
 def trajectory_from_dict(d: dict) -> Trajectory:
     kinds = {"orbit": OrbitTrajectory, "recammaster": PresetTrajectory}
+    if not isinstance(d, dict):
+        raise ValueError(f"a trajectory must be a JSON object with a 'kind', got {short(d)}")
     kind = d.get("kind")
-    if kind not in kinds:
-        raise ValueError(f"trajectory 'kind' must be one of {sorted(kinds)}, got {kind!r}")
-    try:
-        return kinds[kind](**_fields(d))
-    except TypeError as e:  # unknown or missing keys
-        raise ValueError(f"bad {kind} trajectory description {d}: {e}") from None
+    if not isinstance(kind, str) or kind not in kinds:
+        raise ValueError(f"trajectory 'kind' must be one of {sorted(kinds)}, got {short(kind)}")
+    unknown = sorted(set(d) - {f.name for f in fields(kinds[kind])})
+    if unknown:
+        raise ValueError(f"unknown key(s) {short(unknown)} in a {kind} trajectory; allowed: {_allowed(kinds[kind])}")
+    return kinds[kind](**_fields(d))
+
+
+def _allowed(cls) -> str:
+    return ", ".join(f.name for f in fields(cls) if f.init)
 
 
 def save_trajectory(traj: Trajectory, path) -> Path:
@@ -209,13 +238,13 @@ def _load_spec(s: str) -> Trajectory:
     path = Path(s)
     if not path.is_file():
         raise ValueError(
-            f"{s!r} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) nor an existing JSON file"
+            f"{short(s)} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) nor an existing JSON file"
         )
+    d = read_json(path, "trajectory file")
     try:
-        d = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
-    return trajectory_from_dict(d)
+        return trajectory_from_dict(d)
+    except ValueError as e:
+        raise ValueError(f"trajectory file {path}: {e}") from None
 
 
 def check_trajectory(
@@ -227,9 +256,10 @@ def check_trajectory(
 ) -> CameraPath:
     """The cameras a trajectory actually produces, checked: every camera's azimuth and elevation
     around the head and its field of view within ``spec.LIMITS`` (a preset started near the limit
-    can move past it), and at least ``min_visible`` of ``head_points`` (N, 3), the head's
+    can move past it), at least ``min_visible`` of ``head_points`` (N, 3), the head's
     landmarks in the proxy world, in front of the camera and inside the ``height x width`` frame
-    (a camera inside or far beside the head gives a blank condition). Returns the CameraPath;
+    (a camera inside or far beside the head gives a blank condition), and spanning at least
+    ``spec.MIN_FACE_HEIGHT`` of the frame height (a camera far away, a dot). Returns the CameraPath;
     raises ValueError naming the frame, the value and the limit.
     """
     cams = traj.cameras()
@@ -256,6 +286,15 @@ def check_trajectory(
             f"trajectory {name!r} does not show the head: in frame {i} only {100 * share[i]:.0f}% of its landmarks "
             f"are in front of the camera and inside the {height}x{width} frame (at least {100 * min_visible:.0f}% "
             f"needed); keep the camera about {PROXY_RADIUS} units from the head and aimed at it"
+        )
+    v = np.where(inside, uv[..., 1], np.nan)
+    span = (np.nanmax(v, 1) - np.nanmin(v, 1)) / height
+    i = int(np.argmin(span))
+    if span[i] < MIN_FACE_HEIGHT:
+        raise ValueError(
+            f"trajectory {name!r} shows the head too small: in frame {i} its landmarks span {100 * span[i]:.1f}% "
+            f"of the frame height (at least {100 * MIN_FACE_HEIGHT:.0f}% needed); bring the camera closer "
+            f"(the official distance is {PROXY_RADIUS} units) or narrow the field of view"
         )
     return cams
 

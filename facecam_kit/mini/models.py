@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -80,8 +81,8 @@ def save_mini(out: Path, vae, transformers: dict[str, Path], provenance: dict) -
     from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler
 
     out = Path(out)
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))  # never a user's name
     models = {}
     for kind, folder in transformers.items():
         cls = ReCamMasterTransformer if kind == "extrinsics" else WanTransformer3DModel
@@ -93,8 +94,11 @@ def save_mini(out: Path, vae, transformers: dict[str, Path], provenance: dict) -
         models[kind].save_pretrained(tmp / kind / "transformer")
     (tmp / "provenance.json").write_text(json.dumps(provenance, indent=1) + "\n")
     (tmp / "README.md").write_text(readme(provenance))
-    shutil.rmtree(out, ignore_errors=True)
+    old = out.with_name(f"{tmp.name}.old")
+    if out.exists():
+        out.rename(old)  # the earlier export (the caller checked it is one: provenance.json)
     tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
     return out
 
 

@@ -218,10 +218,12 @@ def train_mini_dits(work: Path, kinds=CAMERA_KINDS, progress: bool = True) -> di
         final = run / f"checkpoint-{cfg.max_steps:06d}"
         record_path = run / "record.json"
         if not record_path.is_file():
-            run.mkdir(parents=True, exist_ok=True)
-            (run / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+            config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
+            config.parent.mkdir(parents=True, exist_ok=True)
+            config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "facecam_kit.train", str(run / "config.json")], check=True)
+            if subprocess.run([sys.executable, "-m", "facecam_kit.train", str(config)]).returncode:
+                raise ValueError(f"training the {kind} DiT failed (its error is above); rerun to resume from {work}")
             seconds = time.perf_counter() - t0
             history = json.loads((run / "loss_history.json").read_text())
             record_path.write_text(json.dumps({"seconds": round(seconds, 1), "history": history}) + "\n")
@@ -277,8 +279,25 @@ class TrainMiniOptions:
     out: Path = field(default=OUT_DIR, metadata={"help": "where the models and their provenance go"})
 
 
+#: written into ``--work`` when train-mini starts: the folder is FaceCam-mini's working folder
+WORK_MARKER = "mini_work.json"
+
+
+def check_train_mini(opts: TrainMiniOptions) -> None:
+    """Before an hour of work: ``--out`` new, empty or an earlier export (it is replaced whole), and
+    ``--work`` new, empty or an earlier working folder; both writable, and not one inside the other."""
+    from facecam_kit.outputs import check_own_folder
+
+    check_own_folder(opts.out, "provenance.json", "--out", "FaceCam-mini export")
+    check_own_folder(opts.work, WORK_MARKER, "--work", "FaceCam-mini working folder")
+    out, work = Path(opts.out).resolve(), Path(opts.work).resolve()
+    if out == work or out in work.parents or work in out.parents:
+        raise ValueError(f"--out {opts.out} and --work {opts.work} must be separate folders (--out is replaced)")
+
+
 def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
-    """The ``train-mini`` job: :func:`train_mini`; returns the files it wrote."""
+    """The ``train-mini`` job: :func:`check_train_mini`, then :func:`train_mini`; returns the files it wrote."""
+    check_train_mini(opts)
     out = train_mini(
         opts.work, opts.out, command=f"python -m facecam_kit train-mini --work {opts.work} --out {opts.out}"
     )
@@ -288,6 +307,8 @@ def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
 def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "") -> Path:
     """All stages: studios, VAE, three DiTs, export. Returns ``out``."""
     work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    (work / WORK_MARKER).write_text(json.dumps({"job": "train-mini"}) + "\n")
     seconds = {"studios": sum(_studio_seconds(root) for root in make_mini_studios(work, progress))}
     vae_record = train_mini_vae(work, progress)
     dit_records = train_mini_dits(work, progress=progress)

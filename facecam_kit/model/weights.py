@@ -23,7 +23,7 @@ Taught in notebook 06 (loading real weights with ``WEIGHTS_DIR``).
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from facecam_kit.spec import MAX_MISSING_KEYS_SHARE
+from facecam_kit.userfiles import parse_json, read_json, short
 
 BASE = "Wan2.2-I2V-A14B-Diffusers"
 EXPERTS = {"transformer": "facecam_high_noise", "transformer_2": "facecam_low_noise"}
@@ -112,25 +113,48 @@ def _corrupt(path: Path, why: str) -> ValueError:
     return ValueError(f"corrupt weights file {path}: {why}; download or copy it again")
 
 
+#: the safetensors library's own limit on a header (its format allows no more)
+MAX_HEADER_BYTES = 100_000_000
+#: no tensor of a real model has more elements (a 14B model's largest has about 2**30)
+MAX_TENSOR_ELEMENTS = 2**40
+
+
+def _shape(value) -> tuple[int, ...]:
+    """A stored shape as a tuple of ints, or TypeError/ValueError when it is not one a tensor can have."""
+    if not isinstance(value, list) or len(value) > 8:
+        raise TypeError("a shape must be a short list")
+    dims = tuple(d for d in value if isinstance(d, int) and not isinstance(d, bool) and 0 <= d)
+    if len(dims) != len(value) or math.prod(dims) > MAX_TENSOR_ELEMENTS:
+        raise ValueError(f"impossible shape {short(value)}")
+    return dims
+
+
 def read_safetensors_header(path) -> dict[str, tuple[int, ...]]:
     """The tensor names and shapes stored in a .safetensors file, from its header only.
 
-    Raises ValueError naming the file when the header is unreadable or the data is cut short.
+    The header is read only when its claimed length is at most ``MAX_HEADER_BYTES`` and within the
+    file, and parsed with a depth limit, so a hostile header costs no more memory than that.
+    Raises ValueError naming the file when the header is unreadable, a shape is impossible
+    (negative, overflowing) or the data is cut short.
     """
     path = Path(path)
     size = path.stat().st_size
     with open(path, "rb") as f:
         raw = f.read(8)
         n = int.from_bytes(raw, "little") if len(raw) == 8 else -1
-        if not 2 <= n <= size - 8:
-            raise _corrupt(path, f"not a safetensors file, or cut short (header of {n} bytes, file of {size})")
+        if not 2 <= n <= min(size - 8, MAX_HEADER_BYTES):
+            raise _corrupt(
+                path,
+                f"not a safetensors file, or cut short (a header of {n:,} bytes claimed, file of {size:,}, "
+                f"at most {MAX_HEADER_BYTES:,} allowed)",
+            )
         try:
-            header = json.loads(f.read(n))
+            header = parse_json(f.read(n).decode("utf-8"), "header")
             entries = {k: v for k, v in header.items() if k != "__metadata__"}
-            shapes = {k: tuple(int(d) for d in v["shape"]) for k, v in entries.items()}
+            shapes = {k: _shape(v["shape"]) for k, v in entries.items()}
             end = max((int(v["data_offsets"][1]) for v in entries.values()), default=0)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError) as e:
-            raise _corrupt(path, f"unreadable header ({type(e).__name__})") from None
+            raise _corrupt(path, f"unreadable header ({type(e).__name__}: {short(str(e), 120)})") from None
     if 8 + n + end > size:
         raise _corrupt(path, f"truncated ({size} bytes, the header needs {8 + n + end})")
     return shapes
@@ -227,12 +251,15 @@ def _expected_shapes(model_cls, folder: Path) -> dict[str, tuple[int, ...]]:
     """The state-dict shapes of the model a folder's config.json describes (built on the meta device)."""
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(f"weights folder {folder} has no config.json\n\n{DOWNLOAD_HELP}")
+    config = read_json(folder / "config.json", "model config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{folder / 'config.json'} must be a JSON object of a {model_cls.__name__}'s settings")
     try:
-        config = model_cls.load_config(folder)
         with torch.device("meta"):
-            model = model_cls.from_config(config)
-    except (ValueError, TypeError, KeyError, OSError) as e:
-        raise ValueError(f"{folder / 'config.json'} does not describe a {model_cls.__name__}: {e}") from None
+            model = model_cls.from_config(model_cls.load_config(folder))
+    except Exception as e:  # diffusers and torch raise many kinds on a config that is not theirs
+        why = short(str(e).splitlines()[0] if str(e) else type(e).__name__, 160)
+        raise ValueError(f"{folder / 'config.json'} does not describe a {model_cls.__name__}: {why}") from None
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
@@ -259,7 +286,7 @@ def _diffusers_weights(folder: Path) -> dict[str, tuple[int, ...]]:
 
 
 def _refuse(check: ComponentCheck, root: Path, hint: str) -> ValueError:
-    some = ", ".join((check.missing or check.mismatched)[:3])
+    some = ", ".join((check.missing or check.mismatched)[:2])
     return ValueError(f"weights in {root} do not fit the model: {check.line()}, e.g. {some}. {hint}\n\n{DOWNLOAD_HELP}")
 
 
@@ -277,12 +304,15 @@ def inspect_weights(weights_dir, allow_missing_keys: bool = False) -> WeightsRep
         raise FileNotFoundError(f"weights folder not found: {root}\n\n{DOWNLOAD_HELP}")
     checks = []
     if (root / "model_index.json").is_file():
-        try:
-            index = json.loads((root / "model_index.json").read_text())
-        except json.JSONDecodeError as e:
-            raise _corrupt(root / "model_index.json", f"not JSON ({e})") from None
+        index = read_json(root / "model_index.json", "pipeline index")
+        if not isinstance(index, dict):
+            raise _corrupt(root / "model_index.json", "not a JSON object of components (save the pipeline again)")
         for sub, cls_name in _MODELS.items():
-            if (index.get(sub) or [None, None])[1] is None:
+            entry = index.get(sub)
+            if entry is not None and not (isinstance(entry, list) and len(entry) == 2):
+                why = f"{sub!r} must be a [library, class] pair, not {short(entry, 60)}"
+                raise _corrupt(root / "model_index.json", why)
+            if (entry or [None, None])[1] is None:
                 continue
             folder = root / sub
             expected = _expected_shapes(getattr(diffusers, cls_name), folder)
@@ -317,9 +347,8 @@ def inspect_weights(weights_dir, allow_missing_keys: bool = False) -> WeightsRep
                 raise _refuse(
                     expert,
                     root,
-                    f"More than {MAX_MISSING_KEYS_SHARE:.0%} of the keys missing: is this the FaceCam checkpoint "
-                    f"(original Wan / DiffSynth key layout) of the {sub} expert? "
-                    f"(--allow-missing-keys runs anyway, with those keys at the base weights)",
+                    f"Over {MAX_MISSING_KEYS_SHARE:.0%} of the keys missing: is this FaceCam's {sub} expert "
+                    f"(original Wan key layout)? --allow-missing-keys runs anyway (base weights for those)",
                 )
             checks.append(expert)
     _diffusers_weights(base / "text_encoder")  # its files' headers read

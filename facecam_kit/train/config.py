@@ -10,11 +10,13 @@ No notebook teaches training yet; notebook 04 (the training dataset) makes the d
 from __future__ import annotations
 
 import dataclasses
-import json
+import math
+import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from facecam_kit.spec import BOUNDARY, CAMERA_KINDS, check_num_frames
+from facecam_kit.spec import BOUNDARY, CAMERA_KINDS, NUM_FRAMES, check_num_frames
+from facecam_kit.userfiles import check_tree, read_config, short
 
 PRESETS = ("facecam", "recammaster", "full", "lora")
 
@@ -88,7 +90,8 @@ class TrainConfig:
     #: constant | linear | cosine, each after lr_warmup_steps of linear warm-up
     lr_scheduler: str = "constant"
     lr_warmup_steps: int = 0
-    max_grad_norm: float = 1.0
+    #: gradient clipping by global norm (> 0); null: no clipping (the official FaceCam run)
+    max_grad_norm: float | None = 1.0
     #: no | bf16 (autocast; master weights and optimiser states stay fp32)
     mixed_precision: str = "no"
     gradient_checkpointing: bool = False
@@ -109,6 +112,20 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self):
+        check_types(self)
+        for key, (lo, hi) in BOUNDS.items():
+            value = getattr(self, key)
+            if value is not None and not lo <= value <= hi:
+                raise ValueError(f"{key} must be in [{lo:g}, {hi:g}], got {short(value)}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise ValueError(
+                f"max_grad_norm must be > 0 (or null for no clipping), got {self.max_grad_norm}: a norm <= 0 "
+                "flips or zeroes every gradient"
+            )
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {short(self.betas)}")
+        if self.lr_warmup_steps > self.max_steps:
+            raise ValueError(f"lr_warmup_steps ({self.lr_warmup_steps}) must not exceed max_steps ({self.max_steps})")
         check_num_frames(self.num_frames, "num_frames")
         choices = {
             "preset": PRESETS,
@@ -165,30 +182,119 @@ class TrainConfig:
         return asdict(self)
 
 
+#: inclusive ranges of the numeric settings (types are checked first, by :func:`check_types`)
+BOUNDS = {
+    "lora_rank": (1, 4096),
+    "lora_alpha": (1e-6, 1e6),
+    "logit_mean": (-10, 10),
+    "logit_std": (1e-3, 10),
+    "num_frames": (1, 4 * NUM_FRAMES + 1),
+    "samples_per_item": (1, 100_000),
+    "data_seed": (0, 2**63 - 1),
+    "seed": (0, 2**63 - 1),
+    "cache_shard_size": (1, 100_000),
+    "batch_size": (1, 4096),
+    "grad_accum": (1, 4096),
+    "max_steps": (1, 10**8),
+    "weight_decay": (0, 10),
+    "lr_warmup_steps": (0, 10**8),
+    "log_every": (1, 10**8),
+    "checkpoint_every": (1, 10**8),
+    "validate_every": (0, 10**8),
+    "validation_steps": (1, 1000),
+}
+
+
+def _check_value(key: str, value, hint):
+    """``value`` checked against the type ``hint`` (converted where YAML 1.1 reads a number as a
+    string: ``1e-4``); TypeError-free: raises ValueError naming the key."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        if value is None:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ValueError(f"{key} must be a list, got {short(value)}")
+        return [_check_value(f"{key}[{i}]", v, typing.get_args(hint)[0]) for i, v in enumerate(value)]
+    if hint is float and isinstance(value, str):
+        try:
+            value = float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
+        except ValueError:
+            pass
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
+        str: lambda v: isinstance(v, str),
+        dict: lambda v: isinstance(v, dict),
+    }.get(hint, lambda v: True)  # an annotation without a rule here is checked by __post_init__
+    if not ok(value):
+        kind = {float: "a finite number", int: "a whole number", bool: "true or false"}.get(hint, f"a {hint.__name__}")
+        raise ValueError(f"{key} must be {kind}, got {short(value)}")
+    return float(value) if hint is float else value
+
+
+def check_types(cfg: TrainConfig) -> None:
+    """Every field of ``cfg`` of its annotated type (values converted in place where needed)."""
+    hints = typing.get_type_hints(type(cfg))
+    for f in dataclasses.fields(cfg):
+        setattr(cfg, f.name, _check_value(f.name, getattr(cfg, f.name), hints[f.name]))
+
+
 def parse_value(text: str):
     """A ``--set key=value`` value: YAML (numbers, true/false, null, [lists]) or a plain string."""
     import yaml
 
-    return yaml.safe_load(text)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text  # not YAML: the string itself, type-checked with the rest
+    check_tree(value, f"--set value {short(text)}")
+    return value
+
+
+def add_train_arguments(parser) -> None:
+    """``CONFIG [--set KEY=VALUE ...]`` on an argparse parser: ``python -m facecam_kit train`` and
+    ``python -m facecam_kit.train``."""
+    parser.add_argument("config", help="a training configuration, YAML or JSON (configs/train/tiny_studio.yaml)")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one setting (YAML value), e.g. --set max_steps=50 --set resume=latest",
+    )
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``--set KEY=VALUE`` items as a dict of parsed values (:func:`parse_value`)."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set takes KEY=VALUE, got {short(item)}")
+        overrides[key.strip()] = parse_value(value)
+    return overrides
 
 
 def load_config(path, overrides: dict | None = None) -> TrainConfig:
-    """A :class:`TrainConfig` from a YAML (.yaml/.yml) or JSON file, with ``overrides`` on top."""
-    import yaml
+    """A :class:`TrainConfig` from a YAML (.yaml/.yml) or JSON file, with ``overrides`` on top.
 
+    Read with bounds (size, depth, YAML alias expansion: :func:`facecam_kit.userfiles.read_config`);
+    every value type-checked and range-checked; errors name the file and the key."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"training config not found: {path} (examples in configs/train/)")
-    try:
-        data = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-    except (json.JSONDecodeError, yaml.YAMLError) as e:
-        raise ValueError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {e}") from None
-    data = {**(data or {}), **(overrides or {})}
+    data = {**read_config(path, "training config"), **(overrides or {})}
     known = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(map(str, data)) - known)
     if unknown:
-        raise ValueError(f"{path}: unknown setting(s) {', '.join(unknown)}; the settings are TrainConfig's fields")
+        raise ValueError(
+            f"{path}: unknown setting(s) {short(', '.join(unknown))}; the settings are TrainConfig's fields"
+        )
     try:
         return TrainConfig(**data)
-    except TypeError as e:
+    except (TypeError, ValueError) as e:
         raise ValueError(f"{path}: {e}") from None

@@ -35,6 +35,7 @@ No notebook teaches training yet; notebook 06 (the model and inference) teaches 
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -42,15 +43,19 @@ import numpy as np
 import torch
 
 from facecam_kit.model.pipeline import FaceCamPipeline, camera_inputs, dit_input, make_scheduler
+from facecam_kit.outputs import check_own_folder
 from facecam_kit.spec import GUIDANCE_SCALE
 from facecam_kit.train.cache import CachedLatents, LazyLatents, build_cache, settings_hash
 from facecam_kit.train.config import TrainConfig
 from facecam_kit.train.flow_matching import add_noise, expert_share, sample_timesteps, velocity_target
 from facecam_kit.train.trainable import apply_preset, count_parameters, merged_state_dict
+from facecam_kit.userfiles import read_json, short
 
 #: expert name -> the pipeline component it is
 COMPONENTS = {"high": "transformer", "low": "transformer_2"}
 STATE_DIR = "training_state"
+#: written into output_dir when a run starts: the folder is a training run of the kit's
+RUN_MARKER = "train_run.json"
 #: what each logged step keeps in ``loss_history.json`` (and the checkpoint's trainer state)
 HISTORY_KEYS = ("loss", "lr", "grad_norm", "samples_per_s")
 #: camera kind -> the cached latent-cache key that holds its condition
@@ -190,7 +195,8 @@ class Trainer:
         from accelerate.utils import ProjectConfiguration
 
         self.cfg = cfg
-        self.out = Path(cfg.output_dir)
+        # before any heavy work: a folder of our own (never a user's) that we can write in
+        self.out = check_own_folder(cfg.output_dir, RUN_MARKER, "output_dir", "training run")
         self.acc = Accelerator(
             mixed_precision=cfg.mixed_precision,
             gradient_accumulation_steps=cfg.grad_accum,
@@ -222,6 +228,9 @@ class Trainer:
             model.train()
         for model in self.frozen.values():
             model.requires_grad_(False)
+        if self.acc.is_main_process:  # the folder is the kit's from now on (check_own_folder)
+            self.out.mkdir(parents=True, exist_ok=True)
+            (self.out / RUN_MARKER).write_text(json.dumps({"job": "train", "config": cfg.to_dict()}, indent=1) + "\n")
 
     # -- data -------------------------------------------------------------------------------------
     def data_settings(self) -> dict:
@@ -338,8 +347,18 @@ class Trainer:
         state = ckpt / STATE_DIR / "trainer_state.json"
         if not state.is_file():
             raise FileNotFoundError(f"{ckpt} is not a training checkpoint: {state} is missing")
-        self.acc.load_state(str(ckpt / STATE_DIR))
-        saved = json.loads(state.read_text())
+        saved = read_json(state, "trainer state")
+        if not (isinstance(saved, dict) and isinstance(saved.get("step"), int) and saved["step"] >= 0):
+            raise ValueError(f"trainer state {state} holds no step; the checkpoint is damaged: resume from another")
+        rng = ckpt / STATE_DIR / f"random_states_{self.acc.process_index}.pkl"
+        try:  # accelerate skips an unreadable RNG state with no more than a log line
+            states = torch.load(rng, weights_only=False)
+            if not {"random_state", "torch_manual_seed"} <= set(states):
+                raise KeyError("random_state")
+            self.acc.load_state(str(ckpt / STATE_DIR))
+        except Exception as e:  # torch, pickle, safetensors: a truncated or damaged checkpoint
+            why = short(str(e).splitlines()[0] if str(e) else type(e).__name__, 120)
+            raise ValueError(f"checkpoint {ckpt} cannot be resumed ({why}); resume from another checkpoint") from None
         self.step, self.history = saved["step"], saved.get("history", [])
         self.acc.print(f"resumed from {ckpt} at step {self.step}")
 
@@ -377,9 +396,15 @@ class Trainer:
                 batch = collate(self.cache, indices, acc.device)
                 with acc.accumulate(*self.models.values()), acc.autocast():
                     loss, stats = flow_matching_loss(model, batch, self.text, self.empty, c, expert, positions)
+                    if not torch.isfinite(loss.detach()).item():
+                        raise ValueError(
+                            f"the loss is {loss.item()} at step {self.step + 1}: training diverged (lr {c.lr:g}; "
+                            f"try a lower lr, mixed_precision: no, or max_grad_norm); last checkpoint: {last}"
+                        )
                     acc.backward(loss)
-                    if acc.sync_gradients:
-                        grad_norm = acc.clip_grad_norm_(model.parameters(), c.max_grad_norm)
+                    if acc.sync_gradients:  # an infinite norm measures the gradient and clips nothing
+                        clip = math.inf if c.max_grad_norm is None else c.max_grad_norm
+                        grad_norm = acc.clip_grad_norm_(model.parameters(), clip)
                     self.optimizer.step()
                     self.optimizer.zero_grad(set_to_none=True)
                 window.append(loss.detach())
