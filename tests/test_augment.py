@@ -1,10 +1,15 @@
+"""The training-data strategies and datasets: each official rule pinned by a test (docs/official_behaviour.md, section 8)."""
+
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
 from facecam_kit.data import augment
-from facecam_kit.data.dataset import MonocularDataset, StudioDataset
-from facecam_kit.data.studio import make_studio
+from facecam_kit.data import dataset as dataset_module
+from facecam_kit.data.dataset import KIT_V1, MonocularDataset, StudioDataset, resolve_options
+from facecam_kit.data.studio import load_capture, make_studio
 from facecam_kit.face.landmarks import detect_landmarks
 from facecam_kit.geometry.camera import intrinsics_from_fov, project_points
 from facecam_kit.video import write_video
@@ -81,12 +86,204 @@ def test_studio_dataset(tmp_path):
         StudioDataset(tmp_path / "head_000")
 
 
-def test_monocular_dataset(tmp_path, portrait):
-    clip = np.repeat(portrait[None], 9, 0)
-    write_video(tmp_path / "clip.mp4", clip)
-    ds = MonocularDataset(tmp_path, num_frames=5, samples_per_video=2)
-    s = ds[0]
-    assert s["target"].shape == (5, 3, 512, 348) and s["condition"].shape == (5, 3, 512, 348)
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    """One head, 4 cameras, 13 frames at 48 px, its white background repainted a colour (the fill rule)."""
+    from facecam_kit.video import read_video, write_video
+
+    root = tmp_path_factory.mktemp("rules") / "studio"
+    make_studio(root, num_heads=1, num_cameras=4, num_frames=13, size=48, seed=3, progress=False)
+    for video in (root / "head_000").glob("cam_*.mp4"):
+        frames = read_video(video)[0]
+        frames[frames.min(-1) > 235] = BACKGROUND
+        write_video(video, frames)
+    return root
+
+
+BACKGROUND = (40, 120, 200)
+
+
+def undo(landmarks, A):
+    """Landmarks (F, N, 2) moved back by the inverse of the similarities A (F, 3, 3)."""
+    return augment.transform_landmarks(landmarks, np.linalg.inv(A))
+
+
+def runs(plan) -> list[int]:
+    """Lengths of the runs of equal values in a plan."""
+    cuts = np.flatnonzero(np.diff(plan)) + 1
+    return np.diff(np.r_[0, cuts, len(plan)]).tolist()
+
+
+def test_anchor_condition_is_the_start_instant_moved_only_by_the_zoom_and_pan(studio):
+    cap = load_capture(studio / "head_000")
+    for condition in ("anchor", "per_frame"):
+        ds = StudioDataset(studio, 9, 8, p_background=0, seed=1, condition=condition)
+        spread = []
+        for i in range(8):
+            item = ds[i]
+            lm = undo(item["condition_landmarks"].double().numpy(), item["warp"].numpy())
+            plan, start = item["plan"].numpy(), int(item["start"])
+            if condition == "anchor":  # the head at the clip's start instant, from each segment's camera
+                np.testing.assert_allclose(lm, cap.landmarks2d[plan, start], atol=1e-3)
+            spread += [np.abs(lm[plan == c] - lm[plan == c][0]).max() for c in np.unique(plan)]
+        if condition == "anchor":
+            assert max(spread) < 1e-3  # constant within each segment
+        else:
+            assert max(spread) > 1.0  # the head's motion is in the per-frame condition
+
+
+def test_equal_segments_official_lengths_and_latent_cuts():
+    lengths = lambda starts, n: np.diff(np.r_[starts, n]).tolist()
+    assert lengths(augment.equal_segments(81, 2, False), 81) == [41, 40]
+    assert lengths(augment.equal_segments(81, 3, False), 81) == [28, 28, 25]
+    assert lengths(augment.equal_segments(81, 4, False), 81) == [21, 21, 21, 18]
+    assert lengths(augment.equal_segments(9, 4, False), 9) == [3, 3, 3]  # the 4th starts past the clip
+    for n in (9, 17, 81):
+        for k in (1, 2, 3, 4):
+            starts = augment.equal_segments(n, k, True)
+            assert (starts[1:] % 4 == 1).all()  # every cut on a latent-frame boundary (frames 4j + 1)
+            official = augment.equal_segments(n, k, False)
+            if len(starts) == len(official):
+                assert np.abs(starts - official).max() <= 2  # the nearest boundary
+    assert lengths(augment.equal_segments(81, 3, True), 81) == [29, 28, 24]
+
+
+def test_dataset_segments_follow_the_rule(studio):
+    rng_runs = {}
+    for segments in ("equal", "random"):
+        ds = StudioDataset(studio, 9, 40, augment=False, seed=0, segments=segments)
+        rng_runs[segments] = [runs(ds[i]["plan"].numpy()) for i in range(40)]
+        clips = {len(r) for r in rng_runs[segments]}
+        assert clips >= {1, 2}
+    for r in rng_runs["equal"]:  # 9 frames: k = 1 -> 9; k = 2, 3, 4 -> 5 + 4 (cuts on frame 5)
+        assert r in ([9], [5, 4])
+    assert any(r not in ([9], [5, 4]) for r in rng_runs["random"])  # random cuts fall inside latent frames
+    # official: k distinct target cameras, the source camera possibly among them
+    ds = StudioDataset(studio, 9, 40, augment=False, seed=0, segments="equal", latent_cuts=False)
+    plans = [ds[i]["plan"].numpy() for i in range(40)]
+    assert {tuple(runs(p)) for p in plans} >= {(9,), (5, 4), (4, 4, 1), (3, 3, 3)}
+    assert all(len(set(p)) == len(runs(p)) for p in plans)
+
+
+def test_zoom_pan_and_source_ranges_over_seeded_samples(studio):
+    ds = StudioDataset(studio, 9, 300, p_background=0, seed=5)
+    items = [ds[i] for i in range(300)]
+    A = np.stack([it["warp"].numpy()[[0, -1]] for it in items])  # (300, 2, 3, 3): start and end
+    A_src = np.stack([it["source_warp"].numpy() for it in items])
+    centre = np.array([24.0, 24.0, 1.0])
+    scale = A[..., 0, 0]
+    assert 1.0 <= scale.min() < 1.01 and 1.24 < scale.max() <= 1.25  # U(1, 1.25), start and end
+    assert abs(scale.mean() - 1.125) < 0.01
+    assert (np.abs(scale[:, 0] - scale[:, 1]) > 1e-6).all()  # a zoom in every target
+    offset = ((A @ centre)[..., :2] - 24) / 48  # where a face at the centre goes, of the frame side
+    assert np.abs(offset).max() <= 0.125 and np.abs(offset).max() > 0.10  # (s - 1)(1/2 - pos): +-12.5%
+    assert abs(offset.std() - 0.25 / 6) < 0.004  # std of U(0, .25) x U(-.5, .5)
+    pan = np.abs(offset[:, 1] - offset[:, 0]).max(-1)
+    assert (pan > 0).mean() == 1 and 0.04 < pan.mean() < 0.11  # a pan in every target
+    s = A_src[:, 0, 0]
+    assert 0.75 <= s.min() < 0.77 and 1.23 < s.max() <= 1.25 and abs(s.mean() - 1) < 0.02  # U(0.75, 1.25)
+    pos = 0.5 - (A_src[:, :2, 2] - (24 - s[:, None] * 24)) / ((s[:, None] - 1) * 48)
+    assert pos.min() > -1e-6 and pos.max() < 1 + 1e-6 and abs(pos.mean() - 0.5) < 0.05  # U(0, 1) of the margin
+    assert pos.min() < 0.05 and pos.max() > 0.95
+    # the kit's earlier: a centred source, a target zoomed out too
+    old = StudioDataset(studio, 9, 300, p_background=0, seed=5, **KIT_V1)
+    old_items = [old[i] for i in range(60)]
+    old_src = np.stack([it["source_warp"].numpy() for it in old_items])
+    np.testing.assert_allclose(old_src @ centre, np.repeat(centre[None], 60, 0), atol=1e-9)
+    assert min(float(it["warp"][0, 0, 0]) for it in old_items) < 0.9
+
+
+def test_padding_takes_the_background_colour(studio):
+    for fill, colour in (("corners", BACKGROUND), ("white", (255, 255, 255))):
+        ds = StudioDataset(studio, 9, 40, p_background=0, seed=2, fill=fill)
+        item = next(ds[i] for i in range(40) if ds[i]["source_warp"][0, 0] < 0.85)  # a shrunk source
+        src = ((item["source"][0].permute(1, 2, 0).numpy() + 1) * 127.5).round()
+        A = item["source_warp"].numpy()
+        lo, hi = A[:2, 2], A[:2, 2] + A[0, 0] * 48  # the pasted frame's box
+        v, u = np.mgrid[:48, :48] + 0.5
+        border = (u < lo[0] - 1) | (u > hi[0] + 1) | (v < lo[1] - 1) | (v > hi[1] + 1)
+        assert border.sum() > 50
+        assert np.abs(src[border] - colour).max() <= 12, fill  # H.264 moves the colour a little
+        cond = ((item["condition"].permute(0, 2, 3, 1).numpy() + 1) * 127.5).round()
+        assert (cond[:, :2, :2] == 255).all()  # the condition's canvas stays white
+
+
+def test_intrinsics_reach_the_plucker_condition(studio):
+    """The Plücker ray of a zoomed and panned target's pixel passes through the 3D point that pixel
+    shows (the nose): the maps carry the augmented intrinsics."""
+    from scipy.ndimage import map_coordinates
+
+    from facecam_kit.geometry.camera import relative_pose
+    from facecam_kit.train.cache import plucker_maps
+
+    cap = load_capture(studio / "head_000")
+    ds = StudioDataset(studio, 9, 12, p_background=0, seed=4, condition="per_frame")
+    errors = []
+    for i in range(12):
+        item = ds[i]
+        maps = plucker_maps(item).double().numpy()  # (6, f, 6, 6) at latent resolution (48 / 8)
+        src_R, src_t = item["source_R"].numpy(), item["source_t"].numpy()
+        for j, f in enumerate(range(0, 9, 4)):
+            # the nose in the source camera's frame (where the maps live), and the target camera's centre there
+            nose = src_R @ cap.landmarks3d[int(item["start"]) + f, 4] + src_t
+            R, t = relative_pose(src_R, src_t, item["R"][f].numpy(), item["t"][f].numpy())
+            centre = -R.T @ t
+            uv = item["condition_landmarks"][f, 4].double().numpy() / 8 - 0.5  # in latent pixel-centre units
+            d = np.array([map_coordinates(maps[3 + c, j], [[uv[1]], [uv[0]]], order=1)[0] for c in range(3)])
+            cos = d @ (nose - centre) / np.linalg.norm(d) / np.linalg.norm(nose - centre)
+            errors.append(np.degrees(np.arccos(min(cos, 1.0))))
+    assert max(errors) < 0.5, errors  # a K without the zoom and pan misses by degrees (a pan of 6 px is ~4)
+
+
+def test_extrinsics_get_no_zoom_or_pan(studio):
+    """ReCamMaster's 12 numbers hold no intrinsics: its data keeps the camera's own pixels and K,
+    while the samples (cameras, cuts, start) are the other kinds' samples."""
+    cap = load_capture(studio / "head_000")
+    plain = StudioDataset(studio, 9, 6, p_background=0, seed=7, **resolve_options("studio", {}, "landmarks"))
+    ext = StudioDataset(studio, 9, 6, p_background=0, seed=7, **resolve_options("studio", {}, "extrinsics"))
+    for i in range(6):
+        a, b = plain[i], ext[i]
+        assert torch.equal(a["plan"], b["plan"]) and int(a["start"]) == int(b["start"])
+        np.testing.assert_allclose(b["K"].numpy(), cap.K[b["plan"].numpy()], atol=1e-12)
+        np.testing.assert_allclose(b["warp"].numpy(), np.tile(np.eye(3), (9, 1, 1)), atol=1e-12)
+        assert np.abs(a["K"].numpy() - b["K"].numpy()).max() > 0.1  # the others' K moves with the zoom
+    # an explicit rule wins (FaceCam-mini v1 kept its zooms for every kind)
+    assert resolve_options("studio", {"source_scale_range": [0.8, 1.0]}, "extrinsics")["source_scale_range"] == [0.8, 1]
+    with pytest.raises(ValueError, match="unknown rule"):
+        resolve_options("studio", {"segment": "equal"})
+    with pytest.raises(ValueError, match="condition must be one of"):
+        resolve_options("studio", {"condition": "first"})
+
+
+def test_every_capture_stays_cached(studio, tmp_path, monkeypatch):
+    """12 captures read in rotation: each loaded once (a cache of 8 reloaded every read)."""
+    for i in range(12):
+        shutil.copytree(studio / "head_000", tmp_path / f"head_{i:03d}")
+    loads = []
+    real = dataset_module.load_capture
+    monkeypatch.setattr(dataset_module, "load_capture", lambda p: loads.append(p) or real(p))
+    ds = StudioDataset(tmp_path, 5, 2, augment=False)
+    for i in range(len(ds)):
+        ds[i]
+    assert len(loads) == 12
+
+
+def test_monocular_dataset(tmp_path):
+    from facecam_kit.assets import data_path
+
+    shutil.copy(data_path("sample_clip.mp4"), tmp_path / "clip.mp4")
+    ds = MonocularDataset(tmp_path, num_frames=9, samples_per_video=40, height=96, width=64)
+    items = [ds[i] for i in range(40)]
+    s = items[0]
+    assert s["target"].shape == s["condition"].shape == s["source"].shape == (9, 3, 96, 64)
+    # the condition: MediaPipe on frame 0 only, moved with the target
+    first = undo(s["condition_landmarks"].double().numpy(), s["warp"].numpy())
+    assert np.abs(first - first[0]).max() < 1e-3
+    scales = np.array([[it["warp"][0, 0, 0], it["warp"][-1, 0, 0], it["source_warp"][0, 0]] for it in items])
+    assert scales.min() >= 1 and scales.max() <= 1.5 and scales.max() > 1.4  # U(1, 1.5), source and target
+    per_frame = MonocularDataset(tmp_path, 9, 2, height=96, width=64, condition="per_frame", start="random")[0]
+    moved = undo(per_frame["condition_landmarks"].double().numpy(), per_frame["warp"].numpy())
+    assert np.abs(moved - moved[0]).max() > 0.5  # the person moves in the sample clip
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no videos"):
         MonocularDataset(tmp_path / "empty")

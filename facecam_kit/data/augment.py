@@ -4,11 +4,20 @@ The camera condition must describe the augmented video, not the original one, so
 here takes frames (F, H, W, 3) uint8 with their landmarks (F, N, 2) pixels and returns both
 transformed consistently (and, where the camera changes, the matching intrinsics).
 
-* scale augmentation: a random zoom in [0.75, 1.25] about the image centre;
-* background: MediaPipe selfie segmentation, the background replaced by a random colour;
-* synthetic camera motion on one video: zoom (scale interpolated from start to end) and pan
-  (crop offset interpolated), usable on monocular "in-the-wild" videos;
-* multi-clip stitching: 1-4 clips from different cameras of one multi-view capture, in time order.
+The official recipe (docs/official_behaviour.md, section 8):
+
+* **still** augmentation of the source: one scale for the whole clip at a random position of the
+  margin (:func:`still_transform`);
+* **moving** augmentation of the target: a start and an end scale and a start and an end position,
+  all interpolated linearly over the target: a zoom and a pan at once (:func:`moving_transform`);
+* the canvas colour of both: the mean of the first frame's top corners (:func:`corner_colour`);
+* multi-clip stitching into **equal segments** of ``F // k + 1`` frames (:func:`equal_segments`),
+  the kit moving each cut onto a latent-frame boundary (:func:`latent_cut`).
+
+A scale and a position ``pos`` of the margin move a point at the frame centre by ``(s - 1)(1/2 - pos)``
+of the frame side (:func:`margin_shift`). The kit's earlier strategies stay as options: a scale about
+the centre (:func:`scale_augment`), a zoom *or* a pan (:func:`synthetic_zoom`, :func:`synthetic_pan`),
+stitching cut at random frames (:func:`stitch_plan`), and MediaPipe's background replacement.
 
 A scale about the centre and a crop shift are both changes of the intrinsics: ``K' = A K`` with
 ``A`` the 2D similarity applied to the image, so the augmented frames keep exact cameras.
@@ -25,6 +34,10 @@ from facecam_kit.face.landmarks import STDERR_FILTER
 
 SCALE_RANGE = (0.75, 1.25)
 MAX_CLIPS = 4
+#: the side of the corner patches whose mean colour fills uncovered pixels (official: 10 x 10)
+CORNER_PATCH = 10
+#: Wan's VAE groups frames 0 | 1-4 | 5-8 ...: a latent frame starts at every frame 4j + 1
+LATENT_STRIDE = 4
 
 
 def similarity_matrices(scale, shift, height: int, width: int) -> np.ndarray:
@@ -66,10 +79,82 @@ def warp(frames: np.ndarray, landmarks: np.ndarray, A: np.ndarray, fill=(255, 25
             for f, a in zip(frames, A)
         ]
     )
+    return out, transform_landmarks(landmarks, A)
+
+
+def transform_landmarks(landmarks, A: np.ndarray) -> np.ndarray:
+    """Landmarks (F, N, 2) pixels moved by the similarities A (F, 3, 3) as :func:`warp` moves the pixels."""
     lm = np.asarray(landmarks, dtype=np.float64)[..., :2]
     # cv2 maps pixel centres (x + 0.5 in our continuous coordinates): conjugate by the half-pixel shift
-    lm = np.einsum("fij,fnj->fni", A[:, :2, :2], lm - 0.5) + A[:, None, :2, 2] + 0.5
-    return out, lm
+    return np.einsum("fij,fnj->fni", A[:, :2, :2], lm - 0.5) + A[:, None, :2, 2] + 0.5
+
+
+def corner_colour(frame: np.ndarray, patch: int = CORNER_PATCH) -> np.ndarray:
+    """The official canvas colour: the mean of the top-left and top-right ``patch`` x ``patch``
+    corners of a frame (H, W, 3), so that borders match the background. Returns (3,) uint8."""
+    corners = np.concatenate([frame[:patch, :patch], frame[:patch, -patch:]], 1).reshape(-1, 3)
+    return np.round(corners.mean(0)).astype(np.uint8)
+
+
+def margin_shift(scale, position, height: int, width: int) -> np.ndarray:
+    """The shift (F, 2) pixels, x y, that places a frame scaled by ``scale`` (F,) at ``position``
+    (F, 2) in [0, 1] of the margin, as the official augmentation does: a scale above 1 crops the
+    enlarged frame there, below 1 pastes the shrunk frame there on a canvas. Either way a point at the
+    centre moves by ``(s - 1)(1/2 - pos)`` of the frame side (with :func:`similarity_matrices`)."""
+    s = np.atleast_1d(np.asarray(scale, dtype=np.float64))[:, None]
+    return (s - 1) * (0.5 - np.asarray(position, dtype=np.float64)) * [width, height]
+
+
+def still_transform(rng: np.random.Generator, num_frames: int, height: int, width: int, scale_range, position: str):
+    """The source's still augmentation: one scale ~ U(scale_range) for every frame, at a position
+    ~ U(0, 1)^2 of the margin (``position="random"``, official) or at the centre (``"centre"``, the
+    kit's earlier). ``scale_range`` None: no augmentation, nothing drawn. Returns A (F, 3, 3)."""
+    if scale_range is None:
+        return np.tile(np.eye(3), (num_frames, 1, 1))
+    s = rng.uniform(*scale_range)
+    pos = rng.uniform(0, 1, 2) if position == "random" else np.full(2, 0.5)
+    shift = margin_shift([s], pos[None], height, width)
+    return similarity_matrices(np.full(num_frames, s), np.repeat(shift, num_frames, 0), height, width)
+
+
+def moving_transform(rng: np.random.Generator, num_frames: int, height: int, width: int, scale_range):
+    """The target's moving augmentation (official): a start and an end scale ~ U(scale_range) and a
+    start and an end position ~ U(0, 1)^2 of the margin, each interpolated linearly over the frames:
+    a zoom and a pan at once. Returns A (F, 3, 3)."""
+    s0, s1 = rng.uniform(*scale_range, 2)
+    p0, p1 = rng.uniform(0, 1, (2, 2))
+    w = np.linspace(0, 1, num_frames)[:, None]
+    s = s0 + (s1 - s0) * w[:, 0]
+    return similarity_matrices(s, margin_shift(s, p0 + (p1 - p0) * w, height, width), height, width)
+
+
+def latent_cut(frame: int) -> int:
+    """The latent-frame boundary (a frame ``4j + 1``) nearest to a cut before ``frame`` (ties go later)."""
+    return LATENT_STRIDE * int(np.floor((frame - 1) / LATENT_STRIDE + 0.5)) + 1
+
+
+def equal_segments(num_frames: int, clips: int, latent_cuts: bool = True) -> np.ndarray:
+    """The first frame of each stitched segment, officially ``i * (F // k + 1)`` for k clips, the
+    stitch truncated to F frames (k = 2 at 81 frames: 41 + 40; 3: 28 + 28 + 25). A segment starting
+    at or past F is dropped (k = 4 at 9 frames gives 3 segments). With ``latent_cuts`` each cut moves
+    to the nearest latent-frame boundary (:func:`latent_cut`; 81 frames, k = 3: 29 + 28 + 24), so that
+    no latent frame mixes two cameras; cuts that meet merge. Returns (k',) int, starting with 0."""
+    starts = np.arange(clips) * (num_frames // clips + 1)
+    if latent_cuts:
+        starts = np.r_[0, [latent_cut(s) for s in starts[1:]]].astype(int)
+    return np.unique(starts[starts < num_frames])
+
+
+def official_stitch_plan(
+    rng: np.random.Generator, num_frames: int, num_cameras: int, max_clips: int = MAX_CLIPS, latent_cuts: bool = True
+) -> np.ndarray:
+    """Official stitching: k ~ U{1..max_clips} target cameras drawn without repetition (the source
+    camera may be among them), each filming one equal segment (:func:`equal_segments`) of the same
+    clip. Returns (F,) int, the camera of each output frame."""
+    k = int(rng.integers(1, min(max_clips, num_cameras) + 1))
+    cams = rng.choice(num_cameras, k, replace=False)
+    starts = equal_segments(num_frames, k, latent_cuts)
+    return np.repeat(cams[: len(starts)], np.diff(np.r_[starts, num_frames]))
 
 
 def scale_augment(frames, landmarks, scale: float):
@@ -138,10 +223,11 @@ class BackgroundReplacer:
 
 
 def stitch_plan(rng: np.random.Generator, num_frames: int, num_cameras: int, max_clips: int = MAX_CLIPS):
-    """Random multi-clip stitching: per output frame, which camera it comes from.
+    """Random multi-clip stitching (the kit's earlier): per output frame, which camera it comes from.
 
     1 to ``max_clips`` clips (never more than cameras), consecutive clips from different cameras,
-    cut at random frames. Returns (F,) int camera index per frame.
+    cut at random frames, which may fall inside a latent frame: a segment of 1-3 frames can then be
+    invisible to a camera condition sampled once per latent frame. Returns (F,) int camera per frame.
     """
     n = int(rng.integers(1, min(max_clips, num_cameras) + 1))
     cuts = np.sort(rng.choice(np.arange(1, num_frames), n - 1, replace=False)) if n > 1 else np.array([], int)

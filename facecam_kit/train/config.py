@@ -73,6 +73,10 @@ class TrainConfig:
     #: the metric size of a studio scene, drawn log-uniformly per sample: it multiplies the
     #: translations of the extrinsic and Plücker conditions and changes no pixel
     scene_scale_range: list[float] = field(default_factory=lambda: [1.0, 1.0])
+    #: the dataset's rules (facecam_kit.data.dataset.RULES; docs/official_behaviour.md, section 8),
+    #: e.g. {condition: per_frame, segments: random}; unset ones follow the official recipe, and with
+    #: camera extrinsics no zoom or pan (data.dataset.NO_ZOOM_PAN: 12 numbers hold no intrinsics)
+    data_options: dict = field(default_factory=dict)
     #: where the latents go (default: data_root/latents-<hash of the data settings>)
     cache_dir: str | None = None
     #: false: no cache, each sample encoded when drawn (the same numbers; for a few steps)
@@ -124,8 +128,6 @@ class TrainConfig:
             )
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ValueError(f"betas must be two numbers in [0, 1), got {short(self.betas)}")
-        if self.lr_warmup_steps > self.max_steps:
-            raise ValueError(f"lr_warmup_steps ({self.lr_warmup_steps}) must not exceed max_steps ({self.max_steps})")
         check_num_frames(self.num_frames, "num_frames")
         choices = {
             "preset": PRESETS,
@@ -165,6 +167,9 @@ class TrainConfig:
         lo, hi = (list(self.scene_scale_range) + [0, 0])[:2]
         if len(self.scene_scale_range) != 2 or not 0 < lo <= hi:
             raise ValueError(f"scene_scale_range must be [lo, hi] with 0 < lo <= hi, got {self.scene_scale_range}")
+        from facecam_kit.data.dataset import resolve_options  # the dataset checks its own rules
+
+        resolve_options(self.data_kind, self.data_options, self.camera_kind)
         if self.camera_kind == "extrinsics" and self.model != "tiny":
             raise ValueError(
                 "the extrinsics camera trains the kit's tiny ReCamMasterTransformer only (model: tiny); "

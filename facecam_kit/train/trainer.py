@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facecam_kit.data.dataset import resolve_options
 from facecam_kit.model.pipeline import FaceCamPipeline, camera_inputs, dit_input, make_scheduler
 from facecam_kit.outputs import check_own_folder
 from facecam_kit.spec import GUIDANCE_SCALE
@@ -244,6 +245,7 @@ class Trainer:
             "augment": c.augment,
             "data_seed": c.data_seed,
             "scene_scale_range": list(c.scene_scale_range),
+            "data_options": resolve_options(c.data_kind, c.data_options, c.camera_kind),
             "vae": None if c.vae is None else str(Path(c.vae).resolve()),
             "model": c.model if c.model == "tiny" else str(Path(c.model).resolve()),
             "seed": c.seed if c.model == "tiny" else None,  # the tiny VAE's random weights
@@ -255,12 +257,19 @@ class Trainer:
         from facecam_kit.data.dataset import MonocularDataset, StudioDataset
 
         c = self.cfg
+        rules = resolve_options(c.data_kind, c.data_options, c.camera_kind)
         if c.data_kind == "studio":
             scales = tuple(c.scene_scale_range)
             return StudioDataset(
-                c.data_root, c.num_frames, c.samples_per_item, c.augment, seed=c.data_seed, scene_scale_range=scales
+                c.data_root,
+                c.num_frames,
+                c.samples_per_item,
+                c.augment,
+                seed=c.data_seed,
+                scene_scale_range=scales,
+                **rules,
             )
-        return MonocularDataset(c.data_root, c.num_frames, c.samples_per_item, seed=c.data_seed)
+        return MonocularDataset(c.data_root, c.num_frames, c.samples_per_item, seed=c.data_seed, **rules)
 
     def encode(self, video: torch.Tensor) -> torch.Tensor:
         """Normalised VAE latents (posterior mode) of a (1, 3, F, H, W) video in [-1, 1]."""
