@@ -20,6 +20,7 @@ import typing
 from pathlib import Path
 
 from facecam_kit.evaluation.job import EvaluateOptions, run_evaluate
+from facecam_kit.gpu_check import GpuCheckOptions, run_gpu_check
 from facecam_kit.jobs import DemoOptions, RenderOptions, run_demo, run_render
 from facecam_kit.mini.recipe import TrainMiniOptions, run_train_mini
 from facecam_kit.train.config import add_train_arguments
@@ -30,6 +31,7 @@ JOBS = {
     "render": (RenderOptions, run_render, "re-render a portrait video along a camera trajectory"),
     "evaluate": (EvaluateOptions, run_evaluate, "score generated videos: PSNR/SSIM, identity, camera accuracy"),
     "train-mini": (TrainMiniOptions, run_train_mini, "train FaceCam-mini (VAE + three DiTs) into data_samples/"),
+    "gpu-check": (GpuCheckOptions, run_gpu_check, "measure every GPU claim of the kit on one CUDA GPU, in minutes"),
 }
 
 

@@ -30,8 +30,9 @@ LAYERS = {
     "mini": 8,
     "widgets": 9,
     "jobs": 9,
-    "cli": 10,
-    "__main__": 11,
+    "gpu_check": 10,
+    "cli": 11,
+    "__main__": 12,
 }
 
 
