@@ -1,4 +1,4 @@
-"""The training-data strategies and datasets: each official rule pinned by a test (docs/official_behaviour.md, section 8)."""
+"""The training-data strategies and datasets: each official rule pinned by a test (docs/official_behaviour.md, 8)."""
 
 import shutil
 
@@ -12,7 +12,7 @@ from facecam_kit.data.dataset import KIT_V1, MonocularDataset, StudioDataset, re
 from facecam_kit.data.studio import load_capture, make_studio
 from facecam_kit.face.landmarks import detect_landmarks
 from facecam_kit.geometry.camera import intrinsics_from_fov, project_points
-from facecam_kit.video import write_video
+from facecam_kit.video import read_video, write_video
 
 
 def test_warp_moves_landmarks_with_pixels(portrait, portrait_landmarks):
@@ -89,8 +89,6 @@ def test_studio_dataset(tmp_path):
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory):
     """One head, 4 cameras, 13 frames at 48 px, its white background repainted a colour (the fill rule)."""
-    from facecam_kit.video import read_video, write_video
-
     root = tmp_path_factory.mktemp("rules") / "studio"
     make_studio(root, num_heads=1, num_cameras=4, num_frames=13, size=48, seed=3, progress=False)
     for video in (root / "head_000").glob("cam_*.mp4"):
