@@ -93,6 +93,44 @@ def test_timesteps_stay_in_the_expert_range(sampling):
     torch.testing.assert_close(fm.add_noise(x0, eps, s), torch.stack([x0[0], (x0[1] + eps[1]) / 2, eps[2]]))
 
 
+class VelocityOracle(torch.nn.Module):
+    """A stand-in DiT that knows the answer: the true velocity on the target half, junk on the
+    source half; it keeps the input it was given."""
+
+    def __init__(self, velocity: torch.Tensor):
+        super().__init__()
+        self.velocity, self.seen = velocity, None
+
+    def forward(self, x, t, emb, return_dict=False, **kwargs):
+        self.seen = (x, t)
+        return (torch.cat([self.velocity, torch.full_like(self.velocity, 7.0)], 2),)
+
+
+def test_trainer_and_sampler_agree_on_noising_velocity_and_target_half(studio, tmp_path):
+    """Noising, velocity target and the loss's target half as the trainer builds them are what the
+    pipeline's scheduler undoes: a model predicting the true velocity has zero loss, and one Euler
+    step of the pipeline's scheduler from the x_t it was given lands on x0."""
+    cfg = config(studio, tmp_path, text_dropout=0.0)
+    g = torch.Generator().manual_seed(0)
+    shape = (2, 16, 3, 4, 4)
+    batch = {k: torch.randn(shape, generator=g) for k in ("target", "source", "condition")}
+    positions = [5, 11]
+    draws = [draw_sample_noise(cfg, p, "high", shape[1:]) for p in positions]
+    noise = torch.stack([d["noise"] for d in draws])
+    oracle = VelocityOracle(noise - batch["target"])
+    loss, _ = flow_matching_loss(oracle, batch, torch.zeros(4, 32), torch.zeros(4, 32), cfg, "high", positions)
+    assert float(loss) < 1e-10  # the target half, against eps - x0
+    x, t = oracle.seen
+    torch.testing.assert_close(x[:, :16, 3:], batch["source"])  # the clean source in the second half
+    for b, d in enumerate(draws):
+        scheduler = make_scheduler()
+        scheduler.set_timesteps(sigmas=fm.unshift_sigmas(d["sigma"].double().numpy()))
+        assert float(scheduler.sigmas[0]) == pytest.approx(float(d["sigma"]), rel=1e-5)
+        assert float(scheduler.timesteps[0]) == pytest.approx(float(t[b]), rel=1e-4)  # the DiT's timestep
+        x0 = scheduler.step(oracle.velocity[b : b + 1], scheduler.timesteps[0], x[b : b + 1, :16, :3]).prev_sample
+        torch.testing.assert_close(x0[0], batch["target"][b], atol=1e-5, rtol=1e-5)
+
+
 def test_text_dropout_and_source_noise_draws(studio, tmp_path):
     cfg = config(studio, tmp_path, text_dropout=0.2, source_noise=[200, 500])
     draws = [draw_sample_noise(cfg, p, "low", (16, 2, 4, 4)) for p in range(600)]
