@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test quick lint format lab browser-check clean
+.PHONY: demo test quick lint format lab browser-check gpu-check clean
 
 # torch is installed first, pinned, so that nothing pulls a CUDA build from the registry.
 $(STAMP): pyproject.toml
@@ -41,6 +41,14 @@ lab: $(STAMP)
 browser-check: $(STAMP)
 	$(PY) -m pip install --quiet -e ".[browser]"
 	$(PY) tools/browser_check.py
+
+# Every GPU claim of the kit measured on a lent CUDA GPU, at most 8 minutes (README, "On a lent GPU");
+# the numbers go to outputs/gpu_check/report.json and docs/benchmarks.md.
+# The kit's .venv where there is one, else the machine's python3 with the kit installed: a lent
+# machine cannot download, so it does not build the .venv.
+GPU_PY ?= $(if $(wildcard $(PY)),$(PY),python3)
+gpu-check:
+	$(GPU_PY) -m facecam_kit gpu-check
 
 clean:
 	rm -rf $(VENV) outputs

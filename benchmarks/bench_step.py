@@ -1,8 +1,8 @@
 """Time one FaceCam denoising step (both CFG passes) and record peak memory.
 
-    python benchmarks/bench_step.py --tiny                 # the kit's tiny DiT on the CPU, 9x64x64
-    python benchmarks/bench_step.py --config wan22         # one Wan2.2-I2V-A14B expert, 81x704x480 (CUDA)
-    python benchmarks/bench_step.py --config wan21         # Wan2.1-T2V-1.3B + ReCamMaster layers, 81x480x832 (CUDA)
+    python benchmarks/bench_step.py                                # the kit's tiny DiT on the CPU, 9x64x64
+    python benchmarks/bench_step.py --config wan22 --device cuda   # one Wan2.2-I2V-A14B expert, 81x704x480
+    python benchmarks/bench_step.py --config wan21 --device cuda   # Wan2.1-T2V-1.3B + ReCamMaster layers, 81x480x832
 
 Full-size models get random weights in bf16, created on the GPU, at the official resolutions; the
 achieved TFLOP/s is against the counted FLOPs (facecam_kit.model.flops) and the projected 50 steps
@@ -18,13 +18,14 @@ from facecam_kit.gpu_check import denoise_step
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--config", choices=["wan22", "wan21"], default="wan22")
-    p.add_argument("--tiny", action="store_true", help="the tiny DiT of the same kind, on the CPU")
+    p.add_argument("--config", choices=["tiny", "wan22", "wan21"], default="tiny", help="tiny: on the CPU")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--repeats", type=int, default=2)
     a = p.parse_args()
-    if not a.tiny and not torch.cuda.is_available():
-        p.error("the full-size step needs a CUDA GPU; --tiny runs the tiny DiT on the CPU")
-    for key, value in denoise_step(a.config, a.tiny, a.repeats).items():
+    tiny = a.config == "tiny"
+    if not tiny and not (a.device == "cuda" and torch.cuda.is_available()):
+        p.error("the full-size step needs --device cuda on a CUDA GPU; --config tiny runs on the CPU")
+    for key, value in denoise_step("wan22" if tiny else a.config, tiny, a.repeats).items():
         print(f"{key:28s} {value:,.4g}" if isinstance(value, float) else f"{key:28s} {value}")
 
 

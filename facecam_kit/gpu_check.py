@@ -720,6 +720,7 @@ def _record(fn, dry: bool, work: Path, result: Path) -> None:
         lines = str(e).strip().splitlines()
         error = type(e).__name__ + (f": {lines[0]}" if lines else "")
         record = {"error": error, "traceback": traceback.format_exc()[-4000:]}
+        print(record["traceback"], file=sys.stderr)  # into the stage's log
     tmp = result.with_suffix(".partial")
     tmp.write_text(json.dumps(record, default=str))
     tmp.replace(result)
