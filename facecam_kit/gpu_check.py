@@ -715,6 +715,10 @@ def _record(fn, dry: bool, work: Path, result: Path) -> None:
     """Run ``fn`` and write its results, or its error, to ``result`` (JSON)."""
     work.mkdir(parents=True, exist_ok=True)
     try:
+        import torch
+
+        if torch.cuda._is_in_bad_fork():  # CUDA started in the stage server: it cannot be used after a fork
+            raise RuntimeError("CUDA was initialised before this stage's process was forked; run the stage alone")
         record = {"results": fn(dry, work)}
     except BaseException as e:  # the stage's failure is its finding; the orchestrator goes on
         lines = str(e).strip().splitlines()
@@ -762,6 +766,8 @@ def run_stages(stages, dry: bool, out: Path, budget_s: float, say=print) -> list
     """
     import multiprocessing
 
+    # the server must not start CUDA (a forked child could not use it): a CUDA check there asks NVML instead
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(list(PRELOAD) + ["facecam_kit.gpu_check"])
     (out / "logs").mkdir(parents=True, exist_ok=True)
