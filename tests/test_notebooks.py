@@ -34,6 +34,15 @@ CLAIMS = {
         "stitch_rotation_deg": lambda v: v > 5,  # the cut really rotates the viewpoint
         "stitch_rotation_error_deg": lambda v: v < 2,  # and PnP recovers the cameras' rotation
         "pan_rotation_deg": lambda v: v < 1,
+        # the official sample: the anchor condition is constant per segment once the warp is undone
+        "anchor_condition_max_change_px": lambda v: v < 1e-3,
+        "anchor_condition_max_pixel_change": lambda v: v == 0,
+        "per_frame_condition_max_change_px": lambda v: v > 1,  # the earlier condition follows the head
+        "border_vs_background": lambda v: v < 12,  # margins take the background's colour
+        # a centred face's offset (s - 1)(1/2 - pos) over 300 seeded samples: the official +-12.5%
+        "face_offset_max_abs": lambda v: 0.1 < v <= 0.125,
+        "face_offset_std": lambda v: abs(v - 0.25 / 6) < 0.004,
+        "face_offset_ks": lambda v: v < 0.06,
     },
     "05_proxy_head": {
         "proxy_detect_rate": lambda v: v >= 0.9,
