@@ -303,7 +303,7 @@ def run_demo(opts: DemoOptions) -> list[Path]:
     plus ``sample_landmarks.png`` (the detected mesh over the photo), ``sample_proxy.mp4`` (the
     proxy head rendered along the trajectory) and ``sample_camera_path.html`` (the cameras in 3D).
 
-    Without ``weights`` it generates with FaceCam-mini (notebook 08): ``sample_mini.mp4``, the
+    Without ``weights`` it generates with FaceCam-mini (notebook 09): ``sample_mini.mp4``, the
     sample clip outside the model's domain, and the set "studio" (:func:`studio_demo`)."""
     import imageio.v3 as iio
 

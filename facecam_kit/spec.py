@@ -28,7 +28,7 @@ SHIFT = 5.0
 DEFAULT_PROMPT = "A portrait of a person"
 
 #: The camera conditions the kit's models take: FaceCam's landmark video, FactorPortrait's Plücker
-#: ray maps, ReCamMaster's extrinsics (facecam_kit.model.pipeline.camera_inputs; notebook 08).
+#: ray maps, ReCamMaster's extrinsics (facecam_kit.model.pipeline.camera_inputs; notebook 09).
 CAMERA_KINDS = ("landmarks", "plucker", "extrinsics")
 
 #: Wan's VAE compresses time by 4 (frames ``4k+1``) and space by 8; the DiT patches 2x2 latents.

@@ -76,7 +76,15 @@ CLAIMS = {
     "03_landmark_camera_condition": {
         "condition_frames": lambda v: v == 21,  # FAST mode; 81 in full mode
     },
-    "08_facecam_mini": {  # FAST: the shipped models on one held-out head (head 0: the closest margins)
+    "08_training": {
+        "cuts_on_latent_boundaries": lambda v: v is True,
+        "high_expert_loss_share": lambda v: 0.08 < v < 0.12,  # t >= 900: 36% of the draws, ~10% of the loss
+        "euler_step_error": lambda v: v < 1e-5,  # the sampler undoes a training draw
+        "facecam_trainable_share_14b": lambda v: 0.25 < v < 0.35,  # 4.20 of 14.29 B
+        "loss_drop": lambda v: v > 0,  # the seeded run lowers the loss on fixed draws
+        "full_8gpu_gb": lambda v: 60 < v < 80,  # 66.2 GB: one 14B expert fits an 80 GB GPU from 8 GPUs on
+    },
+    "09_facecam_mini": {  # FAST: the shipped models on one held-out head (head 0: the closest margins)
         "scenes": lambda v: v >= 10,
         "fast_train_steps": lambda v: v == 9,  # three steps of each of the three kinds
         "vae_psnr_held_out_db": lambda v: v > 18,
@@ -94,7 +102,7 @@ RECORDED = {
     "04_augmentation_strategies": ["loader_samples_per_s"],
     "05_proxy_head": ["official_s_per_video", "analytic_ms_per_video", "cpu_render_ms_per_frame"],
     "06_model_and_inference": ["seconds_per_step", "peak_memory_gb"],
-    "08_facecam_mini": ["seconds_per_video"],
+    "09_facecam_mini": ["seconds_per_video"],
 }
 
 

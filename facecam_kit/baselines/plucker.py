@@ -57,7 +57,7 @@ def relative_plucker(source_R, source_t, R, t, K, height: int, width: int, scale
     cameras with intrinsics at the map's resolution (``height`` x ``width``, e.g. the latent grid).
     ``scale`` multiplies the translations (a scene ``scale`` times larger, filmed so that every
     pixel is the same): the moments ``o x d`` grow with it, the directions do not. This is the
-    condition FaceCam-mini's Plücker model gets (notebook 08). Returns (F, 6, height, width) float64.
+    condition FaceCam-mini's Plücker model gets (notebook 09). Returns (F, 6, height, width) float64.
     """
     from facecam_kit.geometry.camera import relative_pose
 

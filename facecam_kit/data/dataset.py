@@ -212,7 +212,7 @@ class StudioDataset(torch.utils.data.Dataset):
     the clip's first capture frame, and ``scene_scale``: the metric size of the scene, drawn
     log-uniformly from ``scene_scale_range``. Scaling head and distances together changes no pixel,
     so the pixels cannot tell it; only metric camera conditions (extrinsics, Plücker rays) multiply
-    their translations by it (notebook 01's scale ambiguity, learnt in notebook 08).
+    their translations by it (notebook 01's scale ambiguity, learnt in notebook 09).
     """
 
     def __init__(

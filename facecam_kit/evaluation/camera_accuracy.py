@@ -28,7 +28,7 @@ Our definition, step by step:
    classified as the nearest. Accuracy over a set of videos = the share whose class is the
    requested preset.
 
-Taught in notebook 08 (learning camera control at mini scale).
+Taught in notebook 09 (learning camera control at mini scale).
 """
 
 from __future__ import annotations

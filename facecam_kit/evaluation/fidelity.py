@@ -7,7 +7,7 @@
   K2 = 0.03, averaged over the three colour channels.
 * LPIPS is not computed: it needs pretrained AlexNet/VGG weights, which the kit cannot download.
 
-Taught in notebook 08 (learning camera control at mini scale).
+Taught in notebook 09 (learning camera control at mini scale).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Score: the cosine similarity of each generated frame's embedding with the input'
 the same person typically scores above ~0.9 and dlib's own rule is a Euclidean distance below
 0.6; a frame without a detected face scores NaN, and the detection rate is reported beside it.
 
-Taught in notebook 08 (learning camera control at mini scale).
+Taught in notebook 09 (learning camera control at mini scale).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ against a studio capture's ground truth (``generated`` omitted: the ground truth
 shows the metrics' floor). Prints the table and writes it with the figure (see
 :mod:`facecam_kit.evaluation.report`).
 
-Taught in notebook 08 (learning camera control at mini scale).
+Taught in notebook 09 (learning camera control at mini scale).
 """
 
 from __future__ import annotations

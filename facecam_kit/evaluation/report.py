@@ -12,7 +12,7 @@ Outputs (:meth:`EvaluationReport.write`): ``evaluation.csv`` (one row per video)
 non-finite numbers as Python writes them: ``Infinity`` for the PSNR of identical frames, ``NaN``
 for frames without a face) and ``evaluation.png`` (per-frame curves).
 
-Taught in notebook 08 (learning camera control at mini scale).
+Taught in notebook 09 (learning camera control at mini scale).
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""FaceCam-mini: small models the kit trains itself, to test the paper's central claim (notebook 08)."""
+"""FaceCam-mini: small models the kit trains itself, to test the paper's central claim (notebook 09)."""

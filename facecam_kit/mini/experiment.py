@@ -17,7 +17,7 @@ MediaPipe finds a face in the generated video, the landmarks' distance to where 
 camera puts them (px) and the camera recovered by PnP (RotErr, degrees), with
 :mod:`facecam_kit.evaluation.camera_accuracy`.
 
-Taught in notebook 08 (FaceCam-mini).
+Taught in notebook 09 (FaceCam-mini).
 """
 
 from __future__ import annotations

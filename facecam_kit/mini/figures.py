@@ -1,6 +1,6 @@
 """Figures of the mini experiment: training curves, the score table as bars, generated vs ground truth.
 
-Taught in notebook 08 (FaceCam-mini).
+Taught in notebook 09 (FaceCam-mini).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Layout of ``data_samples/facecam_mini/`` (made by ``python -m facecam_kit train-
 
 The three DiTs share the VAE in ``landmarks/vae``. Everything is stored in float32, as trained.
 
-Taught in notebook 08 (FaceCam-mini); used by notebook 06's Generate button and ``make demo``.
+Taught in notebook 09 (FaceCam-mini); used by notebook 06's Generate button and ``make demo``.
 """
 
 from __future__ import annotations

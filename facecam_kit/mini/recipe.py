@@ -1,6 +1,6 @@
 """``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE and three DiTs, from one command.
 
-The recipe, every number of it here (notebook 08 explains why):
+The recipe, every number of it here (notebook 09 explains why):
 
 * **data**: a synthetic studio (:mod:`facecam_kit.data.studio`) of ``TRAIN_HEADS`` heads, and
   ``TEST_HEADS`` more from another seed that no model sees while training; ``CAMERAS`` cameras,
@@ -19,7 +19,7 @@ Work goes to ``--work`` (default ``outputs/mini``; a finished stage is reused), 
 written to ``--out`` (default ``data_samples/facecam_mini``) with ``provenance.json``: the command,
 commit, seeds, settings, timings and every model's loss curve.
 
-Taught in notebook 08 (FaceCam-mini).
+Taught in notebook 09 (FaceCam-mini).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ After training, the per-channel mean and standard deviation of its latents over 
 clips are written into its config (``latents_mean`` / ``latents_std``), the normalisation
 ``(z - mean) / std`` that :class:`~facecam_kit.model.pipeline.FaceCamPipeline` applies.
 
-Taught in notebook 08 (FaceCam-mini).
+Taught in notebook 09 (FaceCam-mini).
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ class FaceCamPipeline(DiffusionPipeline):
     Components: ``transformer`` (the high-noise expert, or the only one), optional ``transformer_2``
     (low-noise expert), ``vae`` (Wan2.1 VAE), ``scheduler``, and optional ``text_encoder`` /
     ``tokenizer`` (UMT5); without them pass ``prompt_embeds``. ``camera_kind`` is FaceCam's
-    ``landmarks``, or for FaceCam-mini's baselines (notebook 08) ``plucker`` or ``extrinsics``.
+    ``landmarks``, or for FaceCam-mini's baselines (notebook 09) ``plucker`` or ``extrinsics``.
     """
 
     model_cpu_offload_seq = "text_encoder->transformer->transformer_2->vae"

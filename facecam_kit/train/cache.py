@@ -18,7 +18,8 @@ The cache is written into a temporary folder and renamed when complete (nothing 
 a cache whose recorded settings differ from the requested ones is refused, not reused.
 :class:`CachedLatents` reads it back, one shard in memory at a time.
 
-No notebook teaches training yet; notebook 04 (the training dataset) makes the triplets cached here.
+Taught in notebook 08 (training: one sample into latents); notebook 04 (the training dataset) makes
+the triplets cached here.
 """
 
 from __future__ import annotations

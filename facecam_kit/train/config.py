@@ -4,7 +4,7 @@ Every field has a default that trains the tiny model on CPU; ``configs/train/*.y
 examples (the tiny studio run, and the 14B-expert run of ``docs/training_at_scale.md``). A file
 with an unknown key or a value of the wrong kind is a one-line error naming the key.
 
-No notebook teaches training yet; notebook 04 (the training dataset) makes the data it reads.
+Taught in notebook 08 (training); notebook 04 (the training dataset) makes the data it reads.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class TrainConfig:
     #: extrinsics (ReCamMaster's camera encoder); null: extrinsics for preset recammaster, else landmarks
     camera: str | None = None
     #: with model "tiny": WanTransformer3DModel arguments over tiny_dit_config, for a model of its own
-    #: size trained from scratch, one transformer for all timesteps (FaceCam-mini, notebook 08)
+    #: size trained from scratch, one transformer for all timesteps (FaceCam-mini, notebook 09)
     dit: dict | None = None
     #: a VAE folder (AutoencoderKLWan.save_pretrained) replacing the base pipeline's VAE
     vae: str | None = None

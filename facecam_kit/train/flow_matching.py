@@ -18,7 +18,8 @@ Each expert trains on its own range: the high-noise expert on ``t >= BOUNDARY * 
 low-noise one below, the split the pipeline uses at inference (the official engine trains them
 as two runs with ``min/max_timestep_boundary`` 0.358 of the step index, which is t = 900).
 
-No notebook teaches training yet; notebook 06 (the model and inference) teaches the schedule.
+Taught in notebook 08 (training: the objective, its loss weight over t, one Euler step undoing it);
+notebook 06 (the model and inference) teaches the schedule.
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ Step time: a training step costs about 3 forward passes (forward, and a backward
 as expensive), plus one more to recompute the checkpointed blocks; divided by the achieved
 throughput (peak x MFU).
 
-No notebook teaches training yet; notebook 06 counts the FLOPs (:mod:`facecam_kit.model.flops`).
+Taught in notebook 08 (training: the memory per GPU as a figure); notebook 06 counts the FLOPs
+(:mod:`facecam_kit.model.flops`).
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@
 
 ``extra_trainable`` adds modules by name (e.g. ``patch_embedding`` with ``lora``).
 
-No notebook teaches training yet; notebook 06 (the model and inference) names these layers.
+Taught in notebook 08 (training: which layers each preset trains); notebook 06 (the model and
+inference) names these layers.
 """
 
 from __future__ import annotations

@@ -29,7 +29,8 @@ Checkpoints are saved pipeline folders (``FaceCamPipeline.save_pretrained``) tha
     output_dir/loss_history.json   the same numbers per logged step (also in each checkpoint's state)
     output_dir/validation/step_000100.mp4   source | generated, every validate_every steps
 
-No notebook teaches training yet; notebook 06 (the model and inference) teaches the model it trains.
+Taught in notebook 08 (training: a short seeded run, its loss curve and a validation frame);
+notebook 06 (the model and inference) teaches the model it trains.
 """
 
 from __future__ import annotations
