@@ -182,9 +182,22 @@ def step_inputs(model, frames: int, height: int, width: int, device: str, dtype)
         x, kwargs = dit_input(target, source, camera_conditioning(rand(1, 16, f, h, w))), {}
     else:
         x, kwargs = dit_input(target, source, None), {"camera": rand(1, f, 12)}
-    text_len = TEXT_TOKENS if device == "cuda" else 16
+    text_len = 16 if device == "cpu" else TEXT_TOKENS  # the tiny models on the CPU get a short prompt
     text = rand(1, text_len, model.config.text_dim)
     return x, kwargs, text, torch.zeros_like(text)
+
+
+def meta_forward(cls, kwargs: dict, frames: int, height: int, width: int) -> str:
+    """The output shape of ``cls(**kwargs)`` on a step input of ``frames x height x width``
+    (:func:`step_inputs`), computed on the meta device: shapes only, no memory, no arithmetic.
+    The dry run's check that the full-size configurations fit the kit's input layout."""
+    import torch
+
+    with torch.device("meta"):
+        model = cast(cls(**kwargs), torch.bfloat16)
+        x, camera, text, _ = step_inputs(model, frames, height, width, "meta", torch.bfloat16)
+        out = model(x, torch.tensor([900.0]), text, return_dict=False, **camera)[0]
+    return "x".join(map(str, out.shape))
 
 
 def _flops_numbers(cfg, frames: int, height: int, width: int, step_s: float, passes: int) -> dict:
@@ -234,6 +247,9 @@ def denoise_step(name: str, dry: bool, repeats: int | None = None) -> dict:
     if cfg is not None:
         out["projected_50_steps_s"] = NUM_STEPS * step
         out["lower_bound_50_steps_s"] = NUM_STEPS * out["counted_tflop_per_step"] / BOUND_TFLOPS
+    else:  # the dry run: the full-size model and input, on the meta device
+        full_cls, full_kwargs, _, full_size = dit_kwargs(name, False)
+        out["full_size_output"] = meta_forward(full_cls, full_kwargs, *full_size)
     return out
 
 
@@ -444,18 +460,17 @@ def measure_training(dry: bool, work: Path) -> dict:
     FSDP2 configuration when started by ``accelerate launch``)."""
     import torch
 
+    from facecam_kit.baselines.recammaster import ReCamMasterTransformer
     from facecam_kit.model.flops import WAN21_T2V_1_3B, latent_shape
+    from facecam_kit.model.pipeline import tiny_dit_config
     from facecam_kit.train.config import TrainConfig
     from facecam_kit.train.scale import transformer_kwargs
 
     device = _device(dry)
     frames, height, width = (9, 64, 64) if dry else WAN21_SIZE
     # over tiny_dit_config: the 1.3B's layers and Wan's text, time and RoPE sizes
-    dit = (
-        None
-        if dry
-        else {**transformer_kwargs(WAN21_T2V_1_3B), "text_dim": 4096, "freq_dim": 256, "rope_max_seq_len": 1024}
-    )
+    full = {**transformer_kwargs(WAN21_T2V_1_3B), "text_dim": 4096, "freq_dim": 256, "rope_max_seq_len": 1024}
+    dit = None if dry else full
     # FSDP2's configuration checkpoints every block itself (fsdp_activation_checkpointing)
     fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" and device == "cuda"
     steps = 2 if dry else 3
@@ -505,6 +520,8 @@ def measure_training(dry: bool, work: Path) -> dict:
     }
     # forward + backward (2x) + the checkpoint's recompute: 4 forward passes a step (train.scale)
     out |= _flops_numbers(None if dry else WAN21_T2V_1_3B, frames, height, width, step, 4)
+    if dry:  # the full-size run's model (tiny_dit_config under its settings) and input, on the meta device
+        out["full_size_output"] = meta_forward(ReCamMasterTransformer, {**tiny_dit_config(16), **full}, *WAN21_SIZE)
     return out
 
 

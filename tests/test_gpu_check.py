@@ -48,6 +48,10 @@ def test_the_dry_run_measures_every_stage(tmp_path, capsys):
     # the parameters counted on the meta device are the model's; the loader reads back every tensor
     assert by_name["step_wan22"]["parameters"] > by_name["step_wan21"]["parameters"]  # 36 input channels
     assert by_name["loader_read"]["missing_keys"] == by_name["loader_read"]["unexpected_keys"] == 0
+    # the GPU run's full-size models take the kit's input layout (shapes on the meta device): 21
+    # latent frames doubled by the source video, the 16-channel target half out
+    assert by_name["step_wan22"]["full_size_output"] == "1x16x42x88x60"  # 81x704x480
+    assert by_name["step_wan21"]["full_size_output"] == by_name["train_plain"]["full_size_output"] == "1x16x42x60x104"
     # FSDP2's stage went through `accelerate launch` (accelerate has no FSDP on the CPU: it runs DDP there)
     assert by_name["train_plain"]["distributed_type"] == "NO"
     assert by_name["train_fsdp2"]["distributed_type"] == "MULTI_CPU" and by_name["train_fsdp2"]["processes"] == 1
