@@ -131,6 +131,21 @@ def test_trainer_and_sampler_agree_on_noising_velocity_and_target_half(studio, t
         torch.testing.assert_close(x0[0], batch["target"][b], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("camera", ["plucker", "extrinsics"])
+def test_each_camera_kind_trains_on_data_its_condition_describes(studio, tmp_path, camera):
+    """Plücker rays carry the zoomed and panned intrinsics; ReCamMaster's 12 numbers cannot, so the
+    trainer gives the extrinsic model its samples without zoom or pan (docs/official_behaviour.md, 8.5)."""
+    from facecam_kit.data.studio import load_capture
+
+    cfg = config(studio, tmp_path, camera=camera, augment=True, data_options={"p_background": 0.0})
+    trainer = Trainer(cfg)
+    ds, cap = trainer.dataset(), load_capture(studio / "head_000")
+    moved = [not np.allclose(ds[i]["K"].numpy(), cap.K[ds[i]["plan"].numpy()]) for i in range(4)]
+    assert all(moved) if camera == "plucker" else not any(moved)
+    rules = trainer.data_settings()["data_options"]
+    assert ("target_scale_range" in rules) == (camera == "extrinsics")  # recorded with the cache's settings
+
+
 def test_text_dropout_and_source_noise_draws(studio, tmp_path):
     cfg = config(studio, tmp_path, text_dropout=0.2, source_noise=[200, 500])
     draws = [draw_sample_noise(cfg, p, "low", (16, 2, 4, 4)) for p in range(600)]
