@@ -26,7 +26,7 @@ built from configurations:
 Each stage runs in a process of its own, forked from a server that imported torch and diffusers
 once, with its own time limit: a stage that raises, runs out of memory, crashes or hangs is
 recorded with its error, and the next one runs. Results go to ``OUT/report.json`` (each stage's
-output in ``OUT/logs/``) and, on a GPU, to a dated section of ``docs/benchmarks.md``.
+output in ``OUT/stages.log``) and, on a GPU, to a dated section of ``docs/benchmarks.md``.
 
 Large models are created directly on the GPU (PyTorch's default-device context: every
 parameter is allocated and initialised there; their size is counted on the meta device first),
@@ -779,7 +779,7 @@ def run_stages(stages, dry: bool, out: Path, budget_s: float, say=print) -> list
 
     Returns one record per stage: name, title, status (ok, failed, timed out, crashed, skipped),
     seconds, limit_s, results (the stage's numbers) or error (one line; the log's tail in
-    ``log_tail``). Each stage's output goes to ``out/logs/<name>.log``.
+    ``log_tail``). Each stage's output goes to ``out/stages.log``, under a line naming it.
     """
     import multiprocessing
 
@@ -787,8 +787,10 @@ def run_stages(stages, dry: bool, out: Path, budget_s: float, say=print) -> list
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(list(PRELOAD) + ["facecam_kit.gpu_check"])
-    (out / "logs").mkdir(parents=True, exist_ok=True)
     work_root = out / "work"
+    work_root.mkdir(parents=True, exist_ok=True)
+    combined = out / "stages.log"
+    combined.write_text("")
     start, records = time.perf_counter(), []
     for i, stage in enumerate(stages, 1):
         left = budget_s - (time.perf_counter() - start)
@@ -801,7 +803,7 @@ def run_stages(stages, dry: bool, out: Path, budget_s: float, say=print) -> list
             records.append(record)
             say(f"[{i}/{len(stages)}] {stage.name}: skipped, {record['error']}")
             continue
-        work, log = work_root / stage.name, out / "logs" / f"{stage.name}.log"
+        work, log = work_root / stage.name, work_root / f"{stage.name}.log"
         result = work_root / f"{stage.name}.result.json"
         result.unlink(missing_ok=True)
         work.mkdir(parents=True, exist_ok=True)
@@ -826,6 +828,9 @@ def run_stages(stages, dry: bool, out: Path, budget_s: float, say=print) -> list
         record["seconds"] = round(time.perf_counter() - t0, 2)
         if record["status"] != "ok":
             record["log_tail"] = _tail(log)
+        with combined.open("a") as f:  # one file for all: a lent machine may hand back only a few
+            f.write(f"==== {stage.name}: {record['status']} in {record['seconds']:.1f} s ====\n")
+            f.write(log.read_text(errors="replace") if log.is_file() else "")
         records.append(record)
         say(f"[{i}/{len(stages)}] {stage.name}: {record['status']} in {record['seconds']:.1f} s; {_summary(record)}")
     shutil.rmtree(work_root, ignore_errors=True)
@@ -900,7 +905,7 @@ def markdown_section(report: dict) -> str:
 
 def run_gpu_check(opts: GpuCheckOptions) -> list[Path]:
     """The ``gpu-check`` job: every stage (or ``--only`` some) within the budget; writes
-    ``OUT/report.json``, the stages' logs, and (on a GPU, or with ``--docs``) the Markdown
+    ``OUT/report.json``, ``OUT/stages.log``, and (on a GPU, or with ``--docs``) the Markdown
     section. Returns the files written. Raises ValueError without CUDA (unless ``dry_run``)."""
     import torch
 
@@ -937,7 +942,7 @@ def run_gpu_check(opts: GpuCheckOptions) -> list[Path]:
     }
     files = [out / "report.json"]
     files[0].write_text(json.dumps(report, indent=1, default=str) + "\n")
-    files += sorted((out / "logs").glob("*.log"))
+    files.append(out / "stages.log")
     if docs is not None:
         docs = Path(docs)
         docs.parent.mkdir(parents=True, exist_ok=True)

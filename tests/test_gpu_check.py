@@ -43,7 +43,8 @@ def test_the_dry_run_measures_every_stage(tmp_path, capsys):
             value = r["results"][key]
             assert isinstance(value, kind) and math.isfinite(value) and value > 0, (r["name"], key, value)
         assert f"] {r['name']}: ok in" in printed
-        assert (out / "logs" / f"{r['name']}.log").is_file()
+    logs = (out / "stages.log").read_text()
+    assert all(f"==== {name}: ok in " in logs for name in EXPECTED)  # every stage's output, named
     by_name = {r["name"]: r["results"] for r in report["stages"]}
     # the parameters counted on the meta device are the model's; the loader reads back every tensor
     assert by_name["step_wan22"]["parameters"] > by_name["step_wan21"]["parameters"]  # 36 input channels
@@ -101,6 +102,8 @@ def test_a_failing_stage_is_recorded_and_the_next_one_runs(tmp_path):
     assert "signal 9" in killed["error"] and "4 s limit" in hangs["error"]
     assert 4 <= hangs["seconds"] < 30 and fine["results"] == {"seconds_per_step": 1.5}
     assert len(said) == 4 and said[0].startswith("[1/4] oom: failed")
+    logs = (tmp_path / "stages.log").read_text()
+    assert "==== oom: failed" in logs and "raise torch.OutOfMemoryError" in logs  # its traceback
     # out of budget: the stage is not started
     skipped = run_stages(stages[-1:], True, tmp_path, budget_s=2, say=said.append)
     assert skipped[0]["status"] == "skipped" and "out of time" in skipped[0]["error"]
