@@ -539,6 +539,7 @@ def measure_mini(dry: bool, work: Path) -> dict:
     from facecam_kit.mini.models import GENERATE_STEPS, MINI_DIR
     from facecam_kit.mini.recipe import CAMERAS, DIT, GPU_RECIPE, dit_config
     from facecam_kit.model.pipeline import FaceCamPipeline
+    from facecam_kit.proxy.rasterise import resolve_backend
 
     r = GPU_RECIPE if not dry else dict(GPU_RECIPE, size=32, num_frames=5, heads=1, samples_per_item=4, batch=2)
     if dry:
@@ -546,8 +547,11 @@ def measure_mini(dry: bool, work: Path) -> dict:
     size, frames = r["size"], r["num_frames"]
     t0 = time.perf_counter()
     studio = work / "studio"
-    # gsplat once stage "render" ran it (an unbuilt gsplat compiles for minutes), else the CPU renderer
-    backend = "gsplat" if (work.parent / GSPLAT_READY).is_file() else "cpu"
+    # gsplat once stage "render" ran it (an unbuilt gsplat compiles for minutes), else, in this
+    # stage's process only, gsplat counts as missing: the studio and test heads render on the CPU
+    if not (work.parent / GSPLAT_READY).is_file():
+        sys.modules["gsplat"] = None
+    backend = resolve_backend("auto")
     cameras = r.get("cameras", CAMERAS)
     make_studio(studio, r["heads"], cameras, 2 * frames - 1, size, seed=0, backend=backend, progress=False)
     studio_s = time.perf_counter() - t0
