@@ -75,7 +75,7 @@ def _opt(help_: str, default=None):
 class GpuCheckOptions:
     """Options of ``python -m facecam_kit gpu-check``."""
 
-    out: Path = _opt("where report.json and each stage's log go", Path("outputs/gpu_check"))
+    out: Path = _opt("where report.json and stages.log go", Path("outputs/gpu_check"))
     dry_run: bool = _opt("the same stages at tiny sizes on the CPU (what the test suite runs)", False)
     docs: Path | None = _opt(
         "append the dated section to this Markdown file (default on a GPU: docs/benchmarks.md; "
@@ -428,15 +428,16 @@ def _trainer_class():
         latents: RandomLatents | None = None
         minutes: float | None = None
         save: bool = False
-        data_s = 0.0
+        data_s = train_start = train_s = 0.0
         deadline = float("inf")
 
         def prepare_data(self):
             t0 = time.perf_counter()
             data = super().prepare_data() if self.latents is None else self.latents
             self.data_s = time.perf_counter() - t0
+            self.train_start = time.perf_counter()
             if self.minutes is not None:
-                self.deadline = time.perf_counter() + 60 * self.minutes
+                self.deadline = self.train_start + 60 * self.minutes
             return data
 
         def save_checkpoint(self):
@@ -452,6 +453,7 @@ def _trainer_class():
                 self.train()
             except OutOfTime:
                 self.acc.end_training()
+            self.train_s = time.perf_counter() - self.train_start
             self.save = True
             return self.save_checkpoint()
 
@@ -573,9 +575,7 @@ def measure_mini(dry: bool, work: Path) -> dict:
     )
     trainer = _trainer_class()(cfg)
     trainer.minutes = r["minutes"]
-    t0 = time.perf_counter()
     checkpoint = trainer.train_and_save()
-    train_s = time.perf_counter() - t0 - trainer.data_s
     pipe = FaceCamPipeline.from_pretrained(checkpoint).to(_device(dry))
     pipe.set_progress_bar_config(disable=True)
     h = held_out_head(1, size, frames)
@@ -594,9 +594,9 @@ def measure_mini(dry: bool, work: Path) -> dict:
         "studio_s": studio_s,
         "cache_s": trainer.data_s,
         "minutes": r["minutes"],
-        "train_s": train_s,
+        "train_s": trainer.train_s,
         "steps_trained": trainer.step,
-        "samples_per_s": trainer.step * r["batch"] / train_s,
+        "samples_per_s": trainer.step * r["batch"] / trainer.train_s,
         "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
         "generation_steps": steps,
         "seconds_per_clip": times[-1],
@@ -612,7 +612,9 @@ def measure_render_job(dry: bool, work: Path) -> dict:
     weights = work / "tiny"
     tiny_facecam_pipeline().save_pretrained(weights)
     size = dict(frames=9, height=128, width=96, steps=2) if dry else {}
-    opts = RenderOptions(data_path("sample_clip.mp4"), "arc_left", work / "out", weights, **size)
+    opts = RenderOptions(
+        video=data_path("sample_clip.mp4"), trajectory="arc_left", out=work / "out", weights=weights, **size
+    )
     t0 = time.perf_counter()
     files = run_render(opts, progress=False)
     total = time.perf_counter() - t0
