@@ -253,6 +253,26 @@ def test_extrinsics_get_no_zoom_or_pan(studio):
         resolve_options("studio", {"condition": "first"})
 
 
+@pytest.mark.parametrize(
+    "rules, message",
+    [
+        ({"latent_cuts": "yes"}, "latent_cuts must be true or false"),
+        ({"source_scale_range": "ab"}, "source_scale_range must be"),
+        ({"target_scale_range": [1.2, 1.0]}, "target_scale_range must be"),
+        ({"p_background": 2}, "p_background must be a probability"),
+        ({"max_clips": 0}, "max_clips must be a positive integer"),
+        ({"fill": "black"}, "fill must be one of"),
+    ],
+)
+def test_bad_data_rules_are_one_line_naming_the_rule(rules, message):
+    from facecam_kit.train.config import TrainConfig
+
+    with pytest.raises(ValueError, match=f"data_options: {message}"):
+        TrainConfig(data_options=rules)
+    with pytest.raises(ValueError, match="height must be a positive multiple of 16"):
+        resolve_options("monocular", {"height": 100})
+
+
 def test_every_capture_stays_cached(studio, tmp_path, monkeypatch):
     """12 captures read in rotation: each loaded once (a cache of 8 reloaded every read)."""
     for i in range(12):

@@ -42,7 +42,7 @@ import torch
 from facecam_kit.data import augment
 from facecam_kit.data.studio import load_capture
 from facecam_kit.face.condition import draw_condition
-from facecam_kit.spec import HEIGHT, WIDTH, check_num_frames
+from facecam_kit.spec import HEIGHT, WIDTH, check_frame_size, check_num_frames
 
 CONDITIONS = ("anchor", "per_frame")
 SEGMENTS = ("equal", "random")
@@ -62,8 +62,6 @@ KIT_V1 = dict(
 #: captures kept in memory at most (bytes of their videos): the dataset reads them in rotation
 #: (index % captures), so a cache smaller than the studio would miss on every read
 CACHE_BYTES = 4 * 2**30
-
-
 #: the extrinsic condition's data: ReCamMaster's 12 numbers hold no intrinsics, so they cannot say a
 #: zoom or pan; scales of 1 (the positions are still drawn, so the samples are the other kinds')
 NO_ZOOM_PAN = dict(source_scale_range=(1.0, 1.0), target_scale_range=(1.0, 1.0))
@@ -107,7 +105,10 @@ def resolve_options(data_kind: str, options: dict, camera_kind: str = "landmarks
             f"data_options: unknown rule(s) {', '.join(map(str, unknown))} for data_kind {data_kind}; "
             f"the rules are {', '.join(RULES[data_kind])}"
         )
-    check_options(**options)
+    try:
+        check_options(**options)
+    except ValueError as e:
+        raise ValueError(f"data_options: {e}") from None
     base = NO_ZOOM_PAN if camera_kind == "extrinsics" and data_kind == "studio" else {}
     return json.loads(json.dumps({**base, **options}))
 
@@ -123,7 +124,7 @@ def to_frames(video: torch.Tensor) -> np.ndarray:
 
 
 def check_options(**options) -> None:
-    """Refuse a data option outside its choices (one line naming it and the choices)."""
+    """Refuse a data rule of the wrong kind or outside its range (one line naming it and the fix)."""
     choices = {
         "condition": CONDITIONS,
         "segments": SEGMENTS,
@@ -132,15 +133,22 @@ def check_options(**options) -> None:
         "fill": FILLS,
         "start": ("first", "random"),
     }
+    number = lambda v: isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)
     for key, value in options.items():
         if key in choices and value not in choices[key]:
             raise ValueError(f"{key} must be one of {', '.join(choices[key])}; got {value!r}")
         if key.endswith("scale_range") and value is not None:
-            lo, hi = (list(value) + [0, 0])[:2]
-            if len(value) != 2 or not 0 < lo <= hi:
-                raise ValueError(f"{key} must be [lo, hi] with 0 < lo <= hi, got {value}")
-        if key == "max_clips" and (not isinstance(value, int) or value < 1):
+            ok = isinstance(value, list | tuple) and len(value) == 2 and all(map(number, value))
+            if not (ok and 0 < value[0] <= value[1] <= 4):
+                raise ValueError(f"{key} must be [lo, hi] with 0 < lo <= hi <= 4, got {value!r}")
+        if key in ("latent_cuts", "crop") and not isinstance(value, bool):
+            raise ValueError(f"{key} must be true or false, got {value!r}")
+        if key in ("p_background", "p_motion") and not (number(value) and 0 <= value <= 1):
+            raise ValueError(f"{key} must be a probability in [0, 1], got {value!r}")
+        if key == "max_clips" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"max_clips must be a positive integer, got {value!r}")
+    if "height" in options or "width" in options:
+        check_frame_size(options.get("height", HEIGHT), options.get("width", WIDTH))
 
 
 class _Augmenter:
@@ -237,8 +245,11 @@ class StudioDataset(torch.utils.data.Dataset):
     ):
         check_num_frames(num_frames)
         check_options(
+            p_background=p_background,
+            p_motion=p_motion,
             condition=condition,
             segments=segments,
+            latent_cuts=latent_cuts,
             max_clips=max_clips,
             target_motion=target_motion,
             target_scale_range=target_scale_range,
@@ -364,6 +375,9 @@ class MonocularDataset(torch.utils.data.Dataset):
         check_options(
             condition=condition,
             start=start,
+            crop=crop,
+            height=height,
+            width=width,
             target_motion=target_motion,
             target_scale_range=target_scale_range,
             source_scale_range=source_scale_range,
