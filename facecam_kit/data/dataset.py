@@ -95,10 +95,11 @@ RULES = {
 }
 
 
-def resolve_options(data_kind: str, options: dict, camera_kind: str = "landmarks") -> dict:
+def resolve_options(data_kind: str, options: dict, camera_kind: str = "landmarks", augment: bool = True) -> dict:
     """A dataset's rule arguments from a training configuration's ``data_options``: checked (names
-    in :data:`RULES`, values by :func:`check_options`), with camera ``extrinsics`` :data:`NO_ZOOM_PAN`
-    under the ones set, as JSON values (lists, not tuples: the latent cache records them)."""
+    in :data:`RULES`, values by :func:`check_options`), with camera ``extrinsics`` and ``augment``
+    :data:`NO_ZOOM_PAN` under the ones set, as JSON values (lists, not tuples: the latent cache
+    records them; without augmentation every camera kind's data, and cache, is the same)."""
     unknown = sorted(set(options) - set(RULES[data_kind]))
     if unknown:
         raise ValueError(
@@ -109,7 +110,7 @@ def resolve_options(data_kind: str, options: dict, camera_kind: str = "landmarks
         check_options(**options)
     except ValueError as e:
         raise ValueError(f"data_options: {e}") from None
-    base = NO_ZOOM_PAN if camera_kind == "extrinsics" and data_kind == "studio" else {}
+    base = NO_ZOOM_PAN if camera_kind == "extrinsics" and data_kind == "studio" and augment else {}
     return json.loads(json.dumps({**base, **options}))
 
 

@@ -246,7 +246,7 @@ class Trainer:
             "augment": c.augment,
             "data_seed": c.data_seed,
             "scene_scale_range": list(c.scene_scale_range),
-            "data_options": resolve_options(c.data_kind, c.data_options, c.camera_kind),
+            "data_options": resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment),
             "vae": None if c.vae is None else str(Path(c.vae).resolve()),
             "model": c.model if c.model == "tiny" else str(Path(c.model).resolve()),
             "seed": c.seed if c.model == "tiny" else None,  # the tiny VAE's random weights
@@ -258,7 +258,7 @@ class Trainer:
         from facecam_kit.data.dataset import MonocularDataset, StudioDataset
 
         c = self.cfg
-        rules = resolve_options(c.data_kind, c.data_options, c.camera_kind)
+        rules = resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment)
         if c.data_kind == "studio":
             scales = tuple(c.scene_scale_range)
             return StudioDataset(
