@@ -100,7 +100,8 @@ def _decode_error(path: Path, e: Exception) -> ValueError:
 def _open(path) -> tuple[VideoInfo, Iterator[bytes]]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"video not found: {path}")
+        why = " (a broken symbolic link or a symlink loop)" if path.is_symlink() else ""
+        raise FileNotFoundError(f"video not found: {path}{why}")
     reader = imageio_ffmpeg.read_frames(str(path))
     try:
         meta = next(reader)

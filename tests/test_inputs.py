@@ -372,3 +372,294 @@ def test_mediapipe_starts_silently(tmp_path):
     for _ in range(3):  # the logs come at varying moments: look more than once
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
         assert r.returncode == 0 and r.stderr == "[0, 1, 1]\n", r.stderr
+
+
+# == issue 18: every command checks first and deletes only what it wrote ==========================
+# Each test below failed on the commit before issue 18 (e3e7a6b); the closing note lists how.
+
+TRAIN_YAML = str(Path(__file__).resolve().parent.parent / "configs/train/tiny_studio.yaml")
+
+
+def train_sets(tmp_path, **extra) -> list[str]:
+    """``--set`` items for a 2-step tiny training run in ``tmp_path`` (studio made on the fly)."""
+    sets = {
+        "output_dir": tmp_path / "run",
+        "data_root": tmp_path / "studio",
+        "make_studio": "{num_heads: 1, num_cameras: 3, num_frames: 5, size: 32, seed: 0}",
+        "num_frames": 5,
+        "samples_per_item": 2,
+        "max_steps": 2,
+        "checkpoint_every": 1,
+        "validate_every": 0,
+        "tracker": "none",
+        "progress": "false",
+        **extra,
+    }
+    return [x for k, v in sets.items() for x in ("--set", f"{k}={v}")]
+
+
+# -- data loss -----------------------------------------------------------------------------------
+
+
+def test_render_keeps_the_users_files_that_carry_its_names(tmp_path, capsys, tiny):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    (folder / "me.mp4").write_bytes(b"my own film")  # never written by the kit
+    clip = folder / "me.mov"
+    clip.write_bytes(Path(CLIP).read_bytes())
+    assert main(render(clip, folder)) == 0  # no weights: the set has no me.mp4, and it stays
+    assert (folder / "me.mp4").read_bytes() == b"my own film"
+    (folder / "holiday.mp4").write_bytes(b"holiday")
+    first = refuse(capsys, render(CLIP, folder, "--name", "holiday", "--weights", str(tiny)), folder, "holiday.mp4")
+    assert "did not write" in first
+    # a file of the kit's own earlier set, changed by the user since, is the user's now
+    (folder / "me_camera.mp4").write_bytes(b"edited")
+    refuse(capsys, render(clip, folder), folder, "me_camera.mp4")
+    assert (folder / "me_camera.mp4").read_bytes() == b"edited"
+
+
+def test_train_mini_and_train_refuse_folders_they_did_not_create(tmp_path):
+    thesis = tmp_path / "thesis"
+    thesis.mkdir()
+    (thesis / "chapter1.tex").write_text("years of work")
+    commands = {
+        "--out": ["train-mini", "--out", str(thesis), "--work", str(tmp_path / "work")],
+        "--work": ["train-mini", "--out", str(tmp_path / "models"), "--work", str(thesis)],
+        "--out ..": ["train-mini", "--out", str(thesis / ".."), "--work", str(tmp_path / "w2")],
+        "output_dir": ["train", TRAIN_YAML, *train_sets(tmp_path, output_dir=thesis)],
+    }
+    for what, args in commands.items():
+        r = subprocess.run([sys.executable, "-m", "facecam_kit", *args], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2 and r.stderr.startswith("error: ") and "not empty" in r.stderr, (what, r.stderr)
+        assert sorted(p.name for p in thesis.iterdir()) == ["chapter1.tex"], what
+    assert not (tmp_path / "studio").exists()  # refused before the studio was made
+
+
+def test_a_run_in_another_pid_namespace_keeps_its_partial_folder(tmp_path):
+    """Two containers share --out: the other run's PID means nothing here, so a PID-named partial
+    folder looks like a killed run's. Simulated by a run whose os.getpid() is a PID that is free here."""
+    out = tmp_path / "out"
+    args = render(CLIP, out, "--condition", "proxy")
+    args[args.index("--frames") + 1] = "41"
+    args[args.index("pan_left")] = "arc_left"  # MediaPipe finds the small proxy head in every frame
+    code = f"import os, sys; os.getpid = lambda: 4000000\nfrom facecam_kit.cli import main\nsys.exit(main({args!r}))"
+    other = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not any(p.suffix == ".mp4" for p in out.glob(".sample_clip.partial*/*")) and time.time() < deadline:
+        time.sleep(0.2)
+    assert main(render(CLIP, out)) == 0  # this run, same name, same folder
+    assert other.wait(timeout=300) == 0, other.stderr.read()
+    run = json.loads((out / "sample_clip_run.json").read_text())
+    assert run["options"]["condition"] == "proxy" and len(run["files"]) == 4
+    assert all((out / f).is_file() for f in run["files"])
+
+
+# -- memory and security ------------------------------------------------------------------------
+
+
+def test_a_header_claiming_gigabytes_is_refused_without_reading_it(tmp_path, capsys, tiny):
+    weights = tmp_path / "w"
+    os.system(f"cp -r {tiny} {weights}")
+    bomb = weights / "transformer" / "diffusion_pytorch_model.safetensors"
+    with open(bomb, "wb") as f:  # a sparse 2.1 GB file whose first 8 bytes claim a 2 GiB header
+        f.write((2**31).to_bytes(8, "little"))
+        f.truncate(2**31 + 2**27)
+    out = used_out(tmp_path)
+    first = refuse(capsys, render(CLIP, out, "--weights", str(weights)), out, str(bomb), "2,147,483,648")
+    assert "at most 100,000,000" in first
+
+
+def test_configs_with_alias_bombs_or_other_shapes_are_one_line(tmp_path):
+    levels = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"{c}: &{c} [{', '.join(['*' + p] * 10)}]" for p, c in zip("abcde", "bcdef")]
+    (tmp_path / "bomb.yaml").write_text("\n".join(levels) + "\nmake_studio: {num_heads: *f}\n")  # 10**6 values
+    (tmp_path / "list.yaml").write_text("- max_steps: 3\n")
+    (tmp_path / "scalar.yaml").write_text("42\n")
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    expected = {
+        "bomb.yaml": "expands to more than",
+        "list.yaml": "must be a mapping",
+        "scalar.yaml": "must be a mapping",
+        "deep.json": "nested more than",
+    }
+    for name, message in expected.items():
+        r = subprocess.run(
+            [sys.executable, "-m", "facecam_kit", "train", str(tmp_path / name)], capture_output=True, text=True
+        )
+        assert r.returncode == 2 and "Traceback" not in r.stderr, (name, r.stderr[-2000:])
+        assert r.stderr.startswith("error: ") and message in r.stderr and name in r.stderr, (name, r.stderr)
+
+
+def test_frames_beyond_the_memory_are_refused_naming_what_fits(tmp_path, capsys):
+    out = used_out(tmp_path)
+    args = render(CLIP, out)
+    args[args.index("--frames") + 1] = "100001"
+    refuse(capsys, args, out, "--frames 100001", "GB to spare", "enough for about")
+
+
+def test_evaluate_checks_the_headers_before_decoding(tmp_path, capsys, portrait):
+    generated = write_video(tmp_path / "gen.mp4", np.stack([portrait[:256, :256]] * 9))
+    reference = write_video(tmp_path / "ref.mp4", np.stack([portrait[:256, :256]] * 200))
+    args = ["evaluate", "--generated", str(generated), "--reference", str(reference), "--out", str(tmp_path / "ev")]
+    refuse(capsys, args, tmp_path / "ev", "ref.mp4", "about 200 frames", "gen.mp4")
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps([{"generated": "gen.mp4", "reference": "gen.mp4"}, {"generated": "gen.mp4"}]))
+    # the second entry has the same name: refused before the first is decoded
+    refuse(capsys, ["evaluate", "--manifest", str(manifest), "--out", str(tmp_path / "ev")], tmp_path / "ev", "gen")
+
+
+# -- silent wrong output or wasted work ----------------------------------------------------------
+
+
+def test_max_grad_norm_must_be_positive_or_null():
+    from facecam_kit.train.config import TrainConfig, parse_overrides
+
+    for bad in ("-1", "0"):
+        with pytest.raises(ValueError, match="max_grad_norm must be > 0 \\(or null for no clipping\\)"):
+            TrainConfig(**parse_overrides([f"max_grad_norm={bad}"]))
+    assert TrainConfig(**parse_overrides(["max_grad_norm=null"])).max_grad_norm is None
+    assert TrainConfig(**parse_overrides(["lr=1e-4"])).lr == 1e-4  # YAML 1.1 reads 1e-4 as a string
+
+
+def test_nan_weights_are_labelled_and_recorded(tmp_path, tiny):
+    weights = tmp_path / "nan"
+    os.system(f"cp -r {tiny} {weights}")
+    from safetensors.torch import load_file
+
+    path = weights / "transformer" / "diffusion_pytorch_model.safetensors"
+    save_file({k: torch.full_like(v, float("nan")) for k, v in load_file(path).items()}, path)
+    out = tmp_path / "out"
+    assert main(render(CLIP, out, "--weights", str(weights))) == 0
+    run = json.loads((out / "sample_clip_run.json").read_text())
+    assert run["label"] == "INVALID OUTPUT" and any("NaN" in w for w in run["warnings"])
+    generated, _ = read_video(out / "sample_clip.mp4")
+    assert generated[:, :12].max() > 150 and generated[:, 20:].max() < 30  # the banner's text on black frames
+
+
+def test_a_far_camera_is_refused_as_too_small(tmp_path, capsys):
+    out = used_out(tmp_path)
+    far = save_trajectory(OrbitTrajectory(radius=1e6), tmp_path / "far.json")
+    args = render(CLIP, out)
+    args[args.index("pan_left")] = str(far)
+    refuse(capsys, args, out, "too small", "frame height")
+
+
+def test_demo_checks_both_sets_before_writing(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "studio_target.mp4").write_bytes(b"someone's video")
+    refuse(capsys, ["demo", "--out", str(out), "--frames", "9"], out, "studio_target.mp4")
+
+
+def test_evaluate_writes_all_its_files_or_none(tmp_path, portrait, monkeypatch):
+    from facecam_kit.evaluation.job import EvaluateOptions, run_evaluate
+    from facecam_kit.evaluation.report import EvaluationReport
+
+    video = write_video(tmp_path / "v.mp4", np.stack([portrait[:128, :128]] * 5))
+    out = tmp_path / "ev"
+    opts = EvaluateOptions(out=out, generated=video, reference=video)
+    files = run_evaluate(opts, progress=False)
+    assert sorted(p.name for p in files) == sorted(
+        ["evaluation.csv", "evaluation_frames.csv", "evaluation.json", "evaluation.png", "evaluation_run.json"]
+    )
+    before = snapshot(out)
+    monkeypatch.setattr(EvaluationReport, "figure", lambda self: 1 / 0)  # the last file fails
+    with pytest.raises(ZeroDivisionError):
+        run_evaluate(opts, progress=False)
+    assert snapshot(out) == before
+
+
+def test_trainer_checks_its_output_folder_and_stops_on_nan(tmp_path, capsys, monkeypatch):
+    ro = Path("/proc/self/run")
+    refuse(capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, output_dir=ro)], tmp_path, "output_dir", "not writable")
+    assert not (tmp_path / "studio").exists()  # before the studio, the model and the cache
+    import facecam_kit.train.trainer as trainer
+
+    real = trainer.flow_matching_loss
+
+    def diverging(model, batch, *args):
+        loss, stats = real(model, batch, *args)
+        return loss * float("nan"), stats
+
+    monkeypatch.setattr(trainer, "flow_matching_loss", diverging)
+    first = refuse(capsys, ["train", TRAIN_YAML, *train_sets(tmp_path)], tmp_path / "nothing", "the loss is nan")
+    assert "at step 1" in first
+
+
+def test_resume_refuses_a_damaged_state(tmp_path, capsys):
+    assert main(["train", TRAIN_YAML, *train_sets(tmp_path, max_steps=1)]) == 0
+    state = tmp_path / "run" / "checkpoint-000001" / "training_state"
+    rng = state / "random_states_0.pkl"
+    rng.write_bytes(rng.read_bytes()[:20])
+    resume = train_sets(tmp_path, resume="latest")
+    refuse(capsys, ["train", TRAIN_YAML, *resume], tmp_path / "run", "checkpoint-000001", "cannot be resumed")
+    rng.unlink()
+    model = next(state.glob("model*.safetensors"))
+    model.write_bytes(model.read_bytes()[:100])  # a truncated checkpoint
+    refuse(capsys, ["train", TRAIN_YAML, *resume], tmp_path / "run", "cannot be resumed")
+
+
+def test_sigterm_cleans_up_and_says_so(tmp_path):
+    out = tmp_path / "out"
+    args = render(CLIP, out, "--condition", "proxy")
+    args[args.index("--frames") + 1] = "81"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facecam_kit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.time() + 120
+    while not any(p.suffix == ".mp4" for p in out.glob(".sample_clip.partial*/*")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert "terminated (SIGTERM): render wrote nothing" in proc.stderr.read()
+    assert not out.exists()  # the folder it created is gone with the partial set
+
+
+# -- tracebacks and unclear messages -------------------------------------------------------------
+
+
+def test_hostile_files_are_one_line_each(tmp_path, capsys, tiny):
+    out = used_out(tmp_path)
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    start = tmp_path / "start.json"
+    start.write_text(json.dumps({"kind": "recammaster", "name": "arc_left", "start": [1, 2]}))
+    for path, message in [(deep, "nested more than"), (listed, "JSON object"), (start, "start must be an orbit")]:
+        args = render(CLIP, out)
+        args[args.index("pan_left")] = str(path)
+        refuse(capsys, args, out, path.name, message)
+    refuse(capsys, ["evaluate", "--manifest", str(deep), "--out", str(out)], out, "deep.json", "nested")
+    # a pipeline index that is a list, and an expert checkpoint with an impossible shape
+    weights = tmp_path / "w"
+    os.system(f"cp -r {tiny} {weights}")
+    (weights / "model_index.json").write_text("[]")
+    refuse(capsys, render(CLIP, out, "--weights", str(weights)), out, "model_index.json", "JSON object")
+    official = official_folder(tmp_path / "o")
+    expert = official / EXPERTS["transformer"] / "model.safetensors"
+    data = expert.read_bytes()
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    key = next(k for k in header if k != "__metadata__")
+    header[key]["shape"] = [-4, 2**62]
+    text = json.dumps(header).encode()
+    expert.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + n :])
+    refuse(capsys, render(CLIP, out, "--weights", str(official)), out, str(expert), "impossible shape")
+
+
+def test_symlink_loops_long_arguments_and_full_disks(tmp_path, capsys):
+    out = used_out(tmp_path)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    refuse(capsys, render(loop, out), out, "loop")
+    refuse(capsys, render(CLIP, loop), tmp_path / "out", "loop", "symlink loop")
+    huge = "x" * 50_000_000  # a 50 MB --trajectory: the error line stays short
+    args = render(CLIP, out)
+    args[args.index("pan_left")] = huge
+    first = refuse(capsys, args, out, "neither a trajectory name")
+    assert len(first) <= 520
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / ".v.partial.mp4").symlink_to("/dev/full")  # where write_video writes first
+    with pytest.raises(OSError, match="could not write .*v.mp4: ffmpeg stopped .*is the disk full"):
+        write_video(tmp_path / "full" / "v.mp4", np.zeros((30, 64, 64, 3), np.uint8))

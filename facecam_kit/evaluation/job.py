@@ -55,6 +55,13 @@ def _video(path, what: str):
         raise FileNotFoundError(f"{what} not found: {path}") from None
 
 
+def _probe(path, what: str):
+    try:
+        return probe_video(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+
+
 def check_entry(entry, root: Path, index: int) -> str:
     """Every cheap check of one manifest entry, from file headers only (no frame beyond the first
     decoded): keys and value types, files present, generated and reference videos of the same size
@@ -76,7 +83,7 @@ def check_entry(entry, root: Path, index: int) -> str:
             raise FileNotFoundError(f"{where}: studio capture not found: {root / entry['studio']} (no capture.json)")
     elif entry.get("generated") is None:
         raise ValueError(f"{where} has no 'generated' video")
-    infos = {k: probe_video(root / entry[k]) for k in ("generated", "source", "reference") if entry.get(k)}
+    infos = {k: _probe(root / entry[k], f"{k} video") for k in ("generated", "source", "reference") if entry.get(k)}
     gen, ref = infos.get("generated"), infos.get("reference")
     if gen is not None and ref is not None:
         if (gen.width, gen.height) != (ref.width, ref.height):

@@ -236,7 +236,11 @@ def _load_spec(s: str) -> Trajectory:
     if s in RECAMMASTER_PRESETS:
         return PresetTrajectory(s)
     path = Path(s)
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError:  # a name longer than the file system allows
+        found = False
+    if not found:
         raise ValueError(
             f"{short(s)} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) nor an existing JSON file"
         )

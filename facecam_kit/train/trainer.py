@@ -230,9 +230,10 @@ class Trainer:
             model.train()
         for model in self.frozen.values():
             model.requires_grad_(False)
-        if self.acc.is_main_process:  # the folder is the kit's from now on (check_own_folder)
+        marker = self.out / RUN_MARKER
+        if self.acc.is_main_process and not marker.exists():  # the folder is the kit's from now on
             self.out.mkdir(parents=True, exist_ok=True)
-            (self.out / RUN_MARKER).write_text(json.dumps({"job": "train", "config": cfg.to_dict()}, indent=1) + "\n")
+            marker.write_text(json.dumps({"job": "train", "first_config": cfg.to_dict()}, indent=1) + "\n")
 
     # -- data -------------------------------------------------------------------------------------
     def data_settings(self) -> dict:
