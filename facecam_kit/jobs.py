@@ -1,8 +1,9 @@
 """The kit's jobs: ``render`` (FaceCam on a video along a trajectory) and ``demo`` (on the sample).
 
 A job checks every input before any heavy work (:func:`check_render`), then writes its files as a
-set (:class:`OutputSet`): into a hidden folder inside ``--out``, moved in together at the end with
-``<name>_run.json`` (inputs, trajectory, seed, versions, timings, files, warnings). A failed or
+set (:class:`facecam_kit.outputs.OutputSet`): into a hidden folder inside ``--out``, moved in
+together at the end with ``<name>_run.json`` (inputs, trajectory, seed, versions, timings, files
+with their sizes, warnings), replacing only what the previous record lists. A failed or
 interrupted run leaves ``--out`` as it was.
 
 The Generate button of notebook 06 calls :func:`generate_video`.

@@ -128,7 +128,8 @@ class OutputSet:
 
     def __init__(self, out, name: str, files=(), flag: str = "--out"):
         self.out, self.name, self.flag = check_writable_folder(out, flag), name, flag
-        self.check(files)
+        self.files = list(files)
+        self.check(self.files)
         self._created: list[Path] = []
         self.tmp: Path | None = None
         self._fd: int | None = None
@@ -174,6 +175,9 @@ class OutputSet:
         """Move the set into ``out`` with ``<name>_run.json`` (``summary`` plus the file list)."""
         run = f"{self.name}_run.json"
         files = sorted(p.name for p in self.tmp.iterdir() if p.name != run)
+        lost = sorted(set(self.files) - set(files))
+        if lost:  # never a success with part of the set
+            raise OSError(f"{', '.join(lost)} vanished from {self.tmp} before the set was moved in; nothing replaced")
         self.check(files)  # again: a file may have appeared while the run worked
         old = owned_files(self.out, self.name)
         written = {f: _stamp(self.tmp / f) for f in files}  # a rename keeps size and mtime

@@ -454,6 +454,17 @@ def test_a_run_in_another_pid_namespace_keeps_its_partial_folder(tmp_path):
     assert all((out / f).is_file() for f in run["files"])
 
 
+def test_a_set_missing_a_file_is_never_a_success(tmp_path):
+    from facecam_kit.outputs import OutputSet
+
+    out = used_out(tmp_path)
+    before = snapshot(out)
+    with pytest.raises(OSError, match="b.mp4 vanished"), OutputSet(out, "clip", ["clip_a.mp4", "clip_b.mp4"]) as s:
+        s.path("clip_a.mp4").write_bytes(b"a")
+        s.commit({"job": "test"})
+    assert snapshot(out) == before
+
+
 # -- memory and security ------------------------------------------------------------------------
 
 
