@@ -1,4 +1,4 @@
-"""Camera trajectories: FaceCam's proxy orbits and ReCamMaster's 10 basic trajectories.
+"""Camera trajectories: FaceCam's proxy orbits, ReCamMaster's 10 basic trajectories, keyframes.
 
 A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it into a
 :class:`~facecam_kit.geometry.camera.CameraPath` in the proxy-head world (head at the origin facing -Y,
@@ -13,6 +13,12 @@ A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it 
   ahead; mapping that point onto the head centre, 2.7 units ahead, gives the default
   ``units_per_metre = 2.7 / 4``. Changing it changes the picture, and nothing in the extrinsics
   says which value is right: that is the scale ambiguity the kit teaches.
+* :class:`KeyframeTrajectory` holds key cameras at frame indices (azimuth, elevation, distance,
+  hfov, roll and an aim offset from the head centre), interpolated linearly or smoothly (PCHIP).
+  Described around the head, it needs no depth and no scale: the answer to "how do I orbit the
+  centre of my video?". :func:`keyframes_from_cameras` turns any camera path into one.
+
+``load_trajectory`` also takes ``random`` and ``random:SEED``: FaceCam's official sampler.
 
 Taught in notebook 03 (trajectory sliders); used in notebooks 05-07.
 """
@@ -27,7 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from facecam_kit.geometry.camera import CameraPath, orbit_angles, orbit_cameras, rotation_about_axis
+from facecam_kit.geometry.camera import (
+    CameraPath,
+    look_at,
+    orbit_angles,
+    orbit_cameras,
+    orbit_positions,
+    rotation_about_axis,
+)
 from facecam_kit.spec import (
     HEIGHT,
     LIMITS,
@@ -168,24 +181,184 @@ class PresetTrajectory:
         _check_positive("units_per_metre", self.units_per_metre)
 
     def cameras(self) -> CameraPath:
-        first = self.start.cameras()
-        R0, c0, fov = first.R[0], first.centers[0], first.hfov_deg[0]
         R_rel, p_rel = recammaster_relative_motion(self.name, self.num_frames)
-        # camera-to-world of frame i = (camera-to-world of frame 0) @ relative motion
-        R = np.swapaxes(R_rel, -1, -2) @ R0
-        centers = c0 + (self.units_per_metre * p_rel) @ R0
-        t = -np.einsum("fij,fj->fi", R, centers)
-        depth = t[:, 2]  # camera z of the head centre (the world origin)
+        cams = apply_relative_motion(self.start.cameras(), R_rel, p_rel, self.units_per_metre)
+        depth = cams.t[:, 2]  # camera z of the head centre (the world origin)
         if np.any(depth < 0.5):
             raise ValueError(
                 f"trajectory {self.name!r} with units_per_metre={self.units_per_metre} "
                 f"brings the camera within {depth.min():.2f} units of the head centre "
                 f"(or behind it); use a smaller units_per_metre"
             )
-        return CameraPath(R, t, np.full(self.num_frames, fov))
+        return cams
 
 
-Trajectory = OrbitTrajectory | PresetTrajectory
+def apply_relative_motion(start: CameraPath, R_rel, p_rel, units_per_metre: float, hfov_deg=None) -> CameraPath:
+    """A relative motion in metres, started from the first camera of ``start``.
+
+    R_rel (F, 3, 3) and p_rel (F, 3): camera-to-world rotation and position of each frame in the
+    OpenCV frame of the path's first camera (as ReCamMaster's and CameraCtrl's parsers make them);
+    positions are scaled by ``units_per_metre`` into the proxy world. hfov_deg (F,): per-frame field
+    of view, default the start camera's. Returns a CameraPath.
+    """
+    R0, c0 = start.R[0], start.centers[0]
+    # camera-to-world of frame i = (camera-to-world of frame 0) @ relative motion
+    R = np.swapaxes(R_rel, -1, -2) @ R0
+    centers = c0 + (units_per_metre * np.asarray(p_rel, np.float64)) @ R0
+    t = -np.einsum("fij,fj->fi", R, centers)
+    fov = np.full(len(R), start.hfov_deg[0]) if hfov_deg is None else hfov_deg
+    return CameraPath(R, t, fov)
+
+
+#: per-keyframe values, the interpolated fields in this order; aim is a point (3 numbers)
+KEYFRAME_FIELDS = ("azimuth", "elevation", "distance", "hfov", "roll")
+INTERPOLATIONS = ("linear", "smooth")
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    """One key camera: at ``frame`` (an index; fractional after resampling), on a sphere of radius
+    ``distance`` (proxy units) about the head centre at ``azimuth`` / ``elevation`` degrees (as the
+    official orbit places it), looking at the head centre + ``aim`` (3 proxy-world numbers: +Z up,
+    the head faces -Y), with horizontal field of view ``hfov`` and ``roll`` degrees about the
+    optical axis (positive turns the camera's x axis towards its y axis: the picture turns
+    anticlockwise)."""
+
+    frame: float = 0
+    azimuth: float = 0.0
+    elevation: float = 0.0
+    distance: float = PROXY_RADIUS
+    hfov: float = 40.0
+    roll: float = 0.0
+    aim: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def __post_init__(self):
+        for f in fields(self):
+            if f.name != "aim":
+                object.__setattr__(self, f.name, _number(f.name, getattr(self, f.name)))
+        aim = self.aim
+        if isinstance(aim, str | bytes) or not hasattr(aim, "__len__") or len(aim) != 3:
+            raise ValueError(f"aim must be 3 numbers (an offset from the head centre), got {short(aim)}")
+        object.__setattr__(self, "aim", tuple(_number("aim", v) for v in aim))
+        for name in ("azimuth", "elevation", "hfov"):
+            _check_range(f"{name} (degrees)", [getattr(self, name)], *LIMITS[name])
+        _check_range("roll (degrees)", [self.roll], -180.0, 180.0)
+        _check_range("aim", self.aim, -PROXY_RADIUS, PROXY_RADIUS)
+        if not (math.isfinite(self.distance) and self.distance >= 0.5):
+            raise ValueError(f"distance = {self.distance} must be at least 0.5 proxy units (the head's radius)")
+
+
+@dataclass(frozen=True)
+class KeyframeTrajectory:
+    """Key cameras at frame indices, interpolated between them (held before the first and after the last).
+
+    ``interpolation="smooth"`` is a monotone cubic Hermite spline (PCHIP, SciPy) per field: C1
+    (speed changes without jumps at a keyframe, where linear interpolation kinks), and unlike a
+    natural cubic spline it never overshoots: between two keyframes a value stays between their
+    values, so a path whose keyframes lie inside ``spec.LIMITS`` stays inside them, and a hold
+    (two equal keyframes) stays still. ``"linear"`` interpolates each field linearly.
+    """
+
+    keyframes: tuple[Keyframe, ...] = (Keyframe(),)
+    num_frames: int = NUM_FRAMES
+    interpolation: str = "smooth"
+    kind: str = field(default="keyframes", init=False)
+
+    def __post_init__(self):
+        check_num_frames(self.num_frames)
+        if self.interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {INTERPOLATIONS}, got {short(self.interpolation)}")
+        keys = self.keyframes
+        if isinstance(keys, str | bytes | dict) or not hasattr(keys, "__len__") or len(keys) == 0:
+            raise ValueError(f"keyframes must be a non-empty list of keyframes, got {short(keys)}")
+        allowed = {f.name for f in fields(Keyframe)}
+        checked, last = [], -1.0
+        for i, k in enumerate(keys):
+            try:
+                if isinstance(k, dict):
+                    unknown = sorted(set(k) - allowed)
+                    if unknown:
+                        raise ValueError(f"unknown key(s) {short(unknown)}; allowed: {', '.join(sorted(allowed))}")
+                    k = Keyframe(**k)
+                elif not isinstance(k, Keyframe):
+                    raise ValueError(f"must be an object with frame, azimuth, elevation..., got {short(k)}")
+                if not (last < k.frame <= self.num_frames - 1):
+                    raise ValueError(
+                        f"frame = {k.frame:g} must be after the previous keyframe's and at most "
+                        f"{self.num_frames - 1} (num_frames - 1)"
+                    )
+            except ValueError as e:
+                raise ValueError(f"keyframe {i}: {e}") from None
+            checked.append(k)
+            last = k.frame
+        object.__setattr__(self, "keyframes", tuple(checked))
+
+    def values(self) -> dict[str, np.ndarray]:
+        """Per-frame azimuth, elevation, distance, hfov, roll (F,) and aim (F, 3)."""
+        x = np.array([k.frame for k in self.keyframes])
+        y = np.array([[getattr(k, n) for n in KEYFRAME_FIELDS] + list(k.aim) for k in self.keyframes])
+        f = np.clip(np.arange(self.num_frames, dtype=np.float64), x[0], x[-1])  # held outside the keys
+        if len(x) == 1:
+            out = np.repeat(y, self.num_frames, 0)
+        elif self.interpolation == "linear":
+            out = np.stack([np.interp(f, x, col) for col in y.T], 1)
+        else:
+            from scipy.interpolate import PchipInterpolator
+
+            out = PchipInterpolator(x, y, axis=0)(f)
+        vals = {n: out[:, j] for j, n in enumerate(KEYFRAME_FIELDS)}
+        vals["aim"] = out[:, len(KEYFRAME_FIELDS) :]
+        return vals
+
+    def cameras(self) -> CameraPath:
+        v = self.values()
+        eye = orbit_positions(v["azimuth"], v["elevation"], v["distance"][:, None])
+        return rolled_cameras(eye, v["aim"], v["roll"], v["hfov"])
+
+    def resampled(self, num_frames: int) -> KeyframeTrajectory:
+        """The same path over ``num_frames`` frames: keyframe indices scaled by (num_frames - 1) / (F - 1)."""
+        check_num_frames(num_frames)
+        scale = (num_frames - 1) / (self.num_frames - 1)
+        keys = tuple(replace(k, frame=k.frame * scale) for k in self.keyframes)
+        return KeyframeTrajectory(keys, num_frames, self.interpolation)
+
+
+def rolled_cameras(eye, aim, roll_deg, hfov_deg) -> CameraPath:
+    """Cameras at ``eye`` (F, 3) looking at ``aim`` (F, 3) with +Z up, turned ``roll_deg`` (F,)
+    about the optical axis (:class:`Keyframe`'s sign), field of view ``hfov_deg`` (F,)."""
+    R, t = look_at(eye, aim)
+    r = np.deg2rad(np.asarray(roll_deg, np.float64))
+    c, s, o, i = np.cos(r), np.sin(r), np.zeros_like(r), np.ones_like(r)
+    turn = np.stack([c, s, o, -s, c, o, o, o, i], -1).reshape(-1, 3, 3)  # x' = c x + s y, y' = -s x + c y
+    return CameraPath(turn @ R, np.einsum("fij,fj->fi", turn, t), hfov_deg)
+
+
+def keyframes_from_cameras(cameras: CameraPath, interpolation: str = "linear") -> KeyframeTrajectory:
+    """A keyframe at every frame of ``cameras`` (F frames, 4k+1) that reproduces them (to about 1e-12).
+
+    Each camera's aim is the point of its optical axis nearest the head centre (the head centre
+    itself for a camera looking at it; a point ``distance`` ahead for one looking away). Raises
+    ValueError naming the frame when a camera is outside ``spec.LIMITS``.
+    """
+    c = cameras.centers
+    az, el = orbit_angles(c)
+    dist = np.linalg.norm(c, axis=1)
+    forward = cameras.R[:, 2]
+    ahead = -np.einsum("fi,fi->f", c, forward)
+    aim = c + np.where(ahead > 1e-9, ahead, dist)[:, None] * forward
+    R0, _ = look_at(c, aim)
+    x = cameras.R[:, 0]
+    roll = np.rad2deg(np.arctan2(np.einsum("fi,fi->f", x, R0[:, 1]), np.einsum("fi,fi->f", x, R0[:, 0])))
+    keys = []
+    for i in range(len(cameras)):
+        try:
+            keys.append(Keyframe(i, az[i], el[i], dist[i], cameras.hfov_deg[i], roll[i], tuple(aim[i])))
+        except ValueError as e:
+            raise ValueError(f"the camera of frame {i} cannot be a kit keyframe: {e}") from None
+    return KeyframeTrajectory(tuple(keys), len(cameras), interpolation)
+
+
+Trajectory = OrbitTrajectory | PresetTrajectory | KeyframeTrajectory
 
 
 def _fields(d: dict) -> dict:
@@ -193,12 +366,12 @@ def _fields(d: dict) -> dict:
 
 
 def trajectory_to_dict(traj: Trajectory) -> dict:
-    """A JSON-ready dict with a ``kind`` key ("orbit" or "recammaster")."""
+    """A JSON-ready dict with a ``kind`` key ("orbit", "recammaster" or "keyframes")."""
     return asdict(traj)
 
 
 def trajectory_from_dict(d: dict) -> Trajectory:
-    kinds = {"orbit": OrbitTrajectory, "recammaster": PresetTrajectory}
+    kinds = {"orbit": OrbitTrajectory, "recammaster": PresetTrajectory, "keyframes": KeyframeTrajectory}
     if not isinstance(d, dict):
         raise ValueError(f"a trajectory must be a JSON object with a 'kind', got {short(d)}")
     kind = d.get("kind")
@@ -223,18 +396,23 @@ def save_trajectory(traj: Trajectory, path) -> Path:
 def load_trajectory(name_or_path, num_frames: int | None = None) -> Trajectory:
     """A ReCamMaster preset by name (``"arc_left"``), a trajectory JSON file, or a trajectory
     object; resampled to ``num_frames`` when given (the same path, more or fewer frames)."""
-    if isinstance(name_or_path, (OrbitTrajectory, PresetTrajectory)):
+    if isinstance(name_or_path, (OrbitTrajectory, PresetTrajectory, KeyframeTrajectory)):
         traj = name_or_path
     else:
         traj = _load_spec(str(name_or_path))
     if num_frames is not None and traj.num_frames != num_frames:
-        traj = replace(traj, num_frames=num_frames)
+        traj = traj.resampled(num_frames) if traj.kind == "keyframes" else replace(traj, num_frames=num_frames)
     return traj
 
 
 def _load_spec(s: str) -> Trajectory:
     if s in RECAMMASTER_PRESETS:
         return PresetTrajectory(s)
+    if s == "random" or s.startswith("random:"):  # the official default: FaceCam's random sampler
+        seed = s.partition(":")[2]
+        if s != "random" and not seed.isdigit():
+            raise ValueError(f"{short(s)}: write random or random:SEED with SEED a whole number, e.g. random:7")
+        return OrbitTrajectory.sample_official(np.random.default_rng(int(seed) if seed else None))
     path = Path(s)
     try:
         found = path.is_file()
@@ -242,7 +420,8 @@ def _load_spec(s: str) -> Trajectory:
         found = False
     if not found:
         raise ValueError(
-            f"{short(s)} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}) nor an existing JSON file"
+            f"{short(s)} is neither a trajectory name ({', '.join(RECAMMASTER_PRESETS)}, random, random:SEED) "
+            "nor an existing JSON file"
         )
     d = read_json(path, "trajectory file")
     try:
@@ -268,7 +447,7 @@ def check_trajectory(
     """
     cams = traj.cameras()
     azimuth, elevation = orbit_angles(cams.centers)
-    name = traj.name if isinstance(traj, PresetTrajectory) else "orbit"
+    name = traj.name if isinstance(traj, PresetTrajectory) else traj.kind
     for what, values in (("azimuth", azimuth), ("elevation", elevation), ("hfov", cams.hfov_deg)):
         lo, hi = LIMITS[what]
         bad = np.flatnonzero((values < lo - 1e-6) | (values > hi + 1e-6))
