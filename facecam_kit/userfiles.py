@@ -81,6 +81,11 @@ def _read_text(path, what: str, max_bytes: int) -> str:
         raise ValueError(f"{what} {path} is not a text file") from None
 
 
+def read_text(path, what: str = "text file", max_bytes: int = MAX_JSON_BYTES) -> str:
+    """A text file's contents, bounded in size (a camera pose file is a few hundred kB)."""
+    return _read_text(path, what, max_bytes)
+
+
 def parse_json(text: str, what: str):
     """Parsed JSON with :func:`check_tree`'s bounds; ValueError naming ``what`` otherwise."""
     try:

@@ -346,6 +346,9 @@ def keyframes_from_cameras(cameras: CameraPath, interpolation: str = "linear") -
     forward = cameras.R[:, 2]
     ahead = -np.einsum("fi,fi->f", c, forward)
     aim = c + np.where(ahead > 1e-9, ahead, dist)[:, None] * forward
+    vertical = np.flatnonzero(np.abs(forward[:, 2]) > 1 - 1e-12)
+    if len(vertical):
+        raise ValueError(f"the camera of frame {vertical[0]} looks straight up or down: no keyframe (+Z up) holds it")
     R0, _ = look_at(c, aim)
     x = cameras.R[:, 0]
     roll = np.rad2deg(np.arctan2(np.einsum("fi,fi->f", x, R0[:, 1]), np.einsum("fi,fi->f", x, R0[:, 0])))

@@ -1,0 +1,172 @@
+"""Camera formats in and out (facecam_kit/geometry/formats.py): round trips, hand-written files, errors."""
+
+import json
+
+import numpy as np
+import pytest
+
+from facecam_kit.geometry.camera import CameraPath, look_at
+from facecam_kit.geometry.formats import FORMATS, guess_format, read_cameras, write_cameras
+from facecam_kit.geometry.trajectory import DEFAULT_UNITS_PER_METRE, KeyframeTrajectory, OrbitTrajectory
+
+PATH = KeyframeTrajectory(
+    (
+        {"frame": 0, "azimuth": -30, "hfov": 35},
+        {"frame": 40, "azimuth": 20, "elevation": 10, "roll": 15, "aim": [0, 0, 0.2], "distance": 2.2},
+        {"frame": 80, "azimuth": 30, "elevation": -20, "distance": 3.2, "hfov": 55},
+    )
+).cameras()
+WITH_FOV = {"kit", "realestate10k", "nerfstudio"}
+FRONTAL = OrbitTrajectory(num_frames=1).cameras()  # (0, -2.7, 0) looking at the head, hfov 40
+
+
+def _same(a, b, fov=True, tol=1e-9):
+    np.testing.assert_allclose(a.R, b.R, atol=tol, rtol=0)
+    np.testing.assert_allclose(a.t, b.t, atol=tol, rtol=0)
+    if fov:
+        np.testing.assert_allclose(a.hfov_deg, b.hfov_deg, atol=tol, rtol=0)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_export_then_import_gives_the_same_cameras(fmt, tmp_path):
+    out = write_cameras(PATH, tmp_path / ("p.txt" if fmt == "realestate10k" else "p.json"), fmt, units_per_metre=0.9)
+    fov = fmt in WITH_FOV
+    start = PATH if fov else type(PATH)(PATH.R[:1], PATH.t[:1], PATH.hfov_deg[:1])
+    _same(read_cameras(out, fmt, units_per_metre=0.9, anchor="world", start=start), PATH, fov)
+    _same(read_cameras(out, fmt, units_per_metre=0.9, start=start), PATH, fov)  # relative to the first camera
+    if fmt not in ("kit", "c2w-opencv", "c2w-opengl", "w2c-opencv", "w2c-opengl"):
+        assert guess_format(out) == fmt
+    # a scale read differently moves the cameras: the scale is a choice, never found in the file
+    if fmt != "kit":
+        moved = read_cameras(out, fmt, units_per_metre=1.8, anchor="world").centers
+        np.testing.assert_allclose(moved, 2 * PATH.centers, atol=1e-9)
+
+
+def _unreal(rows) -> str:  # a matrix string as ReCamMaster's file holds them
+    return " ".join("[" + " ".join(str(v) for v in row) + "]" for row in rows) + " "
+
+
+def _official_relative(text_by_frame):
+    """docs/official_behaviour.md 5.2, steps 1-4, without the kit: (F, 3, 4) relative poses."""
+    c2ws = []
+    for s in text_by_frame:
+        m = np.array([[float(v) for v in r.replace("[", "").replace("]", "").split()] for r in s.strip().split("] [")])
+        c = m.T[:, [1, 2, 0, 3]]
+        c[:3, 1] *= -1
+        c[:3, 3] /= 100
+        c2ws.append(c)
+    return np.array([np.linalg.inv(c2ws[0]) @ c for c in c2ws])[:, :3]
+
+
+def test_reads_a_recammaster_file_as_the_official_parser(tmp_path):
+    # Unreal: X forward, Y right, Z up, centimetres, camera-to-world with the translation in the last row
+    frames = [
+        [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],  # the first camera
+        [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 100, 0, 1]],  # 1 m to its right
+        [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 50, 1]],  # 0.5 m up
+        [[0, 1, 0, 0], [-1, 0, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]],  # turned 90 degrees to the right
+    ]
+    data = {f"frame{i}": {"cam01": _unreal(m), "cam02": _unreal(frames[0])} for i, m in enumerate(frames)}
+    (tmp_path / "camera_extrinsics.json").write_text(json.dumps(data))
+    cams = read_cameras(tmp_path / "camera_extrinsics.json")
+    u = DEFAULT_UNITS_PER_METRE
+    np.testing.assert_allclose(cams.centers[:3], [[0, -2.7, 0], [u, -2.7, 0], [0, -2.7, 0.5 * u]], atol=1e-12)
+    np.testing.assert_allclose(cams.R[:3], np.repeat(FRONTAL.R, 3, 0), atol=1e-12)
+    np.testing.assert_allclose(cams.R[3], [[0, -1, 0], [0, 0, -1], [1, 0, 0]], atol=1e-12)  # looks along +X
+    # every pose relative to the first is the official parser's
+    mine = np.linalg.inv(_c2w(cams)[0]) @ _c2w(cams)
+    mine[:, :3, 3] /= u
+    official = _official_relative([data[f"frame{i}"]["cam01"] for i in range(4)])
+    np.testing.assert_allclose(mine[:, :3], official, atol=1e-12)
+    np.testing.assert_allclose(
+        read_cameras(tmp_path / "camera_extrinsics.json", camera=2).R, np.repeat(FRONTAL.R, 4, 0)
+    )
+    with pytest.raises(ValueError, match="frame0 has no camera cam03"):
+        read_cameras(tmp_path / "camera_extrinsics.json", camera=3)
+
+
+def _c2w(cams):
+    c2w = np.tile(np.eye(4), (len(cams), 1, 1))
+    c2w[:, :3, :3] = np.swapaxes(cams.R, 1, 2)
+    c2w[:, :3, 3] = cams.centers
+    return c2w
+
+
+# the frontal camera 2 m from the head: OpenGL camera-to-world (x right, y up, looking along -z)
+GL_FRONTAL = [[1, 0, 0, 0], [0, 0, -1, -2], [0, 1, 0, 0], [0, 0, 0, 1]]
+CV_FRONTAL_W2C = [[1, 0, 0, 0], [0, 0, -1, 0], [0, 1, 0, 2], [0, 0, 0, 1]]
+
+
+def test_reads_plain_matrices_in_each_named_convention(tmp_path):
+    (tmp_path / "gl.json").write_text(json.dumps([GL_FRONTAL]))
+    (tmp_path / "cv.json").write_text(json.dumps([CV_FRONTAL_W2C]))
+    for name, fmt in (("gl.json", "c2w-opengl"), ("cv.json", "w2c-opencv")):
+        _same(read_cameras(tmp_path / name, fmt, units_per_metre=1.35, anchor="world"), FRONTAL, tol=1e-12)
+    with pytest.raises(ValueError, match="name its format"):
+        read_cameras(tmp_path / "gl.json")
+
+
+@pytest.mark.parametrize(
+    "matrix, match",
+    [
+        (np.diag([1, 1, -1, 1]), "matrix 1 .*determinant -1 .*Unreal"),
+        (np.diag([2, 2, 2, 1]), "matrix 1 .*not orthonormal"),
+        (np.array([[1, 0, 0, np.nan], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), "matrix 1 holds NaN"),
+        (np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [3, 0, 0, 1]]), "matrix 1 .*last row .*transposed"),
+        (np.eye(3), "4x4 matrices"),
+    ],
+)
+def test_bad_matrices_are_refused_naming_the_matrix(matrix, match, tmp_path):
+    data = [np.eye(4).tolist(), matrix.tolist()] if matrix.shape == (4, 4) else [matrix.tolist()]
+    (tmp_path / "m.json").write_text(json.dumps(data).replace("NaN", "1e999"))
+    with pytest.raises(ValueError, match=match):
+        read_cameras(tmp_path / "m.json", "c2w-opencv")
+
+
+def test_reads_a_realestate10k_file(tmp_path):
+    fy = 0.5 / np.tan(np.deg2rad(30))  # 60 degrees across the height of a 16:9 frame
+    fx = fy * 9 / 16
+    w2c = lambda x: [1, 0, 0, -x, 0, 0, -1, 0, 0, 1, 0, 2]  # looking along +Y, 2 m in front, x m right
+    lines = ["https://www.youtube.com/watch?v=0000000000"]
+    lines += [" ".join(map(str, [33366667 * i, fx, fy, 0.5, 0.5, 0, 0, *w2c(x)])) for i, x in enumerate([0, 1])]
+    (tmp_path / "pose.txt").write_text("\n".join(lines) + "\n")
+    cams = read_cameras(tmp_path / "pose.txt")  # relative to the first camera, as CameraCtrl reads it
+    np.testing.assert_allclose(cams.hfov_deg, [60, 60], atol=1e-9)
+    np.testing.assert_allclose(cams.centers, [[0, -2.7, 0], [DEFAULT_UNITS_PER_METRE, -2.7, 0]], atol=1e-12)
+    np.testing.assert_allclose(cams.R, np.repeat(FRONTAL.R, 2, 0), atol=1e-12)
+    (tmp_path / "bad.txt").write_text(lines[0] + "\n" + lines[1] + "\n1 2 3\n")
+    with pytest.raises(ValueError, match="line 3: expected 19 numbers"):
+        read_cameras(tmp_path / "bad.txt")
+
+
+def test_reads_a_nerfstudio_camera_path(tmp_path):
+    flat = np.array(GL_FRONTAL, float).reshape(16).tolist()
+    data = {
+        "camera_type": "perspective",
+        "render_height": 1080,
+        "render_width": 1920,
+        "camera_path": [{"camera_to_world": flat, "fov": 50, "aspect": 16 / 9}, {"camera_to_world": flat, "fov": 50}],
+        "fps": 24,
+        "seconds": 1,
+    }
+    (tmp_path / "camera_path.json").write_text(json.dumps(data))
+    cams = read_cameras(tmp_path / "camera_path.json", units_per_metre=1.35, anchor="world")
+    _same(cams, type(cams)(np.repeat(FRONTAL.R, 2, 0), np.repeat(FRONTAL.t, 2, 0), [50, 50]), tol=1e-12)
+    data["camera_path"][0]["aspect"] = 9 / 16  # portrait: the width is the shorter side
+    (tmp_path / "camera_path.json").write_text(json.dumps(data))
+    portrait = read_cameras(tmp_path / "camera_path.json").hfov_deg[0]
+    assert portrait == pytest.approx(np.rad2deg(2 * np.arctan(9 / 16 * np.tan(np.deg2rad(25)))), abs=1e-9)
+
+
+def test_unknown_formats_and_scales_are_refused(tmp_path):
+    (tmp_path / "p.json").write_text(json.dumps([GL_FRONTAL]))
+    with pytest.raises(ValueError, match="unknown camera format 'colmap'"):
+        read_cameras(tmp_path / "p.json", "colmap")
+    with pytest.raises(ValueError, match="units_per_metre"):
+        read_cameras(tmp_path / "p.json", "c2w-opengl", units_per_metre=0)
+    behind = CameraPath(*look_at(np.array([[0, 2.7, 0]]), np.zeros((1, 3))), [40])  # the back of the head
+    with pytest.raises(ValueError, match="frame 0 cannot be a kit keyframe: azimuth .* -180"):
+        write_cameras(behind, tmp_path / "k.json", "kit")
+    down = CameraPath(np.diag([1.0, -1, -1])[None], np.array([[0, 0, 2.7]]), [40])
+    with pytest.raises(ValueError, match="frame 0 looks straight up or down"):
+        write_cameras(down, tmp_path / "k.json", "kit")
