@@ -1,4 +1,4 @@
-"""Command line: ``demo``, ``render``, ``evaluate``, ``train``, ``train-mini`` and ``make-samples``.
+"""Command line: ``demo``, ``render``, ``evaluate``, ``train``, ``train-mini``, ``trajectory`` and ``make-samples``.
 
 Each job's options are one dataclass in :mod:`facecam_kit.jobs`; the parser is built from its
 fields (type, default and the ``help`` in the field's metadata), so an option is written once.
@@ -24,6 +24,8 @@ from facecam_kit.gpu_check import GpuCheckOptions, run_gpu_check
 from facecam_kit.jobs import DemoOptions, RenderOptions, run_demo, run_render
 from facecam_kit.mini.recipe import TrainMiniOptions, run_train_mini
 from facecam_kit.train.config import add_train_arguments
+from facecam_kit.trajectory_job import HELP as _TRAJECTORY_HELP
+from facecam_kit.trajectory_job import add_trajectory_arguments, run_trajectory
 from facecam_kit.userfiles import error_line
 
 JOBS = {
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (options_type, _, help_) in JOBS.items():
         _add_options(sub.add_parser(name, help=help_, description=help_), options_type)
     add_train_arguments(sub.add_parser("train", help=_TRAIN_HELP, description=_TRAIN_HELP))
+    add_trajectory_arguments(sub.add_parser("trajectory", help=_TRAJECTORY_HELP, description=_TRAJECTORY_HELP))
     sub.add_parser("make-samples", help="regenerate data_samples/ from scikit-image's astronaut photo")
     return parser
 
@@ -94,6 +97,8 @@ def main(argv: list[str] | None = None) -> int:
             files = make_data_samples()
         elif command == "train":
             files = run_train(**args)
+        elif command == "trajectory":
+            files = run_trajectory(**args)
         else:
             options_type, job, _ = JOBS[command]
             files = job(options_type(**args))

@@ -30,6 +30,7 @@ LAYERS = {
     "mini": 8,
     "widgets": 9,
     "jobs": 9,
+    "trajectory_job": 9,
     "gpu_check": 10,
     "cli": 11,
     "__main__": 12,

@@ -5,9 +5,17 @@ import json
 import numpy as np
 import pytest
 
+from facecam_kit.cli import main
+from facecam_kit.face.template import load_template
 from facecam_kit.geometry.camera import CameraPath, look_at
 from facecam_kit.geometry.formats import FORMATS, guess_format, read_cameras, write_cameras
-from facecam_kit.geometry.trajectory import DEFAULT_UNITS_PER_METRE, KeyframeTrajectory, OrbitTrajectory
+from facecam_kit.geometry.trajectory import (
+    DEFAULT_UNITS_PER_METRE,
+    KeyframeTrajectory,
+    OrbitTrajectory,
+    check_trajectory,
+    load_trajectory,
+)
 
 PATH = KeyframeTrajectory(
     (
@@ -170,3 +178,48 @@ def test_unknown_formats_and_scales_are_refused(tmp_path):
     down = CameraPath(np.diag([1.0, -1, -1])[None], np.array([[0, 0, 2.7]]), [40])
     with pytest.raises(ValueError, match="frame 0 looks straight up or down"):
         write_cameras(down, tmp_path / "k.json", "kit")
+
+
+def _cli(capsys, *argv):
+    code = main(list(map(str, argv)))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_convert_writes_a_file_render_accepts(tmp_path, capsys):
+    write_cameras(PATH, tmp_path / "path.txt", "realestate10k")
+    code, out, err = _cli(capsys, "trajectory", "convert", tmp_path / "path.txt", tmp_path / "mine.json")
+    assert code == 0 and f"wrote {tmp_path / 'mine.json'}" in out, err
+    traj = load_trajectory(tmp_path / "mine.json")  # what render --trajectory does, then its check
+    _same(check_trajectory(traj, load_template()), read_cameras(tmp_path / "path.txt"))
+    code, _, _ = _cli(capsys, "trajectory", "convert", "arc_left", tmp_path / "arc.json", "--to", "nerfstudio")
+    assert code == 0 and guess_format(tmp_path / "arc.json") == "nerfstudio"
+    # an existing file is never replaced; a missing one is named; both one error line, exit 2
+    before = (tmp_path / "mine.json").read_bytes()
+    code, _, err = _cli(capsys, "trajectory", "convert", "arc_left", tmp_path / "mine.json")
+    assert code == 2 and err.startswith("error: OUT") and "exists" in err and len(err.splitlines()) == 1
+    assert (tmp_path / "mine.json").read_bytes() == before
+    code, _, err = _cli(
+        capsys, "trajectory", "convert", tmp_path / "no.txt", tmp_path / "x.json", "--from", "nerfstudio"
+    )
+    assert code == 2 and "camera file not found" in err and not (tmp_path / "x.json").exists()
+
+
+def test_cli_show_prints_the_path_around_the_head_and_writes_the_3d_view(tmp_path, capsys):
+    write_cameras(PATH, tmp_path / "path.txt", "realestate10k")
+    html = tmp_path / "view.html"
+    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--anchor", "world", "--html", html)
+    assert code == 0 and "units_per_metre = 0.675" in out and "render --trajectory accepts" in out
+    rows = np.array([line.split()[:5] for line in out.splitlines() if line[:5].strip().isdigit()], float)
+    assert len(rows) == 81
+    np.testing.assert_allclose(rows[[0, 40, 80], 1], [-30, 20, 30], atol=0.05)  # azimuth
+    np.testing.assert_allclose(rows[[0, 40, 80], 3], [2.7, 2.2, 3.2], atol=0.001)  # distance
+    np.testing.assert_allclose(rows[[0, 80], 4], [35, 55], atol=0.05)  # hfov
+    # relative to its first camera (the default), started frontal: the path turns 30 degrees about the head
+    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt")
+    rows = np.array([line.split()[:5] for line in out.splitlines() if line[:5].strip().isdigit()], float)
+    np.testing.assert_allclose(rows[[0, 40, 80], 1], [0, 50, 60], atol=0.05)
+    assert "plotly" in (tmp_path / "view.html").read_text()[:100000]
+    # read with twice the scale, relative to the frontal camera: further from the head, not accepted as is
+    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--units-per-metre", "5")
+    assert code == 0 and "units_per_metre = 5" in out and "would refuse" in out

@@ -333,29 +333,34 @@ def rolled_cameras(eye, aim, roll_deg, hfov_deg) -> CameraPath:
     return CameraPath(turn @ R, np.einsum("fij,fj->fi", turn, t), hfov_deg)
 
 
-def keyframes_from_cameras(cameras: CameraPath, interpolation: str = "linear") -> KeyframeTrajectory:
-    """A keyframe at every frame of ``cameras`` (F frames, 4k+1) that reproduces them (to about 1e-12).
-
-    Each camera's aim is the point of its optical axis nearest the head centre (the head centre
-    itself for a camera looking at it; a point ``distance`` ahead for one looking away). Raises
-    ValueError naming the frame when a camera is outside ``spec.LIMITS``.
-    """
+def camera_angles(cameras: CameraPath) -> dict[str, np.ndarray]:
+    """Each camera described around the head, as :class:`Keyframe` fields: azimuth, elevation,
+    distance, hfov, roll (F,) and aim (F, 3), the point of its optical axis nearest the head
+    centre (the head centre itself for a camera looking at it; a point ``distance`` ahead for one
+    looking away). Raises ValueError naming a frame whose camera looks straight up or down."""
     c = cameras.centers
     az, el = orbit_angles(c)
     dist = np.linalg.norm(c, axis=1)
     forward = cameras.R[:, 2]
-    ahead = -np.einsum("fi,fi->f", c, forward)
-    aim = c + np.where(ahead > 1e-9, ahead, dist)[:, None] * forward
     vertical = np.flatnonzero(np.abs(forward[:, 2]) > 1 - 1e-12)
     if len(vertical):
         raise ValueError(f"the camera of frame {vertical[0]} looks straight up or down: no keyframe (+Z up) holds it")
+    ahead = -np.einsum("fi,fi->f", c, forward)
+    aim = c + np.where(ahead > 1e-9, ahead, dist)[:, None] * forward
     R0, _ = look_at(c, aim)
     x = cameras.R[:, 0]
     roll = np.rad2deg(np.arctan2(np.einsum("fi,fi->f", x, R0[:, 1]), np.einsum("fi,fi->f", x, R0[:, 0])))
+    return {"azimuth": az, "elevation": el, "distance": dist, "hfov": cameras.hfov_deg, "roll": roll, "aim": aim}
+
+
+def keyframes_from_cameras(cameras: CameraPath, interpolation: str = "linear") -> KeyframeTrajectory:
+    """A keyframe at every frame of ``cameras`` (F frames, 4k+1) that reproduces them (to about 1e-12),
+    from :func:`camera_angles`. Raises ValueError naming the frame when a camera is outside ``spec.LIMITS``."""
+    v = camera_angles(cameras)
     keys = []
     for i in range(len(cameras)):
         try:
-            keys.append(Keyframe(i, az[i], el[i], dist[i], cameras.hfov_deg[i], roll[i], tuple(aim[i])))
+            keys.append(Keyframe(i, *(v[n][i] for n in KEYFRAME_FIELDS), tuple(v["aim"][i])))
         except ValueError as e:
             raise ValueError(f"the camera of frame {i} cannot be a kit keyframe: {e}") from None
     return KeyframeTrajectory(tuple(keys), len(cameras), interpolation)
