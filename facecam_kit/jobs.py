@@ -39,7 +39,7 @@ from facecam_kit.video import probe_video, write_video
 RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS"
 INVALID_LABEL = "INVALID OUTPUT"
 CONDITIONS = ("analytic", "proxy")
-_TRAJECTORY_HELP = "a ReCamMaster preset name (pan_left, arc_right, ...) or a trajectory JSON file"
+_TRAJECTORY_HELP = "a ReCamMaster preset name (pan_left, arc_right, ...), random, random:SEED or a trajectory JSON file"
 _WEIGHTS_HELP = (
     "local weights: a saved FaceCamPipeline, or a folder with Wan2.2-I2V-A14B-Diffusers/, "
     "facecam_high_noise/ and facecam_low_noise/"
