@@ -1,9 +1,13 @@
-"""The trajectory slider panel and its callbacks, shared by notebooks 03 and 06.
+"""The trajectory slider panel, the keyframe editor and their callbacks, shared by notebooks 03 and 06.
 
 Six integer sliders (start and end of azimuth, elevation and field of view) in the kit's
-trajectory limits (``spec.LIMITS``), laid out as a start column and an end column. The widgets
+trajectory limits (``spec.LIMITS``), laid out as a start column and an end column. The keyframe
+editor holds a :class:`KeyframeTrajectory` and the sliders of one keyframe (frame, azimuth,
+elevation, distance, fov, roll, aim offset), updated while a slider is dragged. The widgets
 only hold values: what they trigger is plain functions of those values (``orbit_from_slider_values``,
-``condition_strip``, ``step_progress``), tested on their own in ``tests/test_widgets.py``.
+``condition_strip``, ``step_progress``; ``edit_keyframe``, ``add_keyframe``, ``delete_keyframe``,
+``editor_trajectory``, ``trajectory_strip``, ``path_figure``), tested on their own in
+``tests/test_widgets.py``.
 
 Taught in notebook 03 (landmark camera conditions, the live preview); used in notebook 06 (the
 Generate button).
@@ -18,10 +22,17 @@ import cv2
 import ipywidgets as widgets
 import numpy as np
 
-from facecam_kit.face.condition import orbit_condition_preview
-from facecam_kit.geometry.trajectory import OrbitTrajectory
-from facecam_kit.spec import HEIGHT, LIMITS, NUM_FRAMES, WIDTH
-from facecam_kit.viz import montage
+from facecam_kit.face.condition import condition_video
+from facecam_kit.geometry.trajectory import (
+    RECAMMASTER_PRESETS,
+    Keyframe,
+    KeyframeTrajectory,
+    OrbitTrajectory,
+    camera_angles,
+    load_trajectory,
+)
+from facecam_kit.spec import HEIGHT, LIMITS, NUM_FRAMES, PROXY_RADIUS, WIDTH
+from facecam_kit.viz import camera_figure, montage
 
 #: slider name -> (label, key of ``spec.LIMITS``, default in degrees)
 SLIDERS = {
@@ -102,7 +113,13 @@ def condition_strip(
     Each frame is cropped to the square the head is rendered in (the rest of the canvas is white
     padding) and resized to ``size`` pixels.
     """
-    frames = orbit_condition_preview(**values, num_frames=num_frames, height=height, width=width)
+    return trajectory_strip(orbit_from_slider_values(values, num_frames), height, width, num, size)
+
+
+def trajectory_strip(traj, height: int = HEIGHT, width: int = WIDTH, num: int = 6, size: int = 160) -> np.ndarray:
+    """The preview of any trajectory: ``num`` of its condition frames side by side, each cropped
+    to the head's square and resized to ``size``, (size, num * size, 3) uint8."""
+    frames = condition_video(traj, height=height, width=width)
     s = min(height, width)
     squares = [cv2.resize(f[:s, :s], (size, size), interpolation=cv2.INTER_AREA) for f in frames]
     return montage(np.stack(squares), num)
@@ -149,3 +166,112 @@ def labelled_rows(names: tuple[str, ...]) -> tuple[widgets.VBox, dict[str, widge
         for name, image in images.items()
     ]
     return widgets.VBox(rows, layout={"display": "none"}), images
+
+
+#: keyframe slider name -> (label, min, max, step); aim_x/y/z are the aim offset's coordinates
+KEYFRAME_SLIDERS = {
+    "frame": ("frame", 0, NUM_FRAMES - 1, 1),
+    "azimuth": ("azimuth", *LIMITS["azimuth"], 1),
+    "elevation": ("elevation", *LIMITS["elevation"], 1),
+    "distance": ("distance", 1.0, 3 * PROXY_RADIUS, 0.05),
+    "hfov": ("fov", *LIMITS["hfov"], 1),
+    "roll": ("roll", -90, 90, 1),
+    "aim_x": ("aim x", -1.5, 1.5, 0.01),
+    "aim_y": ("aim y", -1.5, 1.5, 0.01),
+    "aim_z": ("aim z", -1.5, 1.5, 0.01),
+}
+#: the editor's preset menu: the official random sampler (seeded) and ReCamMaster's 10
+PRESET_CHOICES = ("random:0", *RECAMMASTER_PRESETS)
+
+
+def keyframe_sliders(num_frames: int = NUM_FRAMES) -> dict[str, widgets.FloatSlider]:
+    """The sliders of one keyframe, name -> ``FloatSlider``, updating while dragged (continuous update)."""
+    sliders = {}
+    for name, (label, lo, hi, step) in KEYFRAME_SLIDERS.items():
+        hi = num_frames - 1 if name == "frame" else hi
+        sliders[name] = widgets.FloatSlider(
+            min=lo, max=hi, step=step, description=label, continuous_update=True, style=_STYLE, layout=_LAYOUT
+        )
+    return sliders
+
+
+def keyframe_values(key: Keyframe) -> dict[str, float]:
+    """A keyframe as slider values (``KEYFRAME_SLIDERS``' names)."""
+    v = {name: getattr(key, name) for name in KEYFRAME_SLIDERS if not name.startswith("aim")}
+    return {**v, **dict(zip(("aim_x", "aim_y", "aim_z"), key.aim))}
+
+
+def edit_keyframe(traj: KeyframeTrajectory, index: int, values: dict[str, float]) -> tuple[KeyframeTrajectory, int]:
+    """Keyframe ``index`` set to slider ``values`` (moved when ``frame`` changes): the new trajectory
+    and the keyframe's new index (keyframes stay in frame order). ValueError when the keyframe would
+    land on another's frame or leave the limits, naming the keyframe and the field."""
+    aim = tuple(values[n] for n in ("aim_x", "aim_y", "aim_z"))
+    key = Keyframe(**{n: v for n, v in values.items() if not n.startswith("aim")}, aim=aim)
+    others = [k for i, k in enumerate(traj.keyframes) if i != index]
+    if any(k.frame == key.frame for k in others):
+        raise ValueError(f"keyframe {index}: another keyframe is at frame {key.frame:g}; move it elsewhere")
+    keys = sorted([*others, key], key=lambda k: k.frame)
+    return KeyframeTrajectory(tuple(keys), traj.num_frames, traj.interpolation), keys.index(key)
+
+
+def add_keyframe(traj: KeyframeTrajectory, frame: int) -> tuple[KeyframeTrajectory, int]:
+    """A keyframe added at ``frame`` with the path's values there, and its index: a linear path does
+    not change until it is edited, a smooth one barely (the spline's slopes at the neighbours are
+    recomputed). ValueError if a keyframe is already at that frame."""
+    if any(k.frame == frame for k in traj.keyframes):
+        raise ValueError(f"a keyframe is already at frame {frame:g}; select it, or add one at another frame")
+    v = traj.values()
+    here = {n: float(v[n][int(frame)]) for n in ("azimuth", "elevation", "distance", "hfov", "roll")}
+    key = Keyframe(frame, **here, aim=tuple(v["aim"][int(frame)]))
+    keys = sorted([*traj.keyframes, key], key=lambda k: k.frame)
+    return KeyframeTrajectory(tuple(keys), traj.num_frames, traj.interpolation), keys.index(key)
+
+
+def delete_keyframe(traj: KeyframeTrajectory, index: int) -> tuple[KeyframeTrajectory, int]:
+    """The trajectory without keyframe ``index``, and the index to select next; the last keyframe stays."""
+    if len(traj.keyframes) == 1:
+        raise ValueError("a trajectory keeps at least one keyframe; edit it instead")
+    keys = traj.keyframes[:index] + traj.keyframes[index + 1 :]
+    return KeyframeTrajectory(keys, traj.num_frames, traj.interpolation), min(index, len(keys) - 1)
+
+
+def editor_trajectory(name_or_path, num_frames: int = NUM_FRAMES, every: int = 20) -> KeyframeTrajectory:
+    """The preset menu's callback: a trajectory (``PRESET_CHOICES``, a saved JSON file, anything
+    ``render --trajectory`` takes) as keyframes to edit. An orbit becomes its two ends (linear: the
+    same cameras); a keyframe file stays itself; other paths get a keyframe every ``every`` frames
+    and at the last (smooth), close to the original (``tests/test_widgets.py`` bounds how close)."""
+    traj = load_trajectory(name_or_path, num_frames)
+    if isinstance(traj, KeyframeTrajectory):
+        return traj
+    if isinstance(traj, OrbitTrajectory):
+        ends = [
+            Keyframe(f, traj.azimuth[i], traj.elevation[i], traj.radius, traj.hfov[i])
+            for i, f in ((0, 0), (1, num_frames - 1))
+        ]
+        return KeyframeTrajectory(tuple(ends), num_frames, "linear")
+    v = camera_angles(traj.cameras())
+    idx = sorted({*range(0, num_frames, every), num_frames - 1})
+    fields = ("azimuth", "elevation", "distance", "hfov", "roll")
+    keys = [Keyframe(i, *(float(v[n][i]) for n in fields), tuple(v["aim"][i])) for i in idx]
+    return KeyframeTrajectory(tuple(keys), num_frames, "smooth")
+
+
+def path_figure(traj: KeyframeTrajectory, head_points: np.ndarray, selected: int | None = None, every: int = 8):
+    """The editor's 3D view: the path and its frustums around ``head_points`` (N, 3), the keyframes'
+    cameras marked (the ``selected`` one larger). A plotly Figure."""
+    cams = traj.cameras()
+    fig = camera_figure({"path": cams}, {"head": head_points}, every=every)
+    frames = [int(round(k.frame)) for k in traj.keyframes]
+    c = cams.centers[frames]
+    sizes = [9 if i == selected else 5 for i in range(len(frames))]
+    fig.add_scatter3d(
+        x=c[:, 0],
+        y=c[:, 1],
+        z=c[:, 2],
+        mode="markers+text",
+        text=[f"{f}" for f in frames],
+        name="keyframes",
+        marker=dict(size=sizes, color="#ff7f0e"),
+    )
+    fig.update_layout(height=420, uirevision="editor")  # keep the user's view while the path changes
+    return fig

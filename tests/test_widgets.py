@@ -6,19 +6,31 @@ import numpy as np
 import pytest
 
 from facecam_kit.face.condition import condition_video
+from facecam_kit.face.template import load_template
+from facecam_kit.geometry.camera import orbit_angles
+from facecam_kit.geometry.trajectory import KeyframeTrajectory, check_trajectory, load_trajectory, save_trajectory
 from facecam_kit.jobs import generate_video
 from facecam_kit.model.pipeline import tiny_facecam_pipeline
 from facecam_kit.spec import LIMITS
 from facecam_kit.widgets import (
+    PRESET_CHOICES,
     SLIDERS,
+    add_keyframe,
     busy,
     condition_strip,
+    delete_keyframe,
+    edit_keyframe,
+    editor_trajectory,
+    keyframe_sliders,
+    keyframe_values,
     labelled_rows,
     orbit_from_slider_values,
+    path_figure,
     slider_panel,
     slider_values,
     step_progress,
     trajectory_sliders,
+    trajectory_strip,
 )
 
 VALUES = dict(azimuth_start=-35, azimuth_end=25, elevation_start=-12, elevation_end=8, fov_start=30, fov_end=50)
@@ -103,3 +115,67 @@ def test_labelled_rows_start_hidden_with_their_names():
     assert box.layout.display == "none" and list(images) == ["input", "condition", "generated"]
     assert [row.children[0].value for row in box.children] == list(images)
     assert all(row.children[1] is images[name] for row, name in zip(box.children, images))
+
+
+EDIT = KeyframeTrajectory(
+    ({"frame": 0, "azimuth": -30}, {"frame": 40, "azimuth": 10}, {"frame": 80, "azimuth": 30}), 81
+)
+
+
+def test_keyframe_sliders_show_a_keyframe_and_update_while_dragged():
+    sliders = keyframe_sliders(41)
+    assert all(s.continuous_update for s in sliders.values()) and sliders["frame"].max == 40
+    key = EDIT.keyframes[1]
+    for name, value in keyframe_values(key).items():
+        sliders[name].value = value
+    assert {n: s.value for n, s in sliders.items()} == keyframe_values(key)
+
+
+def test_edit_add_and_delete_keyframes():
+    values = {**keyframe_values(EDIT.keyframes[1]), "azimuth": 20, "frame": 70}
+    moved, index = edit_keyframe(EDIT, 1, values)  # moved past frame 40, still in order
+    assert [k.frame for k in moved.keyframes] == [0, 70, 80] and index == 1
+    assert orbit_angles(moved.cameras().centers)[0][70] == pytest.approx(20)
+    with pytest.raises(ValueError, match="another keyframe is at frame 80"):
+        edit_keyframe(EDIT, 1, {**values, "frame": 80})
+    with pytest.raises(ValueError, match="azimuth"):
+        edit_keyframe(EDIT, 1, {**values, "azimuth": 100})
+    linear = KeyframeTrajectory(EDIT.keyframes, 81, "linear")
+    added, index = add_keyframe(linear, 20)
+    assert index == 1 and len(added.keyframes) == 4
+    np.testing.assert_allclose(added.cameras().R, linear.cameras().R, atol=1e-12)  # the path is unchanged
+    smooth, _ = add_keyframe(EDIT, 20)
+    assert np.abs(smooth.cameras().centers - EDIT.cameras().centers).max() < 0.05
+    with pytest.raises(ValueError, match="already at frame 40"):
+        add_keyframe(EDIT, 40)
+    fewer, index = delete_keyframe(EDIT, 2)
+    assert [k.frame for k in fewer.keyframes] == [0, 40] and index == 1
+    with pytest.raises(ValueError, match="at least one keyframe"):
+        delete_keyframe(KeyframeTrajectory(), 0)
+
+
+@pytest.mark.parametrize("name", PRESET_CHOICES)
+def test_every_preset_becomes_editable_keyframes_close_to_it(name):
+    keys = editor_trajectory(name)
+    original = load_trajectory(name).cameras()
+    gap = np.abs(keys.cameras().centers - original.centers).max()
+    assert gap < (1e-12 if name.startswith("random") else 0.01), gap  # proxy units, of 2.7
+    assert np.abs(keys.cameras().R - original.R).max() < (1e-12 if name.startswith("random") else 0.01)
+
+
+def test_editor_saves_what_render_accepts_and_loads_it_back(tmp_path):
+    edited, _ = add_keyframe(EDIT, 60)
+    path = save_trajectory(edited, tmp_path / "mine.json")
+    check_trajectory(load_trajectory(str(path)), load_template())  # as render --trajectory reads it
+    assert editor_trajectory(path) == edited
+
+
+def test_trajectory_strip_and_path_figure_follow_the_keyframes():
+    strip = trajectory_strip(EDIT, num=3, size=120)
+    frames = condition_video(EDIT)
+    expected = [cv2.resize(frames[i, :480], (120, 120), interpolation=cv2.INTER_AREA) for i in (0, 40, 80)]
+    np.testing.assert_array_equal(strip, np.concatenate(expected, 1))
+    fig = path_figure(EDIT, load_template(), selected=1)
+    marks = fig.data[-1]
+    assert marks.name == "keyframes" and list(marks.marker.size) == [5, 9, 5]
+    np.testing.assert_allclose(np.c_[marks.x, marks.y, marks.z], EDIT.cameras().centers[[0, 40, 80]])
