@@ -17,22 +17,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 
 import cv2
 import ipywidgets as widgets
 import numpy as np
 
 from facecam_kit.face.condition import condition_video
+from facecam_kit.geometry.formats import guess_format, read_cameras
 from facecam_kit.geometry.trajectory import (
+    DEFAULT_UNITS_PER_METRE,
     RECAMMASTER_PRESETS,
     Keyframe,
     KeyframeTrajectory,
     OrbitTrajectory,
     camera_angles,
     load_trajectory,
+    save_trajectory,
 )
 from facecam_kit.spec import HEIGHT, LIMITS, NUM_FRAMES, PROXY_RADIUS, WIDTH
-from facecam_kit.viz import camera_figure, montage
+from facecam_kit.viz import camera_figure, montage, png_bytes
 
 #: slider name -> (label, key of ``spec.LIMITS``, default in degrees)
 SLIDERS = {
@@ -235,24 +239,39 @@ def delete_keyframe(traj: KeyframeTrajectory, index: int) -> tuple[KeyframeTraje
     return KeyframeTrajectory(keys, traj.num_frames, traj.interpolation), min(index, len(keys) - 1)
 
 
-def editor_trajectory(name_or_path, num_frames: int = NUM_FRAMES, every: int = 20) -> KeyframeTrajectory:
-    """The preset menu's callback: a trajectory (``PRESET_CHOICES``, a saved JSON file, anything
-    ``render --trajectory`` takes) as keyframes to edit. An orbit becomes its two ends (linear: the
-    same cameras); a keyframe file stays itself; other paths get a keyframe every ``every`` frames
-    and at the last (smooth), close to the original (``tests/test_widgets.py`` bounds how close)."""
-    traj = load_trajectory(name_or_path, num_frames)
-    if isinstance(traj, KeyframeTrajectory):
-        return traj
-    if isinstance(traj, OrbitTrajectory):
-        ends = [
-            Keyframe(f, traj.azimuth[i], traj.elevation[i], traj.radius, traj.hfov[i])
-            for i, f in ((0, 0), (1, num_frames - 1))
-        ]
-        return KeyframeTrajectory(tuple(ends), num_frames, "linear")
-    v = camera_angles(traj.cameras())
-    idx = sorted({*range(0, num_frames, every), num_frames - 1})
-    fields = ("azimuth", "elevation", "distance", "hfov", "roll")
-    keys = [Keyframe(i, *(float(v[n][i]) for n in fields), tuple(v["aim"][i])) for i in idx]
+def editor_trajectory(
+    name_or_path,
+    num_frames: int = NUM_FRAMES,
+    keys: int = 5,
+    units_per_metre: float = DEFAULT_UNITS_PER_METRE,
+) -> KeyframeTrajectory:
+    """The preset menu's and the Load button's callback: a trajectory as keyframes to edit.
+
+    name_or_path: ``PRESET_CHOICES``, anything ``render --trajectory`` takes, or a camera file of
+    another tool (``geometry.formats``; a metric one placed with ``units_per_metre``). An orbit
+    becomes its two ends (linear: the same cameras); a keyframe file stays itself (resampled to
+    ``num_frames``); any other path gets ``keys`` keyframes evenly spaced from its first frame to
+    its last (smooth), close to it (``tests/test_widgets.py`` bounds how close).
+    """
+    path = Path(str(name_or_path))
+    if path.is_file() and guess_format(path) != "kit":
+        cams = read_cameras(path, units_per_metre=units_per_metre)
+    else:
+        traj = load_trajectory(name_or_path, num_frames)
+        if isinstance(traj, KeyframeTrajectory):
+            return traj
+        if isinstance(traj, OrbitTrajectory):
+            ends = [
+                Keyframe(f, traj.azimuth[i], traj.elevation[i], traj.radius, traj.hfov[i])
+                for i, f in ((0, 0), (1, num_frames - 1))
+            ]
+            return KeyframeTrajectory(tuple(ends), num_frames, "linear")
+        cams = traj.cameras()
+    v = camera_angles(cams)
+    idx = np.unique(np.linspace(0, len(cams) - 1, keys).round().astype(int))
+    scale = (num_frames - 1) / max(len(cams) - 1, 1)
+    names = ("azimuth", "elevation", "distance", "hfov", "roll")
+    keys = [Keyframe(i * scale, *(float(v[n][i]) for n in names), tuple(v["aim"][i])) for i in idx]
     return KeyframeTrajectory(tuple(keys), num_frames, "smooth")
 
 
@@ -275,3 +294,121 @@ def path_figure(traj: KeyframeTrajectory, head_points: np.ndarray, selected: int
     )
     fig.update_layout(height=420, uirevision="editor")  # keep the user's view while the path changes
     return fig
+
+
+class KeyframeEditor:
+    """Notebook 03's keyframe editor: the widgets wired to the callbacks above; nothing else.
+
+    ``panel`` holds the keyframe menu, add / delete buttons, the sliders of the selected keyframe,
+    the preset menu, a file box with Save and Load, ``units_per_metre`` for metric files from
+    other tools, a status line, the preview strip and the 3D view; ``traj`` is the trajectory
+    being edited and ``index`` the selected keyframe. Every slider move redraws both views.
+    """
+
+    def __init__(
+        self, head_points: np.ndarray, start="arc_left", num_frames: int = NUM_FRAMES, file="my_trajectory.json"
+    ):
+        self.head, self.num_frames, self.index, self._syncing = head_points, num_frames, 0, False
+        self.traj = editor_trajectory(start, num_frames)
+        self.sliders = keyframe_sliders(num_frames)
+        self.menu = widgets.Dropdown(description="keyframe", style=_STYLE, layout=_LAYOUT)
+        self.presets = widgets.Dropdown(options=PRESET_CHOICES, value=None, description="preset", style=_STYLE)
+        self.file = widgets.Text(value=str(file), description="file", style=_STYLE, layout=_LAYOUT)
+        self.units = widgets.BoundedFloatText(
+            value=DEFAULT_UNITS_PER_METRE,
+            min=1e-3,
+            max=1e3,
+            description="units/metre",
+            style=_STYLE,
+            tooltip="proxy units per metre of a metric file; no file can say it (notebooks 01 and 07)",
+        )
+        buttons = {n: widgets.Button(description=n) for n in ("add keyframe", "delete keyframe", "save", "load")}
+        self.status, self.preview, self.view = widgets.Label(), widgets.Image(format="png"), widgets.Output()
+        for s in self.sliders.values():
+            s.observe(lambda change: self._edit(), names="value")
+        self.menu.observe(lambda change: self._select(change["new"]), names="value")
+        self.presets.observe(lambda change: change["new"] and self.load(change["new"]), names="value")
+        buttons["add keyframe"].on_click(lambda b: self._apply(add_keyframe, int(self.sliders["frame"].value)))
+        buttons["delete keyframe"].on_click(lambda b: self._apply(delete_keyframe, self.index))
+        buttons["save"].on_click(lambda b: self.save())
+        buttons["load"].on_click(lambda b: self.load(self.file.value))
+        self.panel = widgets.VBox(
+            [
+                widgets.HBox([self.menu, buttons["add keyframe"], buttons["delete keyframe"]]),
+                widgets.HBox(
+                    [widgets.VBox(list(self.sliders.values())[:5]), widgets.VBox(list(self.sliders.values())[5:])]
+                ),
+                widgets.HBox([self.presets, self.file, buttons["save"], buttons["load"], self.units]),
+                self.status,
+                self.preview,
+                self.view,
+            ]
+        )
+        self._show()
+
+    def _show(self) -> None:
+        """The selected keyframe into the menu and the sliders (without editing), then redraw."""
+        self._syncing = True
+        self.menu.options = [(f"{i}: frame {k.frame:g}", i) for i, k in enumerate(self.traj.keyframes)]
+        self.menu.value = self.index
+        for name, value in keyframe_values(self.traj.keyframes[self.index]).items():
+            self.sliders[name].value = value
+        self._syncing = False
+        self.redraw()
+
+    def _select(self, index) -> None:
+        if not self._syncing and index is not None:
+            self.index = index
+            self._show()
+
+    def _edit(self) -> None:
+        if self._syncing:
+            return
+        values = {n: s.value for n, s in self.sliders.items()}
+        try:
+            self.traj, index = edit_keyframe(self.traj, self.index, values)
+        except ValueError as e:
+            self.status.value = str(e)
+            return
+        self.status.value = ""
+        if index != self.index or self.menu.options[index][0] != f"{index}: frame {values['frame']:g}":
+            self.index = index
+            self._show()
+        else:
+            self.redraw()
+
+    def _apply(self, callback, *args) -> None:
+        try:
+            self.traj, self.index = callback(self.traj, *args)
+            self.status.value = ""
+        except ValueError as e:
+            self.status.value = str(e)
+        self._show()
+
+    def redraw(self) -> None:
+        """The preview strip and the 3D view of the current path."""
+        from IPython.display import display
+
+        self.preview.value = png_bytes(trajectory_strip(self.traj))
+        with self.view:
+            self.view.clear_output(wait=True)
+            display(path_figure(self.traj, self.head, self.index))
+
+    def load(self, name_or_path) -> None:
+        """Edit a preset, a saved file or another tool's camera file (placed with ``units``)."""
+        try:
+            self.traj = editor_trajectory(name_or_path, self.num_frames, units_per_metre=self.units.value)
+            self.index, self.status.value = 0, f"editing {name_or_path}"
+        except (ValueError, OSError) as e:
+            self.status.value = f"could not load {name_or_path}: {e}"
+        self._show()
+
+    def save(self) -> Path | None:
+        """Write the trajectory to the file box's path as JSON that ``render --trajectory`` accepts."""
+        try:
+            path = save_trajectory(self.traj, self.file.value)
+        except OSError as e:
+            self.status.value = f"could not save {self.file.value}: {e}"
+            return None
+        self.status.value = f"saved {path}: python -m facecam_kit render --trajectory {path} ..."
+        return path

@@ -8,13 +8,20 @@ import pytest
 from facecam_kit.face.condition import condition_video
 from facecam_kit.face.template import load_template
 from facecam_kit.geometry.camera import orbit_angles
-from facecam_kit.geometry.trajectory import KeyframeTrajectory, check_trajectory, load_trajectory, save_trajectory
+from facecam_kit.geometry.formats import write_cameras
+from facecam_kit.geometry.trajectory import (
+    KeyframeTrajectory,
+    check_trajectory,
+    load_trajectory,
+    save_trajectory,
+)
 from facecam_kit.jobs import generate_video
 from facecam_kit.model.pipeline import tiny_facecam_pipeline
 from facecam_kit.spec import LIMITS
 from facecam_kit.widgets import (
     PRESET_CHOICES,
     SLIDERS,
+    KeyframeEditor,
     add_keyframe,
     busy,
     condition_strip,
@@ -179,3 +186,32 @@ def test_trajectory_strip_and_path_figure_follow_the_keyframes():
     marks = fig.data[-1]
     assert marks.name == "keyframes" and list(marks.marker.size) == [5, 9, 5]
     np.testing.assert_allclose(np.c_[marks.x, marks.y, marks.z], EDIT.cameras().centers[[0, 40, 80]])
+
+
+def test_keyframe_editor_wires_the_widgets_to_the_callbacks(tmp_path):
+    editor = KeyframeEditor(load_template(), "arc_left", 21, tmp_path / "mine.json")
+    assert [k.frame for k in editor.traj.keyframes] == [0, 5, 10, 15, 20] and editor.menu.value == 0
+    before = editor.preview.value
+    editor.sliders["azimuth"].value = -20  # a drag: the path and the preview follow
+    assert editor.traj.keyframes[0].azimuth == -20 and editor.preview.value != before
+    editor.sliders["frame"].value = 7  # moved past the next keyframe: the selection follows it
+    assert [k.frame for k in editor.traj.keyframes] == [5, 7, 10, 15, 20] and editor.index == 1
+    editor.sliders["frame"].value = 10  # onto another keyframe: refused, said, nothing changed
+    assert "another keyframe is at frame 10" in editor.status.value and editor.traj.keyframes[1].frame == 7
+    editor.menu.value = 2
+    assert editor.sliders["frame"].value == 10
+    editor.panel.children[0].children[1].click()  # add keyframe at the slider's frame: 10 is taken
+    assert "already at frame 10" in editor.status.value
+    editor.panel.children[0].children[2].click()  # delete the selected keyframe
+    assert [k.frame for k in editor.traj.keyframes] == [5, 7, 15, 20]
+    saved = editor.save()
+    assert load_trajectory(str(saved)) == editor.traj and "render --trajectory" in editor.status.value
+    editor.presets.value = "random:0"
+    assert editor.traj == editor_trajectory("random:0", 21)
+    write_cameras(load_trajectory("zoom_in").cameras(), tmp_path / "path.txt", "realestate10k")
+    editor.units.value = 0.3  # a metric file from another tool: placed with the scale it is given
+    editor.load(tmp_path / "path.txt")
+    dist = np.linalg.norm(editor.traj.cameras().centers, axis=1)
+    assert dist[0] == pytest.approx(2.7) and dist[-1] == pytest.approx(2.7 - 0.3 * 1.988, abs=1e-9)
+    editor.load(tmp_path / "missing.json")
+    assert editor.status.value.startswith("could not load")
