@@ -2,7 +2,9 @@
 
     python benchmarks/bench_condition.py [--frames 81] [--repeats 20]
 
-Prints ms per frame for both, and the slider preview latency (81 frames at 704 x 480).
+Prints ms per frame for both, the slider preview latency (81 frames at 704 x 480), and the keyframe
+editor's two updates per slider move: its preview (the 81 cameras of a keyframe trajectory, the six
+frames shown drawn; target <= 20 ms) and its plotly 3D view of the path (target <= 50 ms).
 """
 
 import argparse
@@ -12,7 +14,8 @@ import numpy as np
 
 from facecam_kit.face.condition import draw_condition, draw_condition_mediapipe, orbit_condition_preview
 from facecam_kit.face.template import load_template
-from facecam_kit.geometry.trajectory import OrbitTrajectory
+from facecam_kit.geometry.trajectory import KeyframeTrajectory, OrbitTrajectory
+from facecam_kit.widgets import path_figure, trajectory_strip
 
 
 def median_ms(fn, repeats):
@@ -43,6 +46,19 @@ def main():
         f"({mp_single / ours_video:.0f}x faster than MediaPipe)"
     )
     print(f"slider preview (81 frames incl. projection): {preview:7.1f} ms (target <= 100 ms)")
+    keys = KeyframeTrajectory(
+        (
+            {"frame": 0, "azimuth": -40, "hfov": 30},
+            {"frame": 40, "azimuth": 0, "elevation": 15, "roll": 10, "aim": [0, 0, 0.1], "distance": 2.4},
+            {"frame": 80, "azimuth": 40, "hfov": 50},
+        ),
+        81,
+    )
+    head = load_template()
+    editor_preview = median_ms(lambda: trajectory_strip(keys), a.repeats)
+    editor_view = median_ms(lambda: path_figure(keys, head, 1), a.repeats)
+    print(f"keyframe editor preview (81 cameras, 6 drawn): {editor_preview:7.1f} ms (target <= 20 ms)")
+    print(f"keyframe editor 3D view (plotly figure)      : {editor_view:7.1f} ms (target <= 50 ms)")
 
 
 if __name__ == "__main__":

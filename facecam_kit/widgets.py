@@ -23,7 +23,8 @@ import cv2
 import ipywidgets as widgets
 import numpy as np
 
-from facecam_kit.face.condition import condition_video
+from facecam_kit.face.condition import draw_condition
+from facecam_kit.face.template import load_template
 from facecam_kit.geometry.formats import guess_format, read_cameras
 from facecam_kit.geometry.trajectory import (
     DEFAULT_UNITS_PER_METRE,
@@ -121,12 +122,16 @@ def condition_strip(
 
 
 def trajectory_strip(traj, height: int = HEIGHT, width: int = WIDTH, num: int = 6, size: int = 160) -> np.ndarray:
-    """The preview of any trajectory: ``num`` of its condition frames side by side, each cropped
-    to the head's square and resized to ``size``, (size, num * size, 3) uint8."""
-    frames = condition_video(traj, height=height, width=width)
+    """The preview of any trajectory: ``num`` of its condition frames, evenly spaced from the first
+    to the last, side by side, each cropped to the head's square and resized to ``size``,
+    (size, num * size, 3) uint8: the frames of ``condition_video`` that it shows, and only those
+    drawn (a slider move then costs 6 drawings, not 81)."""
+    cams = traj.cameras()
+    shown = np.linspace(0, len(cams) - 1, min(num, len(cams))).round().astype(int)  # as ``montage`` picks
+    frames = draw_condition(cams.project(load_template(), height, width)[shown], height, width)
     s = min(height, width)
     squares = [cv2.resize(f[:s, :s], (size, size), interpolation=cv2.INTER_AREA) for f in frames]
-    return montage(np.stack(squares), num)
+    return montage(np.stack(squares), len(squares))
 
 
 def step_progress(bar: widgets.IntProgress) -> Callable:

@@ -174,7 +174,7 @@ def check_03(page, out: Path, report: dict, timeout_s: float) -> None:
     run_all(page, report, timeout_s)
     panel = widget_panel(page)
     panel.wait_for(timeout=60_000)
-    check_sliders(page, report)
+    check_sliders(panel, report)  # the orbit panel's six; the keyframe editor below has its own
     preview = panel.locator("img").first
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
     shot(panel, out / "03_sliders_before.png", report)
