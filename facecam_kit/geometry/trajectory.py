@@ -18,7 +18,8 @@ A trajectory is a small, JSON-serialisable description; ``.cameras()`` turns it 
   Described around the head, it needs no depth and no scale: the answer to "how do I orbit the
   centre of my video?". :func:`keyframes_from_cameras` turns any camera path into one.
 
-``load_trajectory`` also takes ``random`` and ``random:SEED``: FaceCam's official sampler.
+``load_trajectory`` also takes ``random:SEED`` and ``random`` (a seed drawn once per process):
+FaceCam's official sampler.
 
 Taught in notebook 03 (trajectory sliders); used in notebooks 05-07.
 """
@@ -420,7 +421,7 @@ def _load_spec(s: str) -> Trajectory:
         seed = s.partition(":")[2]
         if s != "random" and not seed.isdigit():
             raise ValueError(f"{short(s)}: write random or random:SEED with SEED a whole number, e.g. random:7")
-        return OrbitTrajectory.sample_official(np.random.default_rng(int(seed) if seed else None))
+        return OrbitTrajectory.sample_official(np.random.default_rng(int(seed) if seed else _process_seed()))
     path = Path(s)
     try:
         found = path.is_file()
@@ -436,6 +437,17 @@ def _load_spec(s: str) -> Trajectory:
         return trajectory_from_dict(d)
     except ValueError as e:
         raise ValueError(f"trajectory file {path}: {e}") from None
+
+
+_PROCESS_SEED: list[int] = []
+
+
+def _process_seed() -> int:
+    """The seed of ``random``: drawn once per process, so that every part of one run (a demo's
+    sample and studio sets) follows the same path; the run record stores the path itself."""
+    if not _PROCESS_SEED:
+        _PROCESS_SEED.append(int(np.random.SeedSequence().entropy % 2**32))
+    return _PROCESS_SEED[0]
 
 
 def check_trajectory(
