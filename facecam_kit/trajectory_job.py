@@ -129,7 +129,10 @@ def run_trajectory(
     if action == "convert":
         fmt = to_format or ("realestate10k" if Path(out).suffix == ".txt" else "kit")
         if fmt == "kit":  # a kit file is one that render accepts
-            check_trajectory(keyframes_from_cameras(cams), load_template())
+            try:
+                check_trajectory(keyframes_from_cameras(cams), load_template())
+            except ValueError as e:
+                raise ValueError(f"OUT {out} as a kit trajectory (what render accepts): {e}") from None
         return [write_cameras(cams, out, fmt, units_per_metre)]
     print(describe_path(cams, units_per_metre if metric else None))
     try:

@@ -117,10 +117,10 @@ def test_reads_plain_matrices_in_each_named_convention(tmp_path):
 @pytest.mark.parametrize(
     "matrix, match",
     [
-        (np.diag([1, 1, -1, 1]), "matrix 1 .*determinant -1 .*Unreal"),
-        (np.diag([2, 2, 2, 1]), "matrix 1 .*not orthonormal"),
+        (np.diag([1, 1, -1, 1]), "matrix 1 has a rotation of determinant -1 .*Unreal"),
+        (np.diag([2, 2, 2, 1]), "matrix 1 has a rotation that is not orthonormal"),
         (np.array([[1, 0, 0, np.nan], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]), "matrix 1 holds NaN"),
-        (np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [3, 0, 0, 1]]), "matrix 1 .*last row .*transposed"),
+        (np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [3, 0, 0, 1]]), "matrix 1 has the last row .*transposed"),
         (np.eye(3), "4x4 matrices"),
     ],
 )
@@ -199,6 +199,9 @@ def test_cli_convert_writes_a_file_render_accepts(tmp_path, capsys):
     code, _, err = _cli(capsys, "trajectory", "convert", "arc_left", tmp_path / "mine.json")
     assert code == 2 and err.startswith("error: OUT") and "exists" in err and len(err.splitlines()) == 1
     assert (tmp_path / "mine.json").read_bytes() == before
+    write_cameras(CameraPath(PATH.R[:80], PATH.t[:80], PATH.hfov_deg[:80]), tmp_path / "p80.txt", "realestate10k")
+    code, _, err = _cli(capsys, "trajectory", "convert", tmp_path / "p80.txt", tmp_path / "k80.json")
+    assert code == 2 and "as a kit trajectory" in err and "4k+1" in err and not (tmp_path / "k80.json").exists()
     code, _, err = _cli(
         capsys, "trajectory", "convert", tmp_path / "no.txt", tmp_path / "x.json", "--from", "nerfstudio"
     )

@@ -76,11 +76,11 @@ def check_rigid(m, what: str, tol: float = 1e-6) -> np.ndarray:
         if not np.isfinite(a).all():
             problem = "holds NaN or infinity"
         elif np.abs(a[3] - [0, 0, 0, 1]).max() > tol:
-            problem = f"last row is {a[3].tolist()}, not [0, 0, 0, 1] (a projection, or a transposed matrix?)"
+            problem = f"has the last row {a[3].tolist()}, not [0, 0, 0, 1] (a projection, or a transposed matrix?)"
         elif np.abs(R.T @ R - np.eye(3)).max() > tol:
-            problem = "its rotation is not orthonormal (scaled, sheared, or intrinsics multiplied in?)"
+            problem = "has a rotation that is not orthonormal (scaled, sheared, or intrinsics multiplied in?)"
         elif np.linalg.det(R) < 0:
-            problem = "its rotation has determinant -1 (left-handed axes such as Unreal's, or a flipped axis)"
+            problem = "has a rotation of determinant -1 (left-handed axes such as Unreal's, or a flipped axis)"
         else:
             continue
         raise ValueError(f"{what}: matrix {i} {problem}")
