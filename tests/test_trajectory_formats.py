@@ -142,6 +142,9 @@ def test_reads_a_realestate10k_file(tmp_path):
     np.testing.assert_allclose(cams.hfov_deg, [60, 60], atol=1e-9)
     np.testing.assert_allclose(cams.centers, [[0, -2.7, 0], [DEFAULT_UNITS_PER_METRE, -2.7, 0]], atol=1e-12)
     np.testing.assert_allclose(cams.R, np.repeat(FRONTAL.R, 2, 0), atol=1e-12)
+    (tmp_path / "zero.txt").write_text(lines[0] + "\n" + lines[1].replace(f" {fx} {fy} ", " 0 0 ", 1) + "\n")
+    with pytest.raises(ValueError, match="camera 0 has a field of view of 180 degrees"):
+        read_cameras(tmp_path / "zero.txt")
     (tmp_path / "bad.txt").write_text(lines[0] + "\n" + lines[1] + "\n1 2 3\n")
     with pytest.raises(ValueError, match="line 3: expected 19 numbers"):
         read_cameras(tmp_path / "bad.txt")

@@ -97,7 +97,8 @@ def _c2w_of(cameras: CameraPath) -> np.ndarray:
 def _fov_across_short_side(fx_over_w, fy_over_h) -> np.ndarray:
     """Degrees across the shorter side from focal lengths divided by width and height (square pixels:
     the shorter side has the larger ratio)."""
-    return np.rad2deg(2 * np.arctan(0.5 / np.maximum(fx_over_w, fy_over_h)))
+    with np.errstate(divide="ignore"):  # a zero focal length gives 180 degrees, refused by read_cameras
+        return np.rad2deg(2 * np.arctan(0.5 / np.maximum(fx_over_w, fy_over_h)))
 
 
 # readers: path -> (c2w (F, 4, 4) OpenCV camera axes, right-handed world, metres; hfov (F,) or None)
@@ -278,6 +279,7 @@ def read_cameras(
     camera at 2.7 units) or ``"world"`` (the file's world is the head's, its origin the head
     centre). Positions are multiplied by ``units_per_metre``; see the module docstring for why it
     must be named. A format without a field of view takes ``start``'s (40 degrees by default).
+    A ``kit`` file is read as it is (it is already around the head, in proxy units).
     camera: ReCamMaster's camera number (cam01 ... cam10).
     """
     path = Path(path)
@@ -294,6 +296,13 @@ def read_cameras(
         c2w, hfov = _read_matrices(path, fmt)
     else:
         c2w, hfov = (_read_realestate10k if fmt == "realestate10k" else _read_nerfstudio)(path)
+    if hfov is not None:
+        bad = np.flatnonzero(~((hfov > 0) & (hfov < 180)))  # NaN too
+        if len(bad):
+            raise ValueError(
+                f"{fmt} file {path}: camera {bad[0]} has a field of view of {hfov[bad[0]]:g} degrees "
+                "(focal length or fov not positive?); it must lie in (0, 180)"
+            )
     start = OrbitTrajectory(num_frames=1).cameras() if start is None else start
     if anchor == "world":
         c2w = c2w.copy()
