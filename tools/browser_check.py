@@ -3,7 +3,9 @@
 Starts JupyterLab on the repository (a free port, a random token, autosave off so that the
 committed notebooks stay clean), then for each notebook: runs all cells from the menu, checks that
 no cell failed, and saves screenshots. Notebook 03: the slider labels are not cut, the readouts are
-whole degrees, and moving a slider (keyboard) changes the preview image. Notebook 06: no broken
+whole degrees, and moving a slider (keyboard) changes the preview image; in the keyframe editor a
+dragged slider changes the preview strip and the 3D path, and Save writes a file that ``render
+--trajectory`` accepts. Notebook 06: no broken
 image before the first Generate, the button is disabled while it runs, the result rows are
 labelled. Notebook 01: the 3D figure uses the camera's axes.
 
@@ -197,6 +199,61 @@ def check_03(page, out: Path, report: dict, timeout_s: float) -> None:
         report,
     )
     shot(panel, out / "03_sliders_after.png", report)
+    check_03_editor(page, out, report)
+
+
+def _path_data(view) -> str:
+    """The cameras' coordinates drawn by the editor's 3D view (its plotly traces, as JSON)."""
+    return view.locator(".js-plotly-plot").first.evaluate("el => JSON.stringify(el.data.map(t => [t.x, t.y, t.z]))")
+
+
+def check_03_editor(page, out: Path, report: dict) -> None:
+    """The keyframe editor: a slider dragged (keyboard) changes the preview strip and the 3D path;
+    Save writes a file that ``render --trajectory`` accepts."""
+    editor = page.locator(".jp-OutputArea-output", has=page.locator(".widget-dropdown", has_text="keyframe")).first
+    editor.wait_for(timeout=60_000)
+    editor.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)  # the 3D view draws after the element exists
+    shot(editor, out / "03_editor_before.png", report)
+    preview = editor.locator("img").first
+    src, path = preview.get_attribute("src"), _path_data(editor)
+    slider = editor.locator(".widget-slider", has_text="azimuth").first
+    readout = slider.locator(".widget-readout")
+    value_before = readout.inner_text()
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(15):
+        handle.press("ArrowLeft")
+    page.wait_for_function(
+        "([img, src]) => img.src !== src && img.complete && img.naturalWidth > 0",
+        arg=[preview.element_handle(), src],
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1500)
+    value_after = readout.inner_text()
+    moved = _path_data(editor) != path
+    report["editor_drag"] = {"azimuth": [value_before, value_after], "path_changed": moved}
+    changed = preview.get_attribute("src") != src
+    check(changed, f"editor azimuth {value_before} -> {value_after}: preview changed", report)
+    check(moved, "editor: the 3D path changed with the slider", report)
+    shot(editor, out / "03_editor_after.png", report)
+    saved = out / "03_editor_saved.json"
+    saved.unlink(missing_ok=True)
+    box = editor.locator(".widget-text", has_text="file").locator("input")
+    box.fill(str(saved))
+    box.press("Enter")
+    editor.locator("button", has_text=re.compile("^save$")).click()
+    deadline = time.time() + 30
+    while not saved.is_file() and time.time() < deadline:
+        time.sleep(0.2)
+    status = editor.locator(".widget-label", has_text="saved").first.inner_text() if saved.is_file() else ""
+    check(saved.is_file() and str(saved) in status, f"Save wrote {saved.name} ({status[:80]})", report)
+    with tempfile.TemporaryDirectory() as tmp:  # what render --trajectory makes of it
+        cmd = [sys.executable, "-m", "facecam_kit", "render", "--video", str(ROOT / "data_samples/sample_clip.mp4")]
+        cmd += ["--trajectory", str(saved), "--out", tmp, "--frames", "9", "--height", "128", "--width", "96"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    report["editor_render"] = {"returncode": r.returncode, "stderr_tail": r.stderr.strip().splitlines()[-1:]}
+    check(r.returncode == 0, f"render --trajectory {saved.name} accepts it (exit {r.returncode})", report)
 
 
 def check_01(page, out: Path, report: dict, timeout_s: float) -> None:
@@ -219,7 +276,7 @@ def check_06(page, out: Path, report: dict, timeout_s: float) -> None:
     print(f"  ran the cells up to the panel in {seconds:.1f} s", flush=True)
     no_failures(page, report)
     panel = widget_panel(page)
-    check_sliders(page, report)
+    check_sliders(panel, report)  # the orbit sliders; the keyframe editor is displayed below the panel
     page.wait_for_timeout(1000)  # the first preview
     broken = panel.locator("img").evaluate_all(
         "els => els.filter(e => e.offsetParent !== null && !(e.complete && e.naturalWidth > 0)).length"
