@@ -3,8 +3,8 @@
 Each job's options are one dataclass in :mod:`facecam_kit.jobs`; the parser is built from its
 fields (type, default and the ``help`` in the field's metadata), so an option is written once.
 Every command checks its inputs before any heavy work. Bad inputs end with one ``error:`` line
-(its first line at most ``userfiles.MAX_ERROR_CHARS`` characters, naming the input and the fix) and exit code 2, and
-nothing written; Ctrl-C and SIGTERM leave every folder as it was too (exit 130 / 143).
+(at most ``userfiles.MAX_ERROR_CHARS`` characters, naming the input and the fix), exit code 2
+and nothing written; Ctrl-C and SIGTERM leave every folder as it was too (exit 130 / 143).
 
 The jobs it runs are walked through in notebook 06.
 """
@@ -15,6 +15,7 @@ import argparse
 import dataclasses
 import signal
 import sys
+import threading
 import time
 import typing
 from pathlib import Path
@@ -35,6 +36,7 @@ JOBS = {
     "train-mini": (TrainMiniOptions, run_train_mini, "train FaceCam-mini (VAE + three DiTs) into data_samples/"),
     "gpu-check": (GpuCheckOptions, run_gpu_check, "measure every GPU claim of the kit on one CUDA GPU, in minutes"),
 }
+_TRAIN_HELP = "train FaceCam (or ReCamMaster) with flow matching on accelerate (examples: configs/train/)"
 
 
 def _add_options(parser: argparse.ArgumentParser, options_type) -> None:
@@ -52,9 +54,6 @@ def _add_options(parser: argparse.ArgumentParser, options_type) -> None:
         extra = {"choices": meta["choices"]} if "choices" in meta else {}
         shown = "" if required or default is None else f" (default: {default})"
         parser.add_argument(flag, type=convert, required=required, default=default, help=meta["help"] + shown, **extra)
-
-
-_TRAIN_HELP = "train FaceCam (or ReCamMaster) with flow matching on accelerate (examples: configs/train/)"
 
 
 def run_train(config: str, set: list[str]) -> list[Path]:
@@ -89,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
     t0 = time.perf_counter()
-    previous = signal.signal(signal.SIGTERM, _terminate) if _main_thread() else None
+    main_thread = threading.current_thread() is threading.main_thread()  # signals are set there only
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         if command == "make-samples":
             from facecam_kit.data.samples import make_data_samples
@@ -121,12 +121,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {f}")
     print(f"done in {time.perf_counter() - t0:.1f} s")
     return 0
-
-
-def _main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":
