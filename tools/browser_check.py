@@ -172,6 +172,19 @@ def no_failures(page, report: dict) -> None:
     check(not failed, f"no cell failed {failed}", report)
 
 
+def drag(page, slider, key: str, presses: int, preview, src: str) -> None:
+    """Move ``slider`` by keyboard (as a drag does, step by step) until ``preview`` shows a new image."""
+    handle = slider.locator(".noUi-handle").first
+    handle.focus()
+    for _ in range(presses):
+        handle.press(key)
+    page.wait_for_function(
+        "([img, src]) => img.src !== src && img.complete && img.naturalWidth > 0",
+        arg=[preview.element_handle(), src],
+        timeout=30_000,
+    )
+
+
 def check_03(page, out: Path, report: dict, timeout_s: float) -> None:
     run_all(page, report, timeout_s)
     panel = widget_panel(page)
@@ -181,16 +194,8 @@ def check_03(page, out: Path, report: dict, timeout_s: float) -> None:
     page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=preview.element_handle())
     shot(panel, out / "03_sliders_before.png", report)
     before = preview.get_attribute("src")
-    handle = panel.locator(".widget-slider").first.locator(".noUi-handle").first
     value_before = panel.locator(".widget-slider .widget-readout").first.inner_text()
-    handle.focus()
-    for _ in range(10):
-        handle.press("ArrowRight")
-    page.wait_for_function(
-        "([img, src]) => img.src !== src && img.complete && img.naturalWidth > 0",
-        arg=[preview.element_handle(), before],
-        timeout=30_000,
-    )
+    drag(page, panel.locator(".widget-slider").first, "ArrowRight", 10, preview, before)
     value_after = panel.locator(".widget-slider .widget-readout").first.inner_text()
     report["slider_move"] = {"azimuth start": [value_before, value_after]}
     check(
@@ -220,15 +225,7 @@ def check_03_editor(page, out: Path, report: dict) -> None:
     slider = editor.locator(".widget-slider", has_text="azimuth").first
     readout = slider.locator(".widget-readout")
     value_before = readout.inner_text()
-    handle = slider.locator(".noUi-handle").first
-    handle.focus()
-    for _ in range(15):
-        handle.press("ArrowLeft")
-    page.wait_for_function(
-        "([img, src]) => img.src !== src && img.complete && img.naturalWidth > 0",
-        arg=[preview.element_handle(), src],
-        timeout=30_000,
-    )
+    drag(page, slider, "ArrowLeft", 15, preview, src)
     page.wait_for_timeout(1500)
     value_after = readout.inner_text()
     moved = _path_data(editor) != path
