@@ -68,7 +68,8 @@ def check_tree(obj, what: str, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_
             stack.extend((v, depth + 1) for v in node)
 
 
-def _read_text(path, what: str, max_bytes: int) -> str:
+def read_text(path, what: str = "text file", max_bytes: int = MAX_JSON_BYTES) -> str:
+    """A text file's contents, bounded in size (a camera pose file is a few hundred kB)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
@@ -79,11 +80,6 @@ def _read_text(path, what: str, max_bytes: int) -> str:
         return path.read_text()
     except UnicodeDecodeError:
         raise ValueError(f"{what} {path} is not a text file") from None
-
-
-def read_text(path, what: str = "text file", max_bytes: int = MAX_JSON_BYTES) -> str:
-    """A text file's contents, bounded in size (a camera pose file is a few hundred kB)."""
-    return _read_text(path, what, max_bytes)
 
 
 def parse_json(text: str, what: str):
@@ -100,13 +96,13 @@ def parse_json(text: str, what: str):
 
 def read_json(path, what: str = "JSON file", max_bytes: int = MAX_JSON_BYTES):
     """The parsed contents of a JSON file, bounded in size, depth and values."""
-    return parse_json(_read_text(path, what, max_bytes), f"{what} {path}")
+    return parse_json(read_text(path, what, max_bytes), f"{what} {path}")
 
 
 def read_config(path, what: str = "configuration") -> dict:
     """A YAML (or, for ``.json``, JSON) mapping, bounded in size, depth and alias expansion."""
     path = Path(path)
-    text = _read_text(path, what, MAX_CONFIG_BYTES)
+    text = read_text(path, what, MAX_CONFIG_BYTES)
     if path.suffix == ".json":
         data = parse_json(text, f"{what} {path}")
     else:
