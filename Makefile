@@ -17,13 +17,14 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m facecam_kit demo
 
-# Everything CI checks: lint, then the unit tests and every notebook (papermill).
+# Everything CI checks: lint, then the unit tests and every notebook (papermill), on two workers
+# (one thread each: tests/conftest.py; the notebooks on one of them: tests/test_notebooks.py); the slowest tests are listed at the end.
 test: lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
 
 # The quick loop: no notebooks.
 quick: $(STAMP)
-	$(PY) -m pytest -m "not notebooks"
+	$(PY) -m pytest -n 2 -m "not notebooks"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

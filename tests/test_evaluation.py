@@ -88,22 +88,29 @@ def test_same_face_scores_higher_identity_than_a_different_face(portrait):
 def test_requested_cameras_score_perfectly_and_a_5_degree_orbit_scores_5(template):
     requested = OrbitTrajectory((0, 0), (5, 5), (40, 40), 5).cameras()
     exact = camera_accuracy(requested.project(template, H, W), requested, template, H, W)
-    np.testing.assert_allclose(exact["rot_err_deg"], 0, atol=1e-5)
-    np.testing.assert_allclose(exact["trans_err"], 0, atol=1e-6)
+    assert exact["reference"] == 0 and np.isnan(exact["rot_err_deg"][0]) and np.isnan(exact["trans_err"][0])
+    np.testing.assert_allclose(exact["rot_err_deg"][1:], 0, atol=1e-5)
+    np.testing.assert_allclose(exact["trans_err"][1:], 0, atol=1e-6)
     np.testing.assert_allclose(exact["landmark_px"], 0, atol=1e-9)
     # the generated camera orbits the head by 0 ... 5 degrees about the vertical: RotErr is that angle,
     # TransErr the chord of the circle at 5 degrees of elevation over the camera's distance
     generated = OrbitTrajectory((0, 5), (5, 5), (40, 40), 5).cameras()
     off = camera_accuracy(generated.project(template, H, W), requested, template, H, W)
     angles = np.linspace(0, 5, 5)
-    np.testing.assert_allclose(off["rot_err_deg"], angles, atol=1e-4)
-    np.testing.assert_allclose(off["trans_err"], 2 * np.cos(np.deg2rad(5)) * np.sin(np.deg2rad(angles) / 2), atol=1e-6)
+    np.testing.assert_allclose(off["rot_err_deg"][1:], angles[1:], atol=1e-4)
+    chord = 2 * np.cos(np.deg2rad(5)) * np.sin(np.deg2rad(angles) / 2)
+    np.testing.assert_allclose(off["trans_err"][1:], chord[1:], atol=1e-6)
     assert off["landmark_px"][-1] > 2.5 and off["detected"].all()
     missed = generated.project(template, H, W)
     missed[0] = np.nan  # no face in frame 0: errors count from frame 1
     part = camera_accuracy(missed, requested, template, H, W)
-    assert not part["detected"][0] and np.isnan(part["rot_err_deg"][0])
-    np.testing.assert_allclose(part["rot_err_deg"][1:], angles[1:] - angles[1], atol=1e-4)
+    assert not part["detected"][0] and part["reference"] == 1 and np.isnan(part["rot_err_deg"][:2]).all()
+    np.testing.assert_allclose(part["rot_err_deg"][2:], angles[2:] - angles[1], atol=1e-4)
+    # a face in one frame only: no motion to score, so no RotErr (not a perfect 0)
+    lone = np.full_like(missed, np.nan)
+    lone[2] = missed[2]
+    single = camera_accuracy(lone, requested, template, H, W)
+    assert single["reference"] == 2 and np.isnan(single["rot_err_deg"]).all() and np.isnan(single["trans_err"]).all()
 
 
 def test_head_motion_is_removed_when_given(template):
@@ -114,9 +121,9 @@ def test_head_motion_is_removed_when_given(template):
     K = requested.intrinsics(H, W)
     lm = np.stack([project_points(moving[f], requested.R[f], requested.t[f], K[f]) for f in range(5)])
     still = camera_accuracy(lm, requested, template, H, W)
-    np.testing.assert_allclose(still["rot_err_deg"], np.linspace(0, 12, 5), atol=1e-4)
+    np.testing.assert_allclose(still["rot_err_deg"][1:], np.linspace(0, 12, 5)[1:], atol=1e-4)
     compensated = camera_accuracy(lm, requested, template, H, W, head_poses=poses)
-    np.testing.assert_allclose(compensated["rot_err_deg"], 0, atol=1e-5)
+    np.testing.assert_allclose(compensated["rot_err_deg"][1:], 0, atol=1e-5)
     np.testing.assert_allclose(compensated["landmark_px"], 0, atol=1e-6)
 
 

@@ -7,7 +7,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-pytestmark = pytest.mark.notebooks
+# one xdist worker runs every notebook, one after another: two Jupyter kernels started at once over
+# TCP can race for the same ports, and a client then waits for ever on a message that went elsewhere
+pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("notebooks")]
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 

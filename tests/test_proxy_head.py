@@ -85,3 +85,35 @@ def test_studio_capture_layout_and_ground_truth(tmp_path):
         load_capture(paths[1])
     with pytest.raises(ValueError, match="capture.json"):
         load_capture(tmp_path)
+
+
+def test_a_varied_rig_frees_translation_from_rotation(template):
+    """On the arc every pair of cameras is a chord of one circle: the translation between them is a
+    function of the angle between them, so a model never needs it. The varied rig breaks that, and
+    still frames the whole face in every camera."""
+    from facecam_kit.data.studio import VARIED_RIG, rig_cameras, studio_cameras
+    from facecam_kit.geometry.camera import camera_centers, project_points
+    from facecam_kit.spec import MIN_FACE_HEIGHT
+
+    def chord_ratios(R, t):  # distance between centres over the chord their viewing angle spans
+        c = camera_centers(R, t)
+        i, j = np.triu_indices(len(R), 1)
+        angle = np.arccos(np.clip((R[i, 2] * R[j, 2]).sum(1), -1, 1))
+        return np.linalg.norm(c[i] - c[j], axis=1) / (2 * np.linalg.norm(c[i], axis=1) * np.sin(angle / 2))
+
+    R, t, *_ = studio_cameras(8, 96)
+    np.testing.assert_allclose(chord_ratios(R, t), 1.0, rtol=1e-6)
+    rng = np.random.default_rng(0)
+    ratios, dists = [], []
+    for _ in range(20):
+        R, t, K, angles, dist, aims = rig_cameras(rng, 8, 96, **VARIED_RIG)
+        ratios += list(chord_ratios(R, t))
+        dists += list(dist)
+        lm = np.stack([project_points(template, R[c], t[c], K[c]) for c in range(8)])
+        assert ((lm >= 0) & (lm < 96)).all(), "a varied camera cuts the face"
+        assert (np.ptp(lm[..., 1], axis=1) / 96 >= MIN_FACE_HEIGHT).all()
+        assert np.abs(aims).max() > 0.03
+    assert max(dists) / min(dists) > 1.6  # distances over 0.8 ... 1.4 times the arc's radius
+    assert np.std(ratios) > 0.1  # the same angle comes with many translations
+    with pytest.raises(ValueError, match="distance_range"):
+        rig_cameras(rng, 8, 96, distance_range=(2.0, 1.0))

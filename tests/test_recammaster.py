@@ -73,3 +73,38 @@ def test_gradient_checkpointing_recomputes_with_the_camera():
         grads.append(torch.cat([p.grad.flatten() for b in rc.blocks for p in b.cam_encoder.parameters()]))
     assert grads[0].abs().max() > 0
     torch.testing.assert_close(grads[1], grads[0])
+
+
+def test_the_intrinsics_variant_reads_20_values_and_they_matter(tmp_path):
+    """FaceCam-mini's extrinsic baseline: pose + the target's and source's intrinsics, all used."""
+    import numpy as np
+
+    from facecam_kit.baselines.recammaster import IntrinsicsReCamMasterTransformer, camera_with_intrinsics
+    from facecam_kit.geometry.camera import intrinsics_from_fov
+
+    cams = PresetTrajectory("arc_left", 9).cameras()
+    K = intrinsics_from_fov(30.0, 96, 96)
+    zoomed = K * np.array([[1.5], [1.5], [1.0]])  # the target zoomed in by 1.5 (the principal point kept)
+    zoomed[:2, 2] = K[:2, 2]
+    poses = recammaster_embedding(cams)
+    plain = camera_with_intrinsics(poses, np.stack([K] * 3), K, 96, 96)
+    zoom = camera_with_intrinsics(poses, np.stack([zoomed] * 3), K, 96, 96)
+    assert plain.shape == (3, 20) and np.array_equal(plain[:, :12], poses)
+    np.testing.assert_allclose(zoom[:, 12:14] / plain[:, 12:14], 1.5)
+    np.testing.assert_array_equal(zoom[:, 14:], plain[:, 14:])  # principal points and the source unchanged
+    torch.manual_seed(0)
+    model = IntrinsicsReCamMasterTransformer(**CFG)
+    with torch.no_grad():
+        for block in model.blocks:
+            block.cam_encoder.weight.normal_()
+    x, t, e = torch.randn(1, 16, 6, 4, 6), torch.tensor([700.0]), torch.randn(1, 8, 32)
+    run = lambda c: model(x, t, e, camera=torch.from_numpy(c).float()[None]).sample
+    assert (run(zoom) - run(plain)).abs().max() > 1e-4  # a zoom alone changes the output
+    with pytest.raises(ValueError, match=r"\(B, 3, 20\): a relative 3x4 pose and the target's and source's"):
+        model(x, t, e, camera=torch.from_numpy(poses).float()[None])
+    model.save_pretrained(tmp_path)
+    loaded = IntrinsicsReCamMasterTransformer.from_pretrained(tmp_path)
+    assert loaded.blocks[0].cam_encoder.in_features == 20
+    torch.testing.assert_close(loaded(x, t, e, camera=torch.from_numpy(zoom).float()[None]).sample, run(zoom))
+    with pytest.raises(ValueError, match="same f"):
+        camera_with_intrinsics(poses, np.stack([K] * 2), K, 96, 96)

@@ -29,7 +29,14 @@ from tqdm.auto import tqdm
 
 from facecam_kit.face import topology
 from facecam_kit.face.template import load_template
-from facecam_kit.geometry.camera import intrinsics_from_fov, orbit_cameras, project_points, rotation_about_axis
+from facecam_kit.geometry.camera import (
+    intrinsics_from_fov,
+    look_at,
+    orbit_cameras,
+    orbit_positions,
+    project_points,
+    rotation_about_axis,
+)
 from facecam_kit.proxy.head import ProxyHead, textured_proxy_head
 from facecam_kit.proxy.rasterise import render_gaussians
 from facecam_kit.video import read_video, write_video
@@ -37,6 +44,12 @@ from facecam_kit.video import read_video, write_video
 FORMAT = "facecam-kit studio v1"
 CAMERA_HFOV = 30.0
 ARC_DEG = 50.0  # cameras span +-50 degrees of azimuth, like NeRSemble's rig
+#: a rig whose cameras each capture places anew (``make_studio(rig=VARIED_RIG)``, FaceCam-mini's):
+#: distances log-uniform in ``distance_range`` times the arc's radius, aimed at points up to
+#: ``aim_offset`` (head units; the face is about 0.6 wide) from the head centre, elevations in
+#: ``elevation_range``, azimuths jittered by up to ``azimuth_jitter`` degrees. The translation between
+#: two cameras is then not a function of their rotation, as it is on the arc.
+VARIED_RIG = {"distance_range": (0.8, 1.4), "aim_offset": 0.08, "elevation_range": (-15.0, 15.0), "azimuth_jitter": 6.0}
 
 
 @dataclass
@@ -87,6 +100,31 @@ def studio_cameras(num_cameras: int, size: int, azimuths=None):
     return cams.R, cams.t, K, np.stack([az, el], 1)
 
 
+def rig_cameras(
+    rng: np.random.Generator,
+    num_cameras: int,
+    size: int,
+    distance_range=(1.0, 1.0),
+    aim_offset: float = 0.0,
+    elevation_range=(0.0, 0.0),
+    azimuth_jitter: float = 0.0,
+):
+    """Cameras of a varied rig (:data:`VARIED_RIG`), drawn from ``rng``: R (C, 3, 3), t (C, 3), K (C, 3, 3),
+    angles (C, 2) (azimuth, elevation in degrees), distances (C,) from the aim point, aims (C, 3)."""
+    from facecam_kit.spec import PROXY_RADIUS
+
+    lo, hi = distance_range
+    if not (0 < lo <= hi and aim_offset >= 0 and azimuth_jitter >= 0 and -90 < min(elevation_range)):
+        raise ValueError(f"rig: distance_range {distance_range}, aim_offset {aim_offset} or elevations out of range")
+    az = np.linspace(-ARC_DEG, ARC_DEG, num_cameras) + rng.uniform(-azimuth_jitter, azimuth_jitter, num_cameras)
+    el = rng.uniform(*elevation_range, num_cameras)
+    dist = PROXY_RADIUS * np.exp(rng.uniform(np.log(lo), np.log(hi), num_cameras))
+    aims = rng.uniform(-aim_offset, aim_offset, (num_cameras, 3))
+    R, t = look_at(aims + orbit_positions(az, el, 1.0) * dist[:, None], aims)
+    K = np.repeat(intrinsics_from_fov(CAMERA_HFOV, size, size)[None], num_cameras, 0)
+    return R, t, K, np.stack([az, el], 1), dist, aims
+
+
 def head_motion(rng: np.random.Generator, num_frames: int) -> np.ndarray:
     """Rigid head motion about the head centre: a turn and a nod. Returns (F, 4, 4) head-to-world."""
     s = np.linspace(0, 1, num_frames)
@@ -131,11 +169,16 @@ def make_capture(
     backend: str = "auto",
     progress: bool = True,
     azimuths=None,
+    rig: dict | None = None,
 ) -> Path:
-    """Film ``head`` with the studio rig and write one capture folder (layout in the module doc)."""
+    """Film ``head`` with the studio rig (or with ``rig``, :func:`rig_cameras` drawn from ``rng``) and
+    write one capture folder (layout in the module doc)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    R, t, K, angles = studio_cameras(num_cameras, size, azimuths)
+    if rig is None:
+        R, t, K, angles = studio_cameras(num_cameras, size, azimuths)
+    else:
+        R, t, K, angles, _, _ = rig_cameras(rng, num_cameras, size, **rig)
     num_cameras = len(R)
     poses = head_motion(rng, num_frames)
     lm3d = np.einsum("fij,nj->fni", poses[:, :3, :3], head.landmarks) + poses[:, None, :3, 3]
@@ -183,11 +226,13 @@ def make_studio(
     backend: str = "auto",
     progress: bool = True,
     azimuths=None,
+    rig: dict | None = None,
 ) -> list[Path]:
     """Generate ``num_heads`` captures under ``out_dir`` (head_000, head_001, ...).
 
     Heads are textured from the bundled portrait, with a random shape and a random colour tint.
-    ``azimuths`` places the cameras yourself (see :func:`studio_cameras`).
+    ``azimuths`` places the cameras yourself (see :func:`studio_cameras`); ``rig`` (e.g.
+    :data:`VARIED_RIG`) gives every capture cameras of its own (:func:`rig_cameras`).
     """
     from facecam_kit.assets import load_sample_portrait
     from facecam_kit.face.landmarks import detect_landmarks
@@ -210,6 +255,7 @@ def make_studio(
                 backend,
                 progress,
                 azimuths,
+                rig,
             )
         )
     return paths

@@ -14,9 +14,11 @@ Our definition, step by step:
    frame with a face (reference frame r): ``R_i R_r^T`` and the camera centre of frame i in
    camera r's coordinates. RotErr_i (degrees) is the angle of ``R_est,rel R_req,rel^T``;
    TransErr_i is the distance between the relative centres divided by the requested camera's
-   distance to the head centre at frame r. Why this scale rather than CamI2V's per-path
-   normalisation: PnP against the head's 3D landmarks already measures translation in head units,
-   so the two paths share a scale, and pure rotations (pans, tilts) have no length to normalise.
+   distance to the head centre at frame r. Frame r itself is not scored (NaN: its errors are 0 by
+   construction), so a video with a face in one frame only has no RotErr, not a perfect one. Why
+   this scale rather than CamI2V's per-path normalisation: PnP against the head's 3D landmarks
+   already measures translation in head units, so the two paths share a scale, and pure rotations
+   (pans, tilts) have no length to normalise.
    What stays ambiguous is the person's true size: a head 10% larger than the template looks 10%
    farther, so TransErr has a floor of that order on real people (notebook 01's lesson).
 3. **Landmark distance** (px): the mean distance of the detected mesh points from where the
@@ -159,7 +161,8 @@ def camera_accuracy(
     projected by the requested cameras); preset: the requested trajectory when it is a ReCamMaster
     preset (its ``units_per_metre`` and start are used to classify the motion).
 
-    Returns a dict: ``rot_err_deg``, ``trans_err``, ``landmark_px``, ``detected`` (all (F,)), the
+    Returns a dict: ``rot_err_deg``, ``trans_err`` (NaN at the reference frame and frames without a
+    face), ``landmark_px``, ``detected`` (all (F,)), ``reference`` (the reference frame, None without a face), the
     recovered world-to-camera ``R`` (F, 3, 3) and ``t`` (F, 3), ``motion`` (the nearest preset,
     None for F not 4k+1 or no face), ``motion_scores`` and ``motion_correct`` (None unless
     ``preset`` is given).
@@ -185,6 +188,7 @@ def camera_accuracy(
         rot = trans = np.full(F, np.nan)
     else:
         rot, trans = pose_errors(R, t, cameras.R, cameras.t, ref)
+        rot[ref] = trans[ref] = np.nan  # relative to itself: 0 by construction, not a measurement
     motion, scores = None, {}
     if (F - 1) % TEMPORAL_COMPRESSION == 0:  # presets exist for 4k+1 frames
         kwargs = {} if preset is None else dict(units_per_metre=preset.units_per_metre, start=preset.start)
@@ -194,6 +198,7 @@ def camera_accuracy(
         "trans_err": trans,
         "landmark_px": landmark_px,
         "detected": detected,
+        "reference": ref,
         "R": R,
         "t": t,
         "motion": motion,
