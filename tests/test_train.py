@@ -146,6 +146,39 @@ def test_each_camera_kind_trains_on_data_its_condition_describes(studio, tmp_pat
     assert ("target_scale_range" in rules) == (camera == "extrinsics")  # recorded with the cache's settings
 
 
+def test_extrinsics_told_the_intrinsics_and_the_scale_share_the_others_data(studio, tmp_path):
+    """FaceCam-mini's extrinsic arms: told the intrinsics, they train on the zoomed and panned samples
+    the other kinds get, from the same cache; told the scale, their translations are in head units."""
+    from facecam_kit.train.cache import latent_conditions
+    from facecam_kit.train.trainer import camera_condition
+
+    kw = dict(augment=True, data_options={"p_background": 0.0}, scene_scale_range=[0.5, 2.0], max_steps=1)
+    told = config(studio, tmp_path / "told", camera="extrinsics", camera_intrinsics=True, camera_units="head", **kw)
+    landmarks = config(studio, tmp_path / "lm", **kw)
+    trainer = Trainer(told)
+    assert trainer.data_settings() == Trainer(landmarks).data_settings()  # one cache for every arm
+    trainer.train()  # an IntrinsicsReCamMasterTransformer trains on the cache
+    assert type(trainer.trained["transformer"]).__name__ == "IntrinsicsReCamMasterTransformer"
+    batch = collate(trainer.cache, [0, 1], "cpu")
+    metric = camera_condition(TrainConfig(**{**told.to_dict(), "camera_units": "metric"}), batch)
+    head = camera_condition(told, batch)
+    assert metric.shape == head.shape == (2, 2, 20) and torch.equal(metric[..., 12:], batch["intrinsics"])
+    ds = trainer.dataset()
+    for i in range(2):
+        item = ds[i]
+        scale = float(item["scene_scale"])
+        assert scale != pytest.approx(1.0, abs=0.01)
+        at_one, _ = latent_conditions(
+            *(item[k].double().numpy() for k in ("source_R", "source_t", "R", "t", "K")), 32, 32
+        )
+        torch.testing.assert_close(head[i, :, :12], torch.from_numpy(at_one).float(), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(metric[i, :, 3:12:4], head[i, :, 3:12:4] * scale, atol=1e-5, rtol=1e-5)
+    with pytest.raises(ValueError, match="extrinsic condition only; camera is landmarks"):
+        config(studio, tmp_path, camera_intrinsics=True)
+    with pytest.raises(ValueError, match="camera_units must be metric or head"):
+        config(studio, tmp_path, camera="extrinsics", camera_units="metres")
+
+
 def test_text_dropout_and_source_noise_draws(studio, tmp_path):
     cfg = config(studio, tmp_path, text_dropout=0.2, source_noise=[200, 500])
     draws = [draw_sample_noise(cfg, p, "low", (16, 2, 4, 4)) for p in range(600)]

@@ -95,11 +95,14 @@ RULES = {
 }
 
 
-def resolve_options(data_kind: str, options: dict, camera_kind: str = "landmarks", augment: bool = True) -> dict:
+def resolve_options(
+    data_kind: str, options: dict, camera_kind: str = "landmarks", augment: bool = True, camera_intrinsics: bool = False
+) -> dict:
     """A dataset's rule arguments from a training configuration's ``data_options``: checked (names
     in :data:`RULES`, values by :func:`check_options`), with camera ``extrinsics`` and ``augment``
-    :data:`NO_ZOOM_PAN` under the ones set, as JSON values (lists, not tuples: the latent cache
-    records them; without augmentation every camera kind's data, and cache, is the same)."""
+    :data:`NO_ZOOM_PAN` under the ones set (unless the extrinsics are told the intrinsics,
+    ``camera_intrinsics``), as JSON values (lists, not tuples: the latent cache records them;
+    without augmentation every camera kind's data, and cache, is the same)."""
     unknown = sorted(set(options) - set(RULES[data_kind]))
     if unknown:
         raise ValueError(
@@ -110,7 +113,8 @@ def resolve_options(data_kind: str, options: dict, camera_kind: str = "landmarks
         check_options(**options)
     except ValueError as e:
         raise ValueError(f"data_options: {e}") from None
-    base = NO_ZOOM_PAN if camera_kind == "extrinsics" and data_kind == "studio" and augment else {}
+    blind = camera_kind == "extrinsics" and not camera_intrinsics  # 12 numbers cannot say a zoom or pan
+    base = NO_ZOOM_PAN if blind and data_kind == "studio" and augment else {}
     return json.loads(json.dumps({**base, **options}))
 
 

@@ -228,9 +228,9 @@ class FaceCamPipeline(DiffusionPipeline):
 
         video: the source video, (F, H, W, 3) uint8 or (B, 3, F, H, W) in [-1, 1] (F = 4k+1; H, W
         multiples of 16); camera_condition: for ``camera_kind`` landmarks the landmark condition
-        video, same shape; plucker (B, 6, f, H/8, W/8) ray maps, extrinsics (B, f, 12) poses, one
-        per latent frame (f = (F - 1) / 4 + 1), arrays or tensors. Returns a
-        :class:`FaceCamPipelineOutput` (or a tuple when ``return_dict=False``).
+        video, same shape; plucker (B, 6, f, H/8, W/8) ray maps, extrinsics (B, f, 12) poses (20
+        values with IntrinsicsReCamMasterTransformer), one per latent frame (f = (F - 1) / 4 + 1),
+        arrays or tensors. Returns a :class:`FaceCamPipelineOutput` (or a tuple when ``return_dict=False``).
         """
         kind = self.config.camera_kind
         src = _video_tensor(video, "video")
@@ -246,7 +246,10 @@ class FaceCamPipeline(DiffusionPipeline):
         else:
             cam = torch.as_tensor(camera_condition)
             lf = (f - 1) // TEMPORAL_COMPRESSION + 1
-            want = (src.shape[0], PLUCKER_CHANNELS, lf, h // 8, w // 8) if kind == "plucker" else (src.shape[0], lf, 12)
+            if kind == "plucker":
+                want = (src.shape[0], PLUCKER_CHANNELS, lf, h // 8, w // 8)
+            else:  # ReCamMaster's 12 values per latent frame, or more for a variant told more
+                want = (src.shape[0], lf, getattr(self.transformer, "camera_dim", 12))
             if tuple(cam.shape) != want:
                 raise ValueError(f"camera_condition for camera_kind {kind!r} must be {want}, got {tuple(cam.shape)}")
         bad = [k for k in callback_on_step_end_tensor_inputs if k not in self._callback_tensor_inputs]

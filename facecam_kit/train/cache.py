@@ -11,7 +11,9 @@ adds the prompt's and the empty prompt's text embeddings once, and writes sharde
       shard_00000.safetensors  "<i>.source" / "<i>.target" / "<i>.condition" (16, f, h, w) latents,
                             "<i>.mask" (1, f, h, w) when the dataset gives a valid mask,
                             "<i>.camera" (f, 12) ReCamMaster poses and "<i>.plucker" (6, f, h, w)
-                            Plücker maps, relative to the source camera, when it gives cameras
+                            Plücker maps, relative to the source camera, when it gives cameras,
+                            with "<i>.intrinsics" (f, 8) the target's and source's normalised
+                            intrinsics and "<i>.scene_scale" (1,) the sample's scene scale
       validation.safetensors the first sample's pixels (source, condition), for validation videos
 
 The cache is written into a temporary folder and renamed when complete (nothing half-written);
@@ -110,7 +112,21 @@ def encode_item(item: dict, encode: Callable[[torch.Tensor], torch.Tensor]) -> d
         poses, maps = _item_conditions(item)
         out["camera"] = torch.from_numpy(poses).float().contiguous()
         out["plucker"] = torch.from_numpy(maps).float().contiguous()
+        if "source_K" in item:
+            out["intrinsics"] = torch.from_numpy(item_intrinsics(item, poses)).float().contiguous()
+    if "scene_scale" in item:
+        out["scene_scale"] = torch.tensor([float(item["scene_scale"])])
     return out
+
+
+def item_intrinsics(item: dict, poses: np.ndarray) -> np.ndarray:
+    """The (f, 8) normalised intrinsics of a dataset item's target (at its latent frames) and source
+    cameras, which :func:`~facecam_kit.baselines.recammaster.camera_with_intrinsics` appends to the poses."""
+    from facecam_kit.baselines.recammaster import camera_with_intrinsics
+
+    K = item["K"].double().numpy()[::TEMPORAL_COMPRESSION]
+    h, w = item["target"].shape[-2:]
+    return camera_with_intrinsics(poses, K, item["source_K"].double().numpy(), h, w)[:, 12:]
 
 
 def validation_pixels(item: dict) -> dict[str, torch.Tensor]:

@@ -31,6 +31,12 @@ class TrainConfig:
     #: the camera condition (facecam_kit.model.pipeline.CAMERA_KINDS): landmarks (FaceCam), plucker,
     #: extrinsics (ReCamMaster's camera encoder); null: extrinsics for preset recammaster, else landmarks
     camera: str | None = None
+    #: extrinsics only: append the target's and the source's intrinsics to each pose (20 values,
+    #: IntrinsicsReCamMasterTransformer), so that zooms and pans can be said and trained (FaceCam-mini)
+    camera_intrinsics: bool = False
+    #: extrinsics only: metric (translations in the scene's units, as a dataset records them) | head
+    #: (divided by the sample's scene_scale: a model told the scale, FaceCam-mini's control)
+    camera_units: str = "metric"
     #: with model "tiny": WanTransformer3DModel arguments over tiny_dit_config, for a model of its own
     #: size trained from scratch, one transformer for all timesteps (FaceCam-mini, notebook 09)
     dit: dict | None = None
@@ -169,7 +175,14 @@ class TrainConfig:
             raise ValueError(f"scene_scale_range must be [lo, hi] with 0 < lo <= hi, got {self.scene_scale_range}")
         from facecam_kit.data.dataset import resolve_options  # the dataset checks its own rules
 
-        resolve_options(self.data_kind, self.data_options, self.camera_kind)
+        resolve_options(self.data_kind, self.data_options, self.camera_kind, camera_intrinsics=self.camera_intrinsics)
+        if self.camera_units not in ("metric", "head"):
+            raise ValueError(f"camera_units must be metric or head, got {short(self.camera_units)}")
+        if (self.camera_intrinsics or self.camera_units != "metric") and self.camera_kind != "extrinsics":
+            raise ValueError(
+                f"camera_intrinsics and camera_units: head change the extrinsic condition only; camera is "
+                f"{self.camera_kind} (set camera: extrinsics, or leave them at false / metric)"
+            )
         if self.camera_kind == "extrinsics" and self.model != "tiny":
             raise ValueError(
                 "the extrinsics camera trains the kit's tiny ReCamMasterTransformer only (model: tiny); "

@@ -126,7 +126,7 @@ def flow_matching_loss(
     drop = cat("drop_text").view(-1, 1, 1)
     emb = torch.where(drop, empty.to(x0.device), text.to(x0.device)).to(x0.dtype)
     f = x0.shape[2]
-    y, camera_kwargs = camera_inputs(cfg.camera_kind, batch[CAMERA_KEYS[cfg.camera_kind]].to(x0.dtype))
+    y, camera_kwargs = camera_inputs(cfg.camera_kind, camera_condition(cfg, batch).to(x0.dtype))
     pred = model(dit_input(xt, source, y), t, emb, return_dict=False, **camera_kwargs)[0]
     err = (pred[:, :, :f].float() - velocity_target(x0, noise).float()) ** 2  # the target half only
     if cfg.masked_loss:
@@ -135,6 +135,21 @@ def flow_matching_loss(
     else:
         per_sample = err.mean((1, 2, 3, 4))
     return (weight * per_sample).mean(), {"t": float(t.mean())}
+
+
+def camera_condition(cfg: TrainConfig, batch: dict) -> torch.Tensor:
+    """A batch's camera condition for ``cfg``'s model: the cached one, and for extrinsics with
+    ``camera_units: head`` the translations divided by each sample's scene scale, with
+    ``camera_intrinsics`` the (B, f, 8) intrinsics appended (B, f, 20)."""
+    camera = batch[CAMERA_KEYS[cfg.camera_kind]]
+    if cfg.camera_kind != "extrinsics":
+        return camera
+    if cfg.camera_units == "head":
+        camera = camera.clone()
+        camera[..., 3::4] /= batch["scene_scale"].view(-1, 1, 1).to(camera.dtype)  # t of the row-major 3x4
+    if cfg.camera_intrinsics:
+        camera = torch.cat([camera, batch["intrinsics"].to(camera.dtype)], -1)
+    return camera
 
 
 def collate(cache: CachedLatents, indices, device) -> dict:
@@ -171,7 +186,9 @@ def load_base(cfg: TrainConfig):
     z = pipe.vae.config.z_dim
     kwargs = {**tiny_dit_config(z + condition_channels(kind, z)), **(cfg.dit or {})}
     if kind == "extrinsics":
-        from facecam_kit.baselines.recammaster import ReCamMasterTransformer as cls
+        from facecam_kit.baselines import recammaster as rc
+
+        cls = rc.IntrinsicsReCamMasterTransformer if cfg.camera_intrinsics else rc.ReCamMasterTransformer
     else:
         cls = WanTransformer3DModel
     torch.manual_seed(cfg.seed)
@@ -247,10 +264,11 @@ class Trainer:
             "augment": c.augment,
             "data_seed": c.data_seed,
             "scene_scale_range": list(c.scene_scale_range),
-            "data_options": resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment),
+            "data_options": resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment, c.camera_intrinsics),
             "vae": None if c.vae is None else str(Path(c.vae).resolve()),
             "model": c.model if c.model == "tiny" else str(Path(c.model).resolve()),
-            "seed": c.seed if c.model == "tiny" else None,  # the tiny VAE's random weights
+            # the tiny model's random VAE encodes the cache; a given vae makes the seed irrelevant to it
+            "seed": c.seed if c.model == "tiny" and c.vae is None else None,
             "prompt": c.prompt,
         }
 
@@ -259,7 +277,7 @@ class Trainer:
         from facecam_kit.data.dataset import MonocularDataset, StudioDataset
 
         c = self.cfg
-        rules = resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment)
+        rules = resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment, c.camera_intrinsics)
         if c.data_kind == "studio":
             scales = tuple(c.scene_scale_range)
             return StudioDataset(
@@ -307,6 +325,13 @@ class Trainer:
         if CAMERA_KEYS[c.camera_kind] not in cache.keys:
             raise ValueError(
                 f"camera {c.camera_kind} needs source and target cameras per sample; the {c.data_kind} dataset has none"
+            )
+        needs = {"intrinsics": c.camera_intrinsics, "scene_scale": c.camera_units == "head"}
+        if lacking := [k for k, wanted in needs.items() if wanted and k not in cache.keys]:
+            raise ValueError(
+                f"camera_intrinsics / camera_units: head need each sample's {' and '.join(lacking)}, which the "
+                f"latent cache {cache_dir} lacks (written by an earlier kit, or a dataset without them); "
+                "delete it to have it rebuilt"
             )
         return cache
 
@@ -536,7 +561,7 @@ class Trainer:
         pix = self.cache.validation_pixels()
         source, cond = (pix[k].permute(0, 2, 3, 1).numpy() for k in ("source", "condition"))
         if c.camera_kind != "landmarks":  # the first sample's cached camera condition
-            cond = self.cache[0][CAMERA_KEYS[c.camera_kind]][None]
+            cond = camera_condition(c, collate(self.cache, [0], "cpu"))
         with torch.no_grad(), acc.autocast():
             frames = pipe(
                 source,
