@@ -539,7 +539,7 @@ def measure_mini(dry: bool, work: Path) -> dict:
     from facecam_kit.data.studio import make_studio
     from facecam_kit.mini.experiment import generate, held_out_head, make_scene, trajectory_cameras
     from facecam_kit.mini.models import GENERATE_STEPS, MINI_DIR
-    from facecam_kit.mini.recipe import CAMERAS, DIT, GPU_RECIPE, dit_config
+    from facecam_kit.mini.recipe import DIT, GPU_RECIPE, SHIPPED, dit_config
     from facecam_kit.model.pipeline import FaceCamPipeline
     from facecam_kit.proxy.rasterise import resolve_backend
 
@@ -554,7 +554,7 @@ def measure_mini(dry: bool, work: Path) -> dict:
     if not (work.parent / GSPLAT_READY).is_file():
         sys.modules["gsplat"] = None
     backend = resolve_backend("auto")
-    cameras = r.get("cameras", CAMERAS)
+    cameras = r.get("cameras", SHIPPED.cameras)
     make_studio(studio, r["heads"], cameras, 2 * frames - 1, size, seed=0, backend=backend, progress=False)
     studio_s = time.perf_counter() - t0
     cfg = dit_config(

@@ -1,5 +1,6 @@
 """FaceCam-mini: its camera conditions, the scale experiment's scenes, and the shipped models."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -178,3 +179,58 @@ def test_retraining_from_the_same_seed_follows_the_recorded_loss_curve(tmp_path)
     assert got["step"] == 10
     assert got["loss"] == pytest.approx(recorded["loss"], rel=2e-3)
     assert got["lr"] == pytest.approx(recorded["lr"], rel=1e-6)
+
+
+def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
+    """The scale recipe's stages at toy size (recipe.SMOKE): studio on the varied rig, VAE and its
+    gate, four arms of two seeds on one cache, export of the first seed; a rerun reuses every stage."""
+    from facecam_kit.mini import models, recipe
+
+    work, out = tmp_path / "work", tmp_path / "models"
+    recipe.train_mini(work, out, progress=False, recipe=recipe.SMOKE)
+    gate = json.loads((work / "vae" / "record.json").read_text())["gate"]
+    assert gate["passed"] and gate["clips"] == 3 and 0 <= gate["detect_round_trip"] <= 1
+    assert np.isfinite([gate["psnr_targets_db"], gate["psnr_conditions_db"]]).all()
+    provenance = json.loads((out / "provenance.json").read_text())
+    assert sorted(provenance["dits"]) == sorted(f"{a}_seed{s}" for a in recipe.SMOKE.arms for s in (0, 1))
+    assert len(list((work / "cache").glob("shard_*.safetensors"))) >= 1 and not list(work.glob("*.partial"))
+    assert models.missing_files(out) == [] and set(models.arms(out)) == set(recipe.SMOKE.arms)
+    told = models.load_mini_pipeline("extrinsics_told", out)
+    assert told.config.camera_kind == "extrinsics" and told.transformer.camera_dim == 20
+    # the experiment's results travel with the models: every row of both seeds, the controls once
+    results = json.loads((out / "results.json").read_text())
+    rows = {(r["row"], r["seed"]) for r in results["rows"]}
+    assert rows == {(row, s) for row in ex.ROWS for s in (0, 1)} | {(c, 0) for c in ex.CONTROLS}
+    smoke, n = recipe.SMOKE, results["scenes"]
+    lost = sum(len(smoke.scales) for d in results["dropped"] if d["trajectory"] in smoke.sweep)
+    assert n["sweep"] == 2 * len(smoke.scales) * len(smoke.sweep) - lost  # nothing dropped silently
+    copy = [r for r in results["rows"] if r["row"] == "copy_source" and r["setting"] == "rotation"]
+    assert len(copy) == 2 * len(smoke.scales) and all(np.isfinite(r["psnr"]) for r in copy)
+    table = ex.scale_table(results["rows"], "psnr")
+    assert set(table["extrinsics"]) == set(smoke.scales) and "gap" in table["extrinsics"][2.0]
+    assert "recipe `smoke`" in (out / "README.md").read_text()
+    stamp = (work / "vae" / "record.json").stat().st_mtime
+    recipe.train_mini(work, out, progress=False, recipe=recipe.SMOKE)  # every stage reused
+    assert (work / "vae" / "record.json").stat().st_mtime == stamp
+    failing = dataclasses.replace(recipe.SMOKE, gate=dict(recipe.SMOKE.gate, psnr_db=99.0))
+    with pytest.raises(recipe.GateFailed, match=r"psnr_targets_db .* < 99.0"):
+        recipe.train_mini(tmp_path / "w2", tmp_path / "m2", progress=False, recipe=failing)
+    assert not (tmp_path / "w2" / "runs").exists() and not (tmp_path / "m2").exists()  # no DiT trained
+
+
+def test_vae_trains_on_crops_and_short_windows_and_refuses_bad_ones():
+    """The VAE is convolutional and causal: it trains on 16 x 16 crops of 5-frame windows of 9-frame
+    clips and still encodes whole clips; a window or crop it cannot take is refused by name."""
+    from facecam_kit.mini.vae import MINI_VAE_CONFIG, train_vae
+
+    clips = np.random.default_rng(0).integers(0, 255, (3, 9, 32, 32, 3), dtype=np.uint8)
+    config = dict(MINI_VAE_CONFIG, base_dim=8)
+    vae, losses = train_vae(clips, 2, 1, progress=False, config=config, frames=5, crop=16)
+    assert len(losses) == 2 and np.isfinite(losses).all()
+    with torch.no_grad():
+        z = vae.encode(torch.zeros(1, 3, 9, 32, 32)).latent_dist.mode()
+    assert z.shape == (1, 16, 3, 4, 4)
+    with pytest.raises(ValueError, match="frames must be 4k\\+1"):
+        train_vae(clips, 1, progress=False, config=config, frames=4)
+    with pytest.raises(ValueError, match="crop must be a multiple of 8"):
+        train_vae(clips, 1, progress=False, config=config, crop=12)

@@ -6,10 +6,20 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 import pytest
+from jupyter_client import AsyncKernelManager
 
-# one xdist worker runs every notebook, one after another: two Jupyter kernels started at once over
-# TCP can race for the same ports, and a client then waits for ever on a message that went elsewhere
-pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("notebooks")]
+pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("notebooks")]  # one worker runs them all
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """Kernels over Unix sockets, not TCP ports. Over TCP, jupyter_client picks free ports, closes
+    them and hands them to the kernel; in that gap another test's process (torch.distributed's
+    rendezvous, a second kernel) can take one, and the client then waits for ever on a message
+    that went elsewhere (seen twice under two xdist workers: client and kernel idle in epoll)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(transport="ipc", **kwargs)
+
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
@@ -131,6 +141,8 @@ def test_notebook_runs_and_asserts_its_claims(name, tmp_path):
         kernel_name="python3",
         cwd=str(tmp_path),
         progress_bar=False,
+        kernel_manager_class=IPCKernelManager,
+        execution_timeout=900,  # a cell that hangs fails the test rather than the whole run
     )
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     for key, check in CLAIMS[name].items():

@@ -153,6 +153,7 @@ def test_extrinsics_told_the_intrinsics_and_the_scale_share_the_others_data(stud
     from facecam_kit.train.trainer import camera_condition
 
     kw = dict(augment=True, data_options={"p_background": 0.0}, scene_scale_range=[0.5, 2.0], max_steps=1)
+    kw["cache_dir"] = str(tmp_path / "cache")  # other settings than the module's shared cache
     told = config(studio, tmp_path / "told", camera="extrinsics", camera_intrinsics=True, camera_units="head", **kw)
     landmarks = config(studio, tmp_path / "lm", **kw)
     trainer = Trainer(told)

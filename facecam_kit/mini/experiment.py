@@ -23,35 +23,82 @@ Taught in notebook 09 (FaceCam-mini).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
 from facecam_kit.geometry.camera import CameraPath, camera_centers
+from facecam_kit.geometry.trajectory import RECAMMASTER_PRESETS
+from facecam_kit.spec import TEMPORAL_COMPRESSION
 
 #: trajectories of the test, each a function of the source camera's azimuth (degrees) and the frame count
 ORBITS = {"orbit_left": (0.0, -30.0, 0.0, 0.0), "orbit_right": (0.0, 30.0, 0.0, 0.0), "orbit_up": (0.0, 0.0, 0.0, 15.0)}
 PRESETS = ("arc_left", "arc_right", "tilt_up", "translate_up")  # pans lose the face at this lens
 SETTINGS = {"a": (1.0,), "b": (0.5, 2.0)}
+#: the scale sweep: scene scales of the test, log-spaced over the training range [0.5, 2]
+SCALES = (0.5, 0.7, 1.0, 1.4, 2.0)
+#: camera moves of the sweep that keep the camera's orientation: dolly (along its axis), truck
+#: (sideways), pedestal (up and down), as the move of the last frame in the source camera's axes
+#: (OpenCV: x right, y down, z forward), in studio units at scale 1, reached linearly
+MOVES = {
+    "dolly_in": (0.0, 0.0, 0.45),
+    "dolly_out": (0.0, 0.0, -0.6),
+    "truck_left": (-0.18, 0.0, 0.0),
+    "truck_right": (0.18, 0.0, 0.0),
+    "pedestal_up": (0.0, -0.15, 0.0),
+    "pedestal_down": (0.0, 0.15, 0.0),
+}
+#: the sweep's orbits about the head (at scale 1): smaller than ORBITS, so that at scale 0.5, where
+#: the camera swings twice as far, the head stays in view
+SWEEP_ORBITS = {
+    "orbit_left": (0.0, -10.0, 0.0, 0.0),
+    "orbit_right": (0.0, 10.0, 0.0, 0.0),
+    "orbit_up": (0.0, 0.0, 0.0, 6.0),
+}
+#: the sweep's trajectories: each moves the camera centre (so the scale matters), gently enough that
+#: the head stays in view at every scale (:func:`make_sweep` counts and names any (head, trajectory)
+#: that does not). ReCamMaster's arcs are not among them: scaled, their turn outgrows their swing.
+SWEEP = (*SWEEP_ORBITS, *MOVES)
+#: pure rotations: no camera centre moves, so every scale shows the same target (an invariance check,
+#: kept outside the scale averages); pans turn the face out of this 30-degree lens
+ROTATIONS = ("tilt_up", "tilt_down")
+#: Table 2's motion types: ReCamMaster's 10 presets (at the kit's 2.7 / 4 units per metre)
+PRESETS_TABLE2 = tuple(RECAMMASTER_PRESETS)
 SOURCE_AZIMUTHS = (-15.0, 0.0, 15.0)
 HFOV = 30.0  # the studio's lens (facecam_kit.data.studio.CAMERA_HFOV)
 #: a pixel belongs to the head when some channel is this far from the white background
 FOREGROUND_THRESHOLD = 40
 
 
-def trajectory_cameras(name: str, azimuth: float, num_frames: int) -> CameraPath:
-    """A test trajectory from a source camera at ``azimuth`` on the studio's orbit (scale 1)."""
+def preset_trajectory(name: str, azimuth: float, num_frames: int):
+    """ReCamMaster's preset ``name`` from a source camera at ``azimuth`` on the studio's orbit (a PresetTrajectory)."""
     from facecam_kit.geometry.trajectory import OrbitTrajectory, PresetTrajectory
 
-    if name in ORBITS:
-        a0, a1, e0, e1 = ORBITS[name]
+    start = OrbitTrajectory(azimuth=(azimuth, azimuth), hfov=(HFOV, HFOV), num_frames=1)
+    return PresetTrajectory(name, num_frames, start=start)
+
+
+def trajectory_cameras(name: str, azimuth: float, num_frames: int, orbits: dict = ORBITS) -> CameraPath:
+    """A test trajectory from a source camera at ``azimuth`` on the studio's orbit (scale 1): one of
+    ``orbits``, a move of :data:`MOVES`, or a ReCamMaster preset (metres at the kit's 2.7 / 4 units)."""
+    from facecam_kit.geometry.trajectory import OrbitTrajectory
+
+    start = OrbitTrajectory(azimuth=(azimuth, azimuth), hfov=(HFOV, HFOV), num_frames=1)
+    if name in orbits:
+        a0, a1, e0, e1 = orbits[name]
         return OrbitTrajectory((azimuth + a0, azimuth + a1), (e0, e1), (HFOV, HFOV), num_frames).cameras()
-    if name in PRESETS:
-        start = OrbitTrajectory(azimuth=(azimuth, azimuth), hfov=(HFOV, HFOV), num_frames=1)
-        return PresetTrajectory(name, num_frames, start=start).cameras()
-    raise ValueError(f"unknown test trajectory {name!r}; choose one of {sorted([*ORBITS, *PRESETS])}")
+    if name in MOVES:
+        first = start.cameras()
+        ramp = np.linspace(0, 1, num_frames)[:, None] * np.asarray(MOVES[name])  # in the camera's axes
+        centres = first.centers[0] + ramp @ first.R[0]  # R^T d, frame by frame
+        R = np.repeat(first.R, num_frames, 0)
+        return CameraPath(R, -np.einsum("fij,fj->fi", R, centres), np.full(num_frames, HFOV))
+    if name in RECAMMASTER_PRESETS:
+        return preset_trajectory(name, azimuth, num_frames).cameras()
+    known = sorted([*orbits, *MOVES, *RECAMMASTER_PRESETS])
+    raise ValueError(f"unknown test trajectory {name!r}; choose one of {known}")
 
 
 def scaled_path(path: CameraPath, scale: float) -> CameraPath:
@@ -64,9 +111,11 @@ def scaled_path(path: CameraPath, scale: float) -> CameraPath:
 
 @dataclass
 class Scene:
-    """One test clip. source, target, condition: (F, S, S, 3) uint8; extrinsics (f, 12); plucker
-    (6, f, S/8, S/8); cameras: the target's CameraPath in studio units; head_poses (F, 4, 4);
-    landmarks3d (478, 3) in the head's frame; target_landmarks (F, 478, 2) pixels."""
+    """One test clip. source, target, condition: (F, S, S, 3) uint8; extrinsics (f, 12) metric;
+    extrinsics_head (f, 12) with translations in head units (the scale told); intrinsics (f, 8) the
+    target's and source's normalised intrinsics; plucker (6, f, S/8, S/8); cameras: the target's
+    CameraPath in studio units; head_poses (F, 4, 4); landmarks3d (478, 3) in the head's frame;
+    target_landmarks (F, 478, 2) pixels (the moving head, per frame)."""
 
     name: str
     head: int
@@ -82,12 +131,24 @@ class Scene:
     head_poses: np.ndarray
     landmarks3d: np.ndarray
     target_landmarks: np.ndarray
+    extrinsics_head: np.ndarray | None = None
+    intrinsics: np.ndarray | None = None
+    generic_condition: np.ndarray | None = None
+    source_azimuth: float = 0.0
 
-    def camera_condition(self, kind: str):
-        """What a model of ``kind`` is given: the condition video, or the (1, …) tensor of rays or poses."""
+    def camera_condition(self, kind: str, camera_dim: int = 12, units: str = "metric", head: str = "true"):
+        """What a model of ``kind`` is given: the condition video of the ``head`` (true: the person's
+        own landmarks, FaceCam's row; generic: the template placed on the source, FaceCam*'s), or
+        the (1, …) tensor of rays or poses; extrinsics in ``units`` (metric | head), with the
+        intrinsics when ``camera_dim`` is 20."""
         if kind == "landmarks":
-            return self.condition
-        return torch.from_numpy(self.plucker if kind == "plucker" else self.extrinsics).float()[None]
+            return self.generic_condition if head == "generic" else self.condition
+        if kind == "plucker":
+            return torch.from_numpy(self.plucker).float()[None]
+        poses = self.extrinsics_head if units == "head" else self.extrinsics
+        if camera_dim == 20:
+            poses = np.concatenate([poses, self.intrinsics], 1)
+        return torch.from_numpy(poses).float()[None]
 
 
 def _visible(landmarks: np.ndarray, size: int, share: float = 0.9) -> bool:
@@ -108,6 +169,21 @@ class HeldOutHead:
     K: np.ndarray
     source: np.ndarray  # (F, S, S, 3) uint8
     landmarks: np.ndarray  # (F, 478, 3) world landmarks of each frame
+
+    @cached_property
+    def generic_landmarks(self) -> np.ndarray:
+        """FaceCam*'s head: the generic template (478, 3) in the world, placed where PnP of its
+        landmarks against MediaPipe's on the first source frame puts it (its size is the
+        template's, not the person's). What inference knows: the source pixels and the template."""
+        from facecam_kit.face.landmarks import detect_landmarks
+        from facecam_kit.face.template import load_template
+        from facecam_kit.geometry.pnp import solve_pnp
+
+        template = load_template()
+        detected = detect_landmarks(self.source[0], f"held-out head {self.index}'s first source frame")
+        R, t = solve_pnp(template[:468], detected[:468, :2], self.K)  # template -> source camera
+        in_camera = template @ R.T + t
+        return (in_camera - self.t) @ self.R  # source camera -> world: R^T (x - t)
 
 
 @lru_cache(maxsize=1)
@@ -135,22 +211,42 @@ def held_out_head(index: int, size: int = 96, num_frames: int = 9, seed: int = 1
     return HeldOutHead(index, head, poses, azimuth, R[0], t[0], K[0], source, landmarks)
 
 
-def make_scene(h: HeldOutHead, path: CameraPath, scale: float, trajectory: str, setting: str) -> Scene | None:
+def make_scene(
+    h: HeldOutHead,
+    path: CameraPath,
+    scale: float,
+    trajectory: str,
+    setting: str,
+    condition: str = "per_frame",
+    latent_scale: int = 8,
+) -> Scene | None:
     """The scene of ``h`` along ``path`` (a metric camera motion, studio units at scale 1) in a scene
     of ``scale``; None when the camera would lose the face (under 90% of the landmarks in frame, or
-    within 1 unit of the head)."""
+    within 1 unit of the head). ``condition``: per_frame (the moving head's landmarks in every
+    frame, as FaceCam-mini v1 trained) or anchor (the head at frame 0 seen by every target camera,
+    as the official recipe trains and the generic head is drawn at inference). Plücker maps at the
+    latent resolution of a VAE that divides space by ``latent_scale``."""
+    from facecam_kit.baselines.recammaster import camera_with_intrinsics
     from facecam_kit.data.studio import film
     from facecam_kit.face.condition import draw_condition
     from facecam_kit.geometry.camera import project_points
     from facecam_kit.train.cache import latent_conditions
 
+    if condition not in ("per_frame", "anchor"):
+        raise ValueError(f"condition must be per_frame or anchor, got {condition!r}")
     size = h.source.shape[1]
     path = scaled_path(path, scale)
     K = path.intrinsics(size, size)
-    lm2d = np.stack([project_points(h.landmarks[f], path.R[f], path.t[f], K[f]) for f in range(len(path))])
+    project = lambda points: np.stack([project_points(points[f], path.R[f], path.t[f], K[f]) for f in range(len(path))])
+    lm2d = project(h.landmarks)
     if not _visible(lm2d, size) or np.any(path.t[:, 2] < 1.0):
         return None
-    extrinsics, plucker = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, scale)
+    drawn = lm2d if condition == "per_frame" else project(np.repeat(h.landmarks[:1], len(path), 0))
+    generic = None
+    if condition == "anchor":  # FaceCam*'s condition: the generic head, static, along the same path
+        generic = draw_condition(project(np.repeat(h.generic_landmarks[None], len(path), 0)), size, size)
+    extrinsics, plucker = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, scale, latent_scale)
+    extrinsics_head, _ = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, 1.0, latent_scale)
     return Scene(
         name=f"head{h.index}_{trajectory}_x{scale:g}",
         head=h.index,
@@ -159,14 +255,73 @@ def make_scene(h: HeldOutHead, path: CameraPath, scale: float, trajectory: str, 
         setting=setting,
         source=h.source,
         target=film(h.head, h.poses, path.R[None], path.t[None], K[None], size)[0],
-        condition=draw_condition(lm2d, size, size),
+        condition=draw_condition(drawn, size, size),
         extrinsics=extrinsics,
         plucker=np.ascontiguousarray(plucker),
         cameras=path,
         head_poses=h.poses,
         landmarks3d=h.head.landmarks,
         target_landmarks=lm2d,
+        extrinsics_head=extrinsics_head,
+        intrinsics=camera_with_intrinsics(extrinsics, K[::TEMPORAL_COMPRESSION], h.K, size, size)[:, 12:],
+        generic_condition=generic,
+        source_azimuth=h.azimuth,
     )
+
+
+def make_presets(
+    num_heads: int,
+    presets=PRESETS_TABLE2,
+    size: int = 96,
+    num_frames: int = 9,
+    seed: int = 1000,
+    latent_scale: int = 8,
+    progress: bool = True,
+) -> tuple[list[Scene], list[dict]]:
+    """Table 2's scenes: every held-out head along each of ReCamMaster's ``presets`` at scale 1
+    (setting "table2", anchor condition); those whose camera loses the face (the pans, at this
+    lens) are returned in ``dropped``. Returns (scenes, dropped)."""
+    scenes, dropped = [], []
+    for i in tqdm(range(num_heads), desc="preset scenes", disable=not progress):
+        h = held_out_head(i, size, num_frames, seed)
+        for name in presets:
+            sc = make_scene(
+                h, trajectory_cameras(name, h.azimuth, num_frames), 1.0, name, "table2", "anchor", latent_scale
+            )
+            if sc is None:
+                dropped.append({"head": i, "trajectory": name, "scales": [1.0]})
+            else:
+                scenes.append(sc)
+    return scenes, dropped
+
+
+def make_sweep(
+    num_heads: int,
+    trajectories=SWEEP,
+    rotations=ROTATIONS,
+    scales=SCALES,
+    size: int = 96,
+    num_frames: int = 9,
+    seed: int = 1000,
+    latent_scale: int = 8,
+    progress: bool = True,
+) -> tuple[list[Scene], list[dict]]:
+    """The scale sweep: every held-out head along every trajectory at every scale (setting "sweep"),
+    and the pure rotations at every scale (setting "rotation"), all with the anchor condition. A
+    (head, trajectory) whose camera loses the face at some scale is left out at *every* scale, so
+    that each scale averages the same scenes; it is returned in ``dropped`` with the scales that
+    failed. Returns (scenes, dropped)."""
+    scenes, dropped = [], []
+    for i in tqdm(range(num_heads), desc="test scenes", disable=not progress):
+        h = held_out_head(i, size, num_frames, seed)
+        for tr, setting in [(t, "sweep") for t in trajectories] + [(t, "rotation") for t in rotations]:
+            base = trajectory_cameras(tr, h.azimuth, num_frames, SWEEP_ORBITS)
+            made = {s: make_scene(h, base, s, tr, setting, "anchor", latent_scale) for s in scales}
+            if failed := [s for s, sc in made.items() if sc is None]:
+                dropped.append({"head": i, "trajectory": tr, "scales": failed})
+            else:
+                scenes += list(made.values())
+    return scenes, dropped
 
 
 def make_scenes(
@@ -190,18 +345,35 @@ def make_scenes(
     return scenes
 
 
-def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0) -> np.ndarray:
-    """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8 (no text, so no guidance)."""
+def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0, camera=None) -> np.ndarray:
+    """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8 (no text, so no guidance).
+    ``camera``: the condition it is given (default: the scene's for the pipeline's camera kind, metric,
+    with the intrinsics when its transformer reads them; :meth:`Scene.camera_condition`)."""
+    if camera is None:
+        camera = scene.camera_condition(pipe.config.camera_kind, getattr(pipe.transformer, "camera_dim", 12))
+    return generate_batch(pipe, scene.source[None], [camera], steps, seed)[0]
+
+
+def generate_batch(pipe, sources: np.ndarray, cameras: list, steps: int = 20, seed: int = 0) -> np.ndarray:
+    """Videos of B scenes in one pipeline call (a CPU runs a small DiT much faster on a batch).
+
+    sources: (B, F, S, S, 3) uint8; cameras: B conditions, each a condition video (F, S, S, 3) uint8
+    or a (1, …) tensor. Returns (B, F, S, S, 3) uint8; the first item's noise is a lone call's."""
     from facecam_kit.mini.models import text_embeddings
 
+    as_video = lambda clips: torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+    if isinstance(cameras[0], np.ndarray):
+        camera = as_video(np.stack(cameras))
+    else:
+        camera = torch.cat([torch.as_tensor(c) for c in cameras])
     out = pipe(
-        scene.source,
-        scene.camera_condition(pipe.config.camera_kind),
-        prompt_embeds=text_embeddings(pipe),
+        as_video(sources),
+        camera,
+        prompt_embeds=text_embeddings(pipe, len(sources)),
         num_inference_steps=steps,
         guidance_scale=1.0,
         generator=torch.Generator().manual_seed(seed),
-    ).frames[0]
+    ).frames
     return (out * 255 + 0.5).astype(np.uint8)
 
 
@@ -215,8 +387,10 @@ def head_box(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return centre, np.sqrt(area)
 
 
-def score(scene: Scene, generated: np.ndarray) -> dict:
-    """Every metric of one generated video against its scene (module docstring)."""
+def score(scene: Scene, generated: np.ndarray, preset=None) -> dict:
+    """Every metric of one generated video against its scene (module docstring), and TransErr;
+    with ``preset`` (the scene's PresetTrajectory) ``motion_correct``: whether the recovered motion
+    is classified as that preset (1.0 / 0.0; NaN without a face)."""
     from facecam_kit.evaluation.camera_accuracy import camera_accuracy
     from facecam_kit.evaluation.fidelity import psnr_per_frame, ssim_per_frame
     from facecam_kit.face.landmarks import detect_landmarks_video
@@ -226,11 +400,19 @@ def score(scene: Scene, generated: np.ndarray) -> dict:
     lm = detect_landmarks_video(generated, scene.name, progress=False, allow_missing=True)
     S = scene.target.shape[1]
     acc = camera_accuracy(
-        lm, scene.cameras, scene.landmarks3d, S, S, scene.head_poses, condition_landmarks=scene.target_landmarks
+        lm,
+        scene.cameras,
+        scene.landmarks3d,
+        S,
+        S,
+        scene.head_poses,
+        condition_landmarks=scene.target_landmarks,
+        preset=preset,
     )
     detected = acc["detected"]
     with np.errstate(invalid="ignore", divide="ignore"):  # a frame without a head (area 0) is NaN
         size_err = np.abs(gs - ts) / ts
+    correct = acc["motion_correct"]
     return {
         "psnr": float(np.mean(psnr_per_frame(generated, scene.target))),
         "ssim": float(np.mean(ssim_per_frame(generated, scene.target))),
@@ -239,6 +421,8 @@ def score(scene: Scene, generated: np.ndarray) -> dict:
         "detect_rate": float(detected.mean()),
         "landmark_px": _nan_mean(np.where(detected, acc["landmark_px"], np.nan)),
         "rot_err_deg": _nan_mean(acc["rot_err_deg"]),  # the reference frame is NaN (not scored)
+        "trans_err": _nan_mean(acc["trans_err"]),
+        "motion_correct": float("nan") if correct is None else float(correct),
     }
 
 
@@ -277,3 +461,123 @@ def summary(rows: list[dict]) -> dict:
     return {
         m: {s: {k: _nan_mean([r[k] for r in rs]) for k in METRICS} for s, rs in by.items()} for m, by in out.items()
     }
+
+
+# -- the scale experiment (recipe "scale"): its rows, controls, scores and intervals -----------------
+#: the rows of the scale experiment: row -> (the arm whose model generates, what it is told). FaceCam
+#: draws the person's own anchor landmarks, FaceCam* the generic head placed on the source (the
+#: paper's two rows); the extrinsic and Plücker arms get metric cameras, extrinsics_told head units.
+ROWS = {
+    "FaceCam": ("landmarks", {"head": "true"}),
+    "FaceCam*": ("landmarks", {"head": "generic"}),
+    "extrinsics": ("extrinsics", {}),
+    "plucker": ("plucker", {}),
+    "extrinsics_told": ("extrinsics_told", {"units": "head"}),
+}
+#: controls that bound every row: the source copied (no camera control at all) and the VAE's round
+#: trip of the ground truth (the best a model decoding through this VAE can score)
+CONTROLS = ("copy_source", "vae_round_trip")
+SCALE_METRICS = (*METRICS, "trans_err", "detect_truth", "identity", "motion_correct")
+
+
+def detection_rate(clips: np.ndarray) -> float:
+    """Share of frames of (N, F, S, S, 3) clips in which MediaPipe finds a face."""
+    from facecam_kit.face.landmarks import detect_landmarks_video
+
+    found = [np.isfinite(detect_landmarks_video(c, "clip", False, allow_missing=True)[:, 0, 0]) for c in clips]
+    return float(np.mean(found))
+
+
+def row_videos(row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int = 20, seed: int = 0) -> np.ndarray:
+    """The videos (B, F, S, S, 3) uint8 of one row (:data:`ROWS`) or control (:data:`CONTROLS`) for
+    ``scenes``, generated as one batch; pipes: arm -> pipeline."""
+    if row == "copy_source":
+        return np.stack([sc.source for sc in scenes])
+    if row == "vae_round_trip":
+        from facecam_kit.mini.vae import reconstruct
+
+        return reconstruct(vae, np.stack([sc.target for sc in scenes]))
+    arm, told = ROWS[row]
+    pipe = pipes[arm]
+    dim = getattr(pipe.transformer, "camera_dim", 12)
+    cameras = [sc.camera_condition(pipe.config.camera_kind, dim, **told) for sc in scenes]
+    return generate_batch(pipe, np.stack([sc.source for sc in scenes]), cameras, steps, seed)
+
+
+def score_scale(scene: Scene, generated: np.ndarray, truth_detected: float, identity: bool = True) -> dict:
+    """:func:`score` (the motion classified on the "table2" scenes, ReCamMaster's presets), the
+    detector's rate on the ground truth beside the generated one, and (with ``identity``) dlib's
+    identity similarity to the source on the first, middle and last frames. PSNR here is the
+    clip's (the squared error over all its frames): a frame equal to the truth, as the copied
+    source's first frame is, would make a mean of per-frame PSNRs infinite."""
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.evaluation.identity import identity_similarity
+
+    preset = None
+    if scene.setting == "table2":
+        preset = preset_trajectory(scene.trajectory, scene.source_azimuth, len(scene.target))
+    out = score(scene, generated, preset)
+    out["psnr"] = float(psnr(generated, scene.target))
+    out["detect_truth"] = truth_detected
+    out["identity"] = float("nan")
+    if identity:
+        frames = generated[[0, len(generated) // 2, -1]]
+        try:
+            out["identity"] = _nan_mean(identity_similarity(scene.source[:1], frames))
+        except ValueError:  # dlib finds no face in the source frame: the score does not exist
+            pass
+    return out
+
+
+def run_scale_experiment(
+    pipes: dict,
+    scenes: list[Scene],
+    rows=(*ROWS, *CONTROLS),
+    vae=None,
+    steps: int = 20,
+    seed: int = 0,
+    identity: bool = True,
+    progress: bool = True,
+    batch: int = 8,
+) -> list[dict]:
+    """Every row and control of the scale experiment on every scene, ``batch`` scenes per pipeline
+    call. pipes: arm -> pipeline (one training seed; call once per seed). Returns one dict per
+    (row, scene): ``row``, ``scene``, ``head``, ``trajectory``, ``scale``, ``setting`` and the scores
+    of :func:`score_scale`."""
+    truth = {sc.name: detection_rate(sc.target[None]) for sc in scenes}
+    out = []
+    for row in rows:
+        for i in tqdm(range(0, len(scenes), batch), desc=f"FaceCam-mini {row}", disable=not progress):
+            chunk = scenes[i : i + batch]
+            for sc, video in zip(chunk, row_videos(row, chunk, pipes, vae, steps, seed)):
+                meta = {"row": row, "scene": sc.name, "head": sc.head, "trajectory": sc.trajectory, "scale": sc.scale}
+                out.append(meta | {"setting": sc.setting} | score_scale(sc, video, truth[sc.name], identity))
+    return out
+
+
+def scale_table(results: list[dict], metric: str, baseline: str = "FaceCam", setting: str = "sweep") -> dict:
+    """Per row and scale: the mean of ``metric`` over held-out heads (each head's scenes and seeds
+    averaged first) with a paired bootstrap 95% interval, and the gap to ``baseline`` paired by
+    head (row minus baseline). Returns {row: {scale: {"mean", "lo", "hi", "n", "gap": {...}}}}."""
+    from facecam_kit.evaluation.stats import paired_bootstrap, per_item_means
+
+    picked = [r for r in results if r["setting"] == setting]
+    cells = {}
+    for r in picked:
+        cells.setdefault((r["row"], r["scale"]), []).append(r)
+
+    def head_means(row, scale):
+        rs = cells.get((row, scale), [])
+        return dict(zip(*per_item_means([r["head"] for r in rs], [r[metric] for r in rs])))
+
+    table = {}
+    for row, scale in sorted(cells):
+        mine, base = head_means(row, scale), head_means(baseline, scale)
+        heads = sorted(set(mine) & set(base))
+        entry = {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": len(mine)}
+        if len(mine) >= 2:
+            entry |= paired_bootstrap(np.array(list(mine.values())))
+        if row != baseline and len(heads) >= 2:
+            entry["gap"] = paired_bootstrap(np.array([mine[h] for h in heads]), np.array([base[h] for h in heads]))
+        table.setdefault(row, {})[scale] = entry
+    return table

@@ -1,23 +1,22 @@
-"""``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE and three DiTs, from one command.
+"""``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE, DiTs and evaluation, from one command.
 
-The recipe, every number of it here (notebook 09 explains why):
+A recipe (:class:`MiniRecipe`) holds every number. Two are named:
 
-* **data**: a synthetic studio (:mod:`facecam_kit.data.studio`) of ``TRAIN_HEADS`` heads, and
-  ``TEST_HEADS`` more from another seed that no model sees while training; ``CAMERAS`` cameras,
-  ``CAPTURE_FRAMES`` frames, ``SIZE`` x ``SIZE`` pixels; training triplets of ``NUM_FRAMES``
-  frames with the kit's earlier strategies (``data.dataset.KIT_V1``: scale augmentation, a zoom or
-  a pan, 1-4 clips stitched at random cuts, per-frame landmarks, background colours;
-  :class:`~facecam_kit.data.dataset.StudioDataset`) and a random scene scale in ``SCENE_SCALE_RANGE``;
-* **VAE**: :mod:`facecam_kit.mini.vae` on source, target and condition clips of those triplets
-  and on the sample clip (the in-the-wild frames);
-* **DiTs**: three ``WanTransformer3DModel`` of the same size (``DIT``), data, steps and seed,
-  differing only in the camera condition (``spec.CAMERA_KINDS``): ``landmarks`` (FaceCam), ``extrinsics``
-  (ReCamMaster's per-block camera encoder), ``plucker`` (FactorPortrait's ray maps), trained
-  from scratch by the kit's trainer (:mod:`facecam_kit.train.trainer`, preset ``full``).
+* :data:`KIT_V1`: the shipped models' (``data_samples/facecam_mini``): 12 heads on the studio's
+  arc, the kit's earlier data rules (``data.dataset.KIT_V1``), a scene scale in 0.7-1.4, a VAE of
+  20 dB and three DiTs of one seed;
+* :data:`SCALE`: the recipe of the scale experiment (issue 20), where scale is really ambiguous:
+  cameras at several distances and aim points (``data.studio.VARIED_RIG``), a scene scale
+  log-uniform in [0.5, 2], the official data rules (zoom and pan included) and the same camera
+  information for every model (the extrinsics are told the intrinsics); a sharp VAE that must pass
+  a gate (:func:`vae_gate`) before any DiT trains; four arms (FaceCam's landmarks, ReCamMaster's
+  extrinsics, FactorPortrait's Plücker rays, and extrinsics told the scale) of two seeds each.
 
-Work goes to ``--work`` (default ``outputs/mini``; a finished stage is reused), and the models are
-written to ``--out`` (default ``data_samples/facecam_mini``) with ``provenance.json``: the command,
-commit, seeds, settings, timings and every model's loss curve.
+Stages, each reused when finished (``--work``, default ``outputs/mini``): the training studio; the
+detector's ceiling and the VAE with its gate; every (arm, seed) DiT, trained from scratch by the
+kit's trainer (:mod:`facecam_kit.train.trainer`) in a process of its own; the models and
+``provenance.json`` (command, commit, recipe, timings, loss curves, gate numbers) written to
+``--out`` (default ``data_samples/facecam_mini``).
 
 Taught in notebook 09 (FaceCam-mini).
 """
@@ -28,7 +27,7 @@ import json
 import shutil
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +35,7 @@ import numpy as np
 from facecam_kit.assets import DATA_DIR
 from facecam_kit.spec import CAMERA_KINDS
 
-SIZE, NUM_FRAMES, CAPTURE_FRAMES, CAMERAS = 96, 9, 17, 8
-TRAIN_HEADS, TEST_HEADS = 12, 4
-STUDIO_SEED, TEST_SEED = 0, 1000
-#: the metric size of a training scene relative to the studio's (log-uniform)
-SCENE_SCALE_RANGE = (0.7, 1.4)
-SAMPLES_PER_CAPTURE = 48
-VAE_STEPS, VAE_ITEMS_PER_CAPTURE = 900, 24
-#: WanTransformer3DModel arguments shared by the three DiTs (in_channels set per kind)
+#: WanTransformer3DModel arguments shared by the DiTs (in_channels set per camera kind)
 DIT = dict(
     patch_size=(1, 2, 2),
     num_attention_heads=4,
@@ -54,12 +46,143 @@ DIT = dict(
     num_layers=4,
     rope_max_seq_len=32,
 )
-DIT_STEPS, DIT_BATCH, DIT_LR = 4000, 8, 5e-4
+
+
+@dataclass(frozen=True)
+class MiniRecipe:
+    """Every number of a FaceCam-mini recipe (module docstring)."""
+
+    name: str
+    size: int = 96
+    num_frames: int = 9
+    capture_frames: int = 17
+    cameras: int = 8
+    train_heads: int = 12
+    #: held-out heads (``experiment.held_out_head``, seeded by ``test_seed``): the test and the gate
+    test_heads: int = 4
+    studio_seed: int = 0
+    test_seed: int = 1000
+    #: the studio's cameras: "arc" (aimed at the head from one distance) or "varied"
+    #: (``data.studio.VARIED_RIG``: several distances and aim points)
+    rig: str = "arc"
+    scene_scale_range: tuple[float, float] = (0.7, 1.4)
+    samples_per_capture: int = 48
+    #: the dataset's rules: "official" (the official recipe) or "kit-v1" (``data.dataset.KIT_V1``)
+    rules: str = "official"
+    #: the VAE: ``mini.vae.MINI_VAE_CONFIG`` with these settings changed
+    vae: dict = field(default_factory=dict)
+    vae_steps: int = 900
+    vae_batch: int = 2
+    #: frames per VAE training clip (4k+1, at most num_frames: the VAE is causal and convolutional)
+    vae_frames: int = 9
+    #: the square each VAE training clip is cut to (None: the whole frame)
+    vae_crop: int | None = None
+    vae_lr: float = 1e-3
+    vae_items_per_capture: int = 24
+    #: None, or the gate the VAE must pass before any DiT trains: ``psnr_db`` on held-out targets and
+    #: on their condition videos, ``detect_share`` of the detector's ceiling on round trips, the
+    #: ``ceiling`` the detector must reach on the ground truth, over ``heads`` held-out heads
+    gate: dict | None = None
+    dit: dict = field(default_factory=lambda: dict(DIT))
+    dit_steps: int = 4000
+    dit_batch: int = 8
+    dit_lr: float = 5e-4
+    #: arm name -> TrainConfig settings that make it (the camera condition and how it is told)
+    arms: dict = field(default_factory=lambda: {kind: {"camera": kind} for kind in CAMERA_KINDS})
+    seeds: tuple[int, ...] = (0,)
+    #: the test (recipes with a gate; None: ``mini.experiment``'s): sweep trajectories, pure
+    #: rotations, scales, ReCamMaster presets of Table 2, and the denoising steps of each video
+    sweep: tuple[str, ...] | None = None
+    rotations: tuple[str, ...] | None = None
+    scales: tuple[float, ...] | None = None
+    presets: tuple[str, ...] | None = None
+    eval_steps: int = 20
+
+    def run_name(self, arm: str, seed: int) -> str:
+        """The run folder of an (arm, seed): the arm's name alone for seed 0 of a one-seed recipe."""
+        return arm if self.seeds == (0,) else f"{arm}_seed{seed}"
+
+    def data_options(self) -> dict:
+        """The dataset's rule arguments (``data.dataset.RULES``), as JSON values."""
+        if self.rules == "official":
+            return {}
+        from facecam_kit.data.dataset import KIT_V1 as rules
+
+        return json.loads(json.dumps(rules))
+
+    def studio_rig(self) -> dict | None:
+        """``make_studio``'s ``rig``: None for the arc."""
+        if self.rig == "arc":
+            return None
+        from facecam_kit.data.studio import VARIED_RIG
+
+        return VARIED_RIG
+
+    def vae_config(self) -> dict:
+        """The VAE's AutoencoderKLWan arguments."""
+        from facecam_kit.mini.vae import MINI_VAE_CONFIG
+
+        return {**MINI_VAE_CONFIG, **self.vae}
+
+
+#: the shipped models (issue 11's recipe), kept so that their provenance and loss curve can be checked
+KIT_V1 = MiniRecipe("kit-v1", rules="kit-v1")
+#: the scale experiment (issue 20; module docstring)
+SCALE = MiniRecipe(
+    "scale",
+    train_heads=16,
+    test_heads=12,
+    rig="varied",
+    scene_scale_range=(0.5, 2.0),
+    vae_steps=3000,
+    vae_batch=4,
+    vae_frames=5,
+    vae_lr=2e-3,
+    gate={"psnr_db": 26.0, "detect_share": 0.9, "ceiling": 0.9, "heads": 4},
+    dit_steps=3000,
+    arms={
+        "landmarks": {"camera": "landmarks"},
+        "extrinsics": {"camera": "extrinsics", "camera_intrinsics": True},
+        "plucker": {"camera": "plucker"},
+        "extrinsics_told": {"camera": "extrinsics", "camera_intrinsics": True, "camera_units": "head"},
+    },
+    seeds=(0, 1),
+)
+#: the scale recipe at toy size, to run every stage in seconds (tests/test_mini.py); its gate only
+#: checks that the numbers are measured
+SMOKE = replace(
+    SCALE,
+    name="smoke",
+    size=64,
+    num_frames=5,
+    capture_frames=5,
+    cameras=3,
+    train_heads=2,
+    test_heads=2,
+    samples_per_capture=2,
+    vae={"base_dim": 8},
+    vae_steps=2,
+    vae_batch=1,
+    vae_items_per_capture=1,
+    gate={"psnr_db": 0.0, "detect_share": 0.0, "ceiling": 0.0, "heads": 1},
+    dit=dict(DIT, num_layers=1, ffn_dim=32, num_attention_heads=2, attention_head_dim=16),
+    dit_steps=2,
+    dit_batch=2,
+    sweep=("dolly_in",),
+    rotations=("tilt_up",),
+    scales=(0.5, 2.0),
+    presets=("zoom_in",),
+    eval_steps=2,
+)
+RECIPES = {r.name: r for r in (SCALE, KIT_V1, SMOKE)}
+#: the recipe of the models in data_samples/facecam_mini; the demo and notebook 06 generate at its size
+SHIPPED = KIT_V1
+SIZE = SHIPPED.size
 #: FaceCam-mini at GPU size (``python -m facecam_kit gpu-check``, stage "mini"): twice the
 #: resolution, a DiT twice as wide and twice as deep, trained for ``minutes`` rather than a step count
 GPU_RECIPE = dict(
-    size=2 * SIZE,
-    num_frames=NUM_FRAMES,
+    size=2 * SHIPPED.size,
+    num_frames=SHIPPED.num_frames,
     heads=4,
     samples_per_item=16,
     batch=16,
@@ -70,31 +193,38 @@ SEED = 0
 OUT_DIR = DATA_DIR / "facecam_mini"
 
 
+class GateFailed(ValueError):
+    """The VAE (or the detector on the ground truth) falls short of the recipe's gate: no DiT trains."""
+
+
 def studio_paths(work: Path) -> tuple[Path, Path]:
     return work / "studio_train", work / "studio_test"
 
 
-def make_mini_studios(work: Path, progress: bool = True, held_out: bool = True) -> tuple[Path, Path]:
-    """The training studio and (with ``held_out``) the held-out heads' studio, made once and
-    reused when complete."""
+def make_mini_studios(
+    work: Path, progress: bool = True, held_out: bool = True, recipe: MiniRecipe = KIT_V1
+) -> tuple[Path, Path]:
+    """The training studio and (with ``held_out``, the shipped recipe's VAE check) 4 held-out heads'
+    studio, made once and reused when complete."""
     from facecam_kit.data.studio import make_studio
 
+    r = recipe
     train, test = studio_paths(work)
-    todo = [(train, TRAIN_HEADS, STUDIO_SEED)] + ([(test, TEST_HEADS, TEST_SEED)] if held_out else [])
+    todo = [(train, r.train_heads, r.studio_seed)] + ([(test, 4, r.test_seed)] if held_out else [])
     for root, heads, seed in todo:
         if len(list(root.glob("*/capture.json"))) == heads:
             continue
         t0 = time.perf_counter()
         tmp = root.with_name(root.name + ".partial")
         shutil.rmtree(tmp, ignore_errors=True)
-        make_studio(tmp, heads, CAMERAS, CAPTURE_FRAMES, SIZE, seed=seed, progress=progress)
+        make_studio(tmp, heads, r.cameras, r.capture_frames, r.size, seed=seed, progress=progress, rig=r.studio_rig())
         (tmp / "seconds.json").write_text(json.dumps(round(time.perf_counter() - t0, 1)) + "\n")
         shutil.rmtree(root, ignore_errors=True)
         tmp.rename(root)
     return train, test
 
 
-def wild_clip(size: int = SIZE, num_frames: int = CAPTURE_FRAMES) -> np.ndarray:
+def wild_clip(size: int = KIT_V1.size, num_frames: int = KIT_V1.capture_frames) -> np.ndarray:
     """The bundled sample clip as a square ``size`` clip around the face: (F, size, size, 3) uint8."""
     import cv2
 
@@ -109,20 +239,22 @@ def wild_clip(size: int = SIZE, num_frames: int = CAPTURE_FRAMES) -> np.ndarray:
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in crop])
 
 
-def vae_clips(train_root: Path, progress: bool = True) -> np.ndarray:
-    """The VAE's training clips: source, target and condition of ``VAE_ITEMS_PER_CAPTURE`` triplets
-    per training capture, and windows of the sample clip. (N, NUM_FRAMES, SIZE, SIZE, 3) uint8."""
+def vae_clips(train_root: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> np.ndarray:
+    """The VAE's training clips: source, target and condition of ``vae_items_per_capture`` triplets
+    per training capture (the recipe's data rules), and windows of the sample clip.
+    (N, num_frames, size, size, 3) uint8."""
     from tqdm.auto import tqdm
 
-    from facecam_kit.data.dataset import KIT_V1, StudioDataset, to_frames
+    from facecam_kit.data.dataset import StudioDataset, to_frames
 
-    ds = StudioDataset(train_root, NUM_FRAMES, VAE_ITEMS_PER_CAPTURE, augment=True, seed=SEED + 1, **KIT_V1)
+    r = recipe
+    ds = StudioDataset(train_root, r.num_frames, r.vae_items_per_capture, True, seed=SEED + 1, **r.data_options())
     clips = []
     for i in tqdm(range(len(ds)), desc="VAE clips", disable=not progress):
         item = ds[i]
         clips += [to_frames(item[key]) for key in ("source", "target", "condition")]
-    wild = wild_clip()
-    clips += [wild[s : s + NUM_FRAMES] for s in range(len(wild) - NUM_FRAMES + 1)]
+    wild = wild_clip(r.size, max(r.capture_frames, r.num_frames))
+    clips += [wild[s : s + r.num_frames] for s in range(len(wild) - r.num_frames + 1)]
     return np.stack(clips)
 
 
@@ -139,145 +271,282 @@ def git_commit() -> str:
         return "unknown"
 
 
-def train_mini_vae(work: Path, progress: bool = True) -> dict:
-    """Stage 2: train the VAE (reused when ``work/vae`` exists); returns its record."""
-    from facecam_kit.mini.vae import reconstruction_psnr, train_vae
+def gate_clips(recipe: MiniRecipe, latent_scale: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """What the gate reconstructs: the ground-truth targets and their (anchor) condition videos of
+    ``gate["heads"]`` held-out heads along three sweep moves at scale 1. Two (N, F, S, S, 3) uint8."""
+    from facecam_kit.mini.experiment import make_sweep
 
-    train_root, test_root = studio_paths(work)
-    record_path = work / "vae" / "record.json"
-    if record_path.is_file():
-        return json.loads(record_path.read_text())
-    t0 = time.perf_counter()
-    clips = vae_clips(train_root, progress)
-    vae, losses = train_vae(clips, VAE_STEPS, seed=SEED, progress=progress)
-    seconds = time.perf_counter() - t0
-    held_out = vae_clips_held_out(test_root)
-    record = {
-        "steps": VAE_STEPS,
-        "clips": len(clips),
-        "seconds": round(seconds, 1),
-        "loss": [round(x, 5) for x in losses],
-        "psnr_train_db": round(reconstruction_psnr(vae, clips[:: max(1, len(clips) // 64)]), 2),
-        "psnr_held_out_db": round(reconstruction_psnr(vae, held_out), 2),
+    r = recipe
+    scenes, _ = make_sweep(
+        r.gate["heads"],
+        ("orbit_left", "dolly_in", "truck_right"),
+        (),
+        (1.0,),
+        r.size,
+        r.num_frames,
+        r.test_seed,
+        latent_scale,
+        progress=False,
+    )
+    return np.stack([s.target for s in scenes]), np.stack([s.condition for s in scenes])
+
+
+def vae_gate(vae, targets: np.ndarray, conditions: np.ndarray, gate: dict) -> dict:
+    """The gate's numbers for a trained VAE: PSNR (dB) of its round trips of held-out ``targets`` and
+    of their ``conditions``, MediaPipe's detection rate on the targets (the ceiling) and on their
+    round trips, and ``passed`` with the reasons it did not."""
+    from facecam_kit.mini.experiment import detection_rate
+    from facecam_kit.mini.vae import reconstruct
+
+    ceiling = detection_rate(targets)
+    rebuilt = reconstruct(vae, targets)
+    out = {
+        "psnr_targets_db": round(_mean_psnr(targets, rebuilt), 2),
+        "psnr_conditions_db": round(_mean_psnr(conditions, reconstruct(vae, conditions)), 2),
+        "detect_truth": round(ceiling, 3),
+        "detect_round_trip": round(detection_rate(rebuilt), 3),
+        "clips": len(targets),
     }
-    tmp = work / "vae.partial"
-    shutil.rmtree(tmp, ignore_errors=True)
-    vae.save_pretrained(tmp)
-    (tmp / "record.json").write_text(json.dumps(record) + "\n")
-    shutil.rmtree(work / "vae", ignore_errors=True)
-    tmp.rename(work / "vae")
+    failed = []
+    if ceiling < gate["ceiling"]:
+        failed.append(f"the detector finds the true face in {ceiling:.0%} of frames, under {gate['ceiling']:.0%}")
+    for key in ("psnr_targets_db", "psnr_conditions_db"):
+        if out[key] < gate["psnr_db"]:
+            failed.append(f"{key} {out[key]} < {gate['psnr_db']}")
+    if out["detect_round_trip"] < gate["detect_share"] * ceiling:
+        share = f"{gate['detect_share']:.0%} of {ceiling:.0%}"
+        failed.append(f"faces found in {out['detect_round_trip']:.0%} of round trips, under {share}")
+    return out | {"passed": not failed, "failed": failed, "gate": gate}
+
+
+def _mean_psnr(a: np.ndarray, b: np.ndarray) -> float:
+    from facecam_kit.evaluation.fidelity import psnr
+
+    return float(np.mean([psnr(x, y) for x, y in zip(a, b)]))
+
+
+def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> dict:
+    """Stage 2: train the VAE (reused when ``work/vae`` holds one of the same recipe) and, when the
+    recipe has a gate, measure it; returns the record. Raises :class:`GateFailed` (the record and the
+    VAE kept, for a look) when the gate is not passed."""
+    from diffusers import AutoencoderKLWan
+
+    from facecam_kit.mini.vae import reconstruction_psnr, spatial_compression, train_vae
+
+    r = recipe
+    train_root, test_root = studio_paths(work)
+    settings = {k: v for k, v in asdict(r).items() if k.startswith(("vae", "size", "num_frames", "rig", "train"))}
+    record_path = work / "vae" / "record.json"
+    record = json.loads(record_path.read_text()) if record_path.is_file() else None
+    if record is None or record.get("settings", settings) != json.loads(json.dumps(settings)):
+        t0 = time.perf_counter()
+        clips = vae_clips(train_root, progress, r)
+        vae, losses = train_vae(
+            clips,
+            r.vae_steps,
+            r.vae_batch,
+            r.vae_lr,
+            SEED,
+            progress,
+            config=r.vae_config(),
+            frames=r.vae_frames,
+            crop=r.vae_crop,
+        )
+        record = {
+            "settings": settings,
+            "steps": r.vae_steps,
+            "clips": len(clips),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "loss": [round(x, 5) for x in losses],
+            "psnr_train_db": round(reconstruction_psnr(vae, clips[:: max(1, len(clips) // 64)]), 2),
+        }
+        if r.gate is None:  # the shipped recipe measured its held-out heads' studio
+            record["psnr_held_out_db"] = round(reconstruction_psnr(vae, vae_clips_held_out(test_root, r)), 2)
+        tmp = work / "vae.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        vae.save_pretrained(tmp)
+        (tmp / "record.json").write_text(json.dumps(record) + "\n")
+        shutil.rmtree(work / "vae", ignore_errors=True)
+        tmp.rename(work / "vae")
+    if r.gate is not None and "gate" not in record:
+        vae = AutoencoderKLWan.from_pretrained(work / "vae")
+        record["gate"] = vae_gate(vae, *gate_clips(r, spatial_compression(vae)), r.gate)
+        record_path.write_text(json.dumps(record) + "\n")
+    if r.gate is not None and not record["gate"]["passed"]:
+        raise GateFailed(
+            f"the VAE in {work / 'vae'} fails the gate, so no DiT trains on it: "
+            f"{'; '.join(record['gate']['failed'])}. Train it longer or larger (recipe {r.name!r}: vae, vae_steps)"
+        )
     return record
 
 
-def vae_clips_held_out(test_root: Path) -> np.ndarray:
-    """Clips of the held-out heads (first window of every camera, no augmentation) for the VAE's PSNR."""
+def vae_clips_held_out(test_root: Path, recipe: MiniRecipe = KIT_V1) -> np.ndarray:
+    """Clips of the held-out heads' studio (first window of every camera, no augmentation)."""
     from facecam_kit.data.studio import load_capture
 
     clips = []
     for path in sorted(p.parent for p in test_root.glob("*/capture.json")):
         cap = load_capture(path)
-        clips += [cap.videos[c, :NUM_FRAMES] for c in range(len(cap.videos))]
+        clips += [cap.videos[c, : recipe.num_frames] for c in range(len(cap.videos))]
     return np.stack(clips)
 
 
-def dit_config(work: Path, kind: str, max_steps: int = DIT_STEPS, progress: bool = True, **overrides):
-    """The training configuration of one mini DiT: the three differ only in ``camera``."""
-    from facecam_kit.data.dataset import KIT_V1
+def dit_config(
+    work: Path,
+    arm: str,
+    max_steps: int | None = None,
+    progress: bool = True,
+    recipe: MiniRecipe = KIT_V1,
+    seed: int = SEED,
+    **overrides,
+):
+    """The training configuration of one (arm, seed) DiT: the arms differ only in their settings
+    (``recipe.arms``), the seeds only in ``seed``; every run reads one latent cache."""
     from facecam_kit.train.config import TrainConfig
 
+    r = recipe
     train_root, _ = studio_paths(work)
     settings = dict(
-        output_dir=str(work / "runs" / kind),
+        output_dir=str(work / "runs" / r.run_name(arm, seed)),
         model="tiny",
-        camera=kind,
-        dit=dict(DIT, patch_size=list(DIT["patch_size"])),
+        **r.arms[arm],
+        dit=dict(r.dit, patch_size=list(r.dit["patch_size"])),
         vae=str(work / "vae"),
         preset="full",
         expert="both",  # one transformer for every timestep (no expert split at this size)
         data_kind="studio",
         data_root=str(train_root),
         cache_dir=str(work / "cache"),
-        num_frames=NUM_FRAMES,
-        samples_per_item=SAMPLES_PER_CAPTURE,
+        num_frames=r.num_frames,
+        samples_per_item=r.samples_per_capture,
         augment=True,
         data_seed=SEED,
-        scene_scale_range=list(SCENE_SCALE_RANGE),
-        # the kit's earlier data rules (per-frame condition, random cuts, zoom or pan), which the shipped
-        # models learnt: kept until FaceCam-mini is retrained on the official recipe (data.dataset.KIT_V1)
-        data_options=dict(KIT_V1),
+        scene_scale_range=list(r.scene_scale_range),
+        data_options=r.data_options(),
         text_dropout=0.0,  # no text encoder: the prompt is the empty embedding either way
-        batch_size=DIT_BATCH,
-        max_steps=max_steps,
-        lr=DIT_LR,
+        batch_size=r.dit_batch,
+        max_steps=r.dit_steps if max_steps is None else max_steps,
+        lr=r.dit_lr,
         lr_scheduler="cosine",
-        lr_warmup_steps=50,
-        log_every=10,
-        checkpoint_every=max_steps,
+        lr_warmup_steps=min(50, r.dit_steps // 10),
+        log_every=min(10, r.dit_steps),
+        checkpoint_every=r.dit_steps if max_steps is None else max_steps,
         validate_every=0,
-        seed=SEED,
+        seed=seed,
         tracker="tensorboard",
         progress=progress,
     )
     return TrainConfig(**{**settings, **overrides})
 
 
-def train_mini_dits(work: Path, kinds=CAMERA_KINDS, progress: bool = True) -> dict:
-    """Stage 3: train the three DiTs, each in its own process (``python -m facecam_kit.train``);
-    a finished run is reused. Returns {kind: {"seconds", "history"}}."""
+def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> dict:
+    """Stage 3: train every (arm, seed) DiT, each in its own process (``python -m facecam_kit.train``);
+    a finished run is reused. Returns {run name: {"arm", "seed", "seconds", "history", "checkpoint"}}."""
     import sys
 
     records = {}
-    for kind in kinds:
-        cfg = dit_config(work, kind, progress=progress)
-        run = Path(cfg.output_dir)
-        final = run / f"checkpoint-{cfg.max_steps:06d}"
-        record_path = run / "record.json"
-        if not record_path.is_file():
-            config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
-            config.parent.mkdir(parents=True, exist_ok=True)
-            config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
-            t0 = time.perf_counter()
-            if subprocess.run([sys.executable, "-m", "facecam_kit.train", str(config)]).returncode:
-                raise ValueError(f"training the {kind} DiT failed (its error is above); rerun to resume from {work}")
-            seconds = time.perf_counter() - t0
-            history = json.loads((run / "loss_history.json").read_text())
-            record_path.write_text(json.dumps({"seconds": round(seconds, 1), "history": history}) + "\n")
-        records[kind] = {**json.loads(record_path.read_text()), "checkpoint": str(final)}
+    for arm in recipe.arms:
+        for seed in recipe.seeds:
+            cfg = dit_config(work, arm, progress=progress, recipe=recipe, seed=seed)
+            run = Path(cfg.output_dir)
+            record_path = run / "record.json"
+            if not record_path.is_file():
+                config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
+                config.parent.mkdir(parents=True, exist_ok=True)
+                config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+                t0 = time.perf_counter()
+                if subprocess.run([sys.executable, "-m", "facecam_kit.train", str(config)]).returncode:
+                    raise ValueError(
+                        f"training the {run.name} DiT failed (its error is above); rerun to resume from {work}"
+                    )
+                history = json.loads((run / "loss_history.json").read_text())
+                record = {"arm": arm, "seed": seed, "seconds": round(time.perf_counter() - t0, 1), "history": history}
+                record_path.write_text(json.dumps(record) + "\n")
+            final = run / f"checkpoint-{cfg.max_steps:06d}"
+            records[run.name] = {**json.loads(record_path.read_text()), "checkpoint": str(final)}
     return records
 
 
-def export(work: Path, out: Path, vae_record: dict, dit_records: dict, seconds: dict, command: str) -> Path:
-    """Write the shipped models and their provenance into ``out`` (replacing it whole)."""
+def _given(value, default):
+    return default if value is None else value
+
+
+def evaluate_mini(work: Path, dit_records: dict, progress: bool = True, recipe: MiniRecipe = SCALE) -> dict:
+    """Stage 4 (recipes with a gate): the scale experiment on the held-out heads, every row of every
+    seed (the controls once), each seed's rows written to ``work/eval`` and reused. Returns
+    {"scenes": counts per setting, "dropped": the (head, trajectory) left out, "rows": per-scene scores}."""
+    from diffusers import AutoencoderKLWan
+
+    from facecam_kit.mini import experiment as ex
+    from facecam_kit.mini.models import pipeline_from
+    from facecam_kit.mini.vae import spatial_compression
+
+    r = recipe
+    vae = AutoencoderKLWan.from_pretrained(work / "vae")
+    scale = spatial_compression(vae)
+    where = dict(size=r.size, num_frames=r.num_frames, seed=r.test_seed, latent_scale=scale, progress=progress)
+    sweep, dropped = ex.make_sweep(
+        r.test_heads,
+        _given(r.sweep, ex.SWEEP),
+        _given(r.rotations, ex.ROTATIONS),
+        _given(r.scales, ex.SCALES),
+        **where,
+    )
+    presets, dropped_presets = ex.make_presets(r.test_heads, _given(r.presets, ex.PRESETS_TABLE2), **where)
+    scenes = sweep + presets
+    rows = []
+    for seed in r.seeds:
+        path = work / "eval" / f"seed{seed}.json"
+        if not path.is_file():
+            pipes = {
+                arm: pipeline_from(
+                    Path(dit_records[r.run_name(arm, seed)]["checkpoint"]) / "transformer", work / "vae", s["camera"]
+                )
+                for arm, s in r.arms.items()
+            }
+            todo = (*ex.ROWS, *ex.CONTROLS) if seed == r.seeds[0] else tuple(ex.ROWS)
+            got = ex.run_scale_experiment(pipes, scenes, todo, vae, r.eval_steps, seed, progress=progress)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps([row | {"seed": seed} for row in got]) + "\n")
+        rows += json.loads(path.read_text())
+    counts = {}
+    for sc in scenes:
+        counts[sc.setting] = counts.get(sc.setting, 0) + 1
+    return {"scenes": counts, "dropped": dropped + dropped_presets, "rows": rows}
+
+
+def export(
+    work: Path,
+    out: Path,
+    recipe: MiniRecipe,
+    vae_record: dict,
+    dit_records: dict,
+    seconds: dict,
+    command: str,
+    results: dict | None = None,
+):
+    """Write the first seed's model of every arm, the VAE, their provenance and the experiment's
+    ``results`` (results.json) into ``out`` (replacing it whole)."""
     from diffusers import AutoencoderKLWan
 
     from facecam_kit.mini.models import save_mini
 
     vae = AutoencoderKLWan.from_pretrained(work / "vae")
-    transformers = {kind: Path(r["checkpoint"]) / "transformer" for kind, r in dit_records.items()}
+    first = recipe.seeds[0]
+    transformers = {
+        r["arm"] if "arm" in r else name: Path(r["checkpoint"]) / "transformer"
+        for name, r in dit_records.items()
+        if r.get("seed", first) == first
+    }
     provenance = {
         "command": command,
         "commit": git_commit(),
-        "seeds": {"studio": STUDIO_SEED, "held_out_heads": TEST_SEED, "training": SEED},
-        "settings": {
-            "size": SIZE,
-            "num_frames": NUM_FRAMES,
-            "capture_frames": CAPTURE_FRAMES,
-            "cameras": CAMERAS,
-            "train_heads": TRAIN_HEADS,
-            "test_heads": TEST_HEADS,
-            "scene_scale_range": list(SCENE_SCALE_RANGE),
-            "samples_per_capture": SAMPLES_PER_CAPTURE,
-            "vae_steps": VAE_STEPS,
-            "dit": {k: list(v) if isinstance(v, tuple) else v for k, v in DIT.items()},
-            "dit_steps": DIT_STEPS,
-            "dit_batch": DIT_BATCH,
-            "dit_lr": DIT_LR,
-        },
+        "recipe": json.loads(json.dumps(asdict(recipe))),
         "seconds": seconds,
         "vae": vae_record,
-        "dits": {kind: {k: v for k, v in r.items() if k != "checkpoint"} for kind, r in dit_records.items()},
+        "dits": {name: {k: v for k, v in r.items() if k != "checkpoint"} for name, r in dit_records.items()},
     }
-    return save_mini(out, vae, transformers, provenance)
+    return save_mini(out, vae, transformers, provenance, results)
 
 
 def _studio_seconds(root: Path) -> float:
@@ -292,6 +561,13 @@ class TrainMiniOptions:
 
     work: Path = field(default=Path("outputs/mini"), metadata={"help": "working folder (finished stages are reused)"})
     out: Path = field(default=OUT_DIR, metadata={"help": "where the models and their provenance go"})
+    recipe: str = field(
+        default=SCALE.name,
+        metadata={
+            "help": "the recipe: scale (issue 20's experiment), kit-v1 (the shipped models)",
+            "choices": list(RECIPES),
+        },
+    )
 
 
 #: written into ``--work`` when train-mini starts: the folder is FaceCam-mini's working folder
@@ -313,19 +589,29 @@ def check_train_mini(opts: TrainMiniOptions) -> None:
 def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
     """The ``train-mini`` job: :func:`check_train_mini`, then :func:`train_mini`; returns the files it wrote."""
     check_train_mini(opts)
-    out = train_mini(
-        opts.work, opts.out, command=f"python -m facecam_kit train-mini --work {opts.work} --out {opts.out}"
-    )
+    command = f"python -m facecam_kit train-mini --work {opts.work} --out {opts.out} --recipe {opts.recipe}"
+    out = train_mini(opts.work, opts.out, command=command, recipe=RECIPES[opts.recipe])
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "") -> Path:
-    """All stages: studios, VAE, three DiTs, export. Returns ``out``."""
+def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "", recipe=SCALE) -> Path:
+    """All stages: studio, VAE (and its gate), every (arm, seed) DiT, export. Returns ``out``."""
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    (work / WORK_MARKER).write_text(json.dumps({"job": "train-mini"}) + "\n")
-    seconds = {"studios": sum(_studio_seconds(root) for root in make_mini_studios(work, progress))}
-    vae_record = train_mini_vae(work, progress)
-    dit_records = train_mini_dits(work, progress=progress)
+    marker = work / WORK_MARKER
+    if marker.is_file() and json.loads(marker.read_text()).get("recipe", recipe.name) != recipe.name:
+        raise ValueError(f"--work {work} holds another recipe's stages; choose another --work for {recipe.name!r}")
+    marker.write_text(json.dumps({"job": "train-mini", "recipe": recipe.name}) + "\n")
+    studios = make_mini_studios(work, progress, held_out=recipe.gate is None, recipe=recipe)
+    seconds = {"studios": sum(_studio_seconds(root) for root in studios)}
+    vae_record = train_mini_vae(work, progress, recipe)
+    dit_records = train_mini_dits(work, progress, recipe)
     seconds.update({"vae": vae_record["seconds"], **{k: r["seconds"] for k, r in dit_records.items()}})
-    return export(work, Path(out), vae_record, dit_records, seconds, command or "python -m facecam_kit train-mini")
+    if recipe.gate is not None:  # the scale experiment's recipes: its results travel with the models
+        t0 = time.perf_counter()
+        results = evaluate_mini(work, dit_records, progress, recipe)
+        seconds["evaluation"] = round(time.perf_counter() - t0, 1)
+    else:
+        results = None
+    command = command or f"python -m facecam_kit train-mini --recipe {recipe.name}"
+    return export(work, Path(out), recipe, vae_record, dit_records, seconds, command, results)

@@ -27,13 +27,19 @@ MINI_VAE_CONFIG = dict(
 KL_WEIGHT = 1e-6
 
 
-def mini_vae(seed: int = 0, latents_mean=None, latents_std=None) -> AutoencoderKLWan:
-    """A randomly initialised mini VAE (seeded); with ``latents_mean``/``latents_std`` (16,) its normalisation."""
+def mini_vae(seed: int = 0, latents_mean=None, latents_std=None, config: dict | None = None) -> AutoencoderKLWan:
+    """A randomly initialised mini VAE (seeded) of ``config`` (default :data:`MINI_VAE_CONFIG`); with
+    ``latents_mean``/``latents_std`` (z_dim,) its normalisation."""
     torch.manual_seed(seed)
     extra = {}
     if latents_mean is not None:
         extra = dict(latents_mean=[float(v) for v in latents_mean], latents_std=[float(v) for v in latents_std])
-    return AutoencoderKLWan(**MINI_VAE_CONFIG, **extra)
+    return AutoencoderKLWan(**(MINI_VAE_CONFIG if config is None else config), **extra)
+
+
+def spatial_compression(vae: AutoencoderKLWan) -> int:
+    """How many pixels one latent spans per side: 2 per downsampling stage (Wan's VAE: 8)."""
+    return 2 ** len(vae.config.temperal_downsample)
 
 
 def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
@@ -64,8 +70,14 @@ def train_vae(
     lr: float = 1e-3,
     seed: int = 0,
     progress: bool = True,
+    config: dict | None = None,
+    frames: int | None = None,
+    crop: int | None = None,
 ) -> tuple[AutoencoderKLWan, list[float]]:
-    """Train a mini VAE on ``clips`` (N, F, H, W, 3) uint8 (F = 4k+1, H and W multiples of 8).
+    """Train a mini VAE of ``config`` on ``clips`` (N, F, H, W, 3) uint8 (F = 4k+1, H and W multiples
+    of the VAE's compression), each step on ``frames`` consecutive frames (4k+1; default all F) of
+    ``batch_size`` clips, cropped to a random ``crop`` x ``crop`` square (a multiple of 8; default the
+    whole frame): the VAE is convolutional, and small crops make many more steps in the same time.
 
     AdamW with a cosine decay after 5% warm-up; loss ``L1(x, D(z)) + 1e-6 KL`` with z sampled from
     the posterior. Returns the VAE (normalisation set by :func:`latent_statistics`, eval mode) and
@@ -73,7 +85,13 @@ def train_vae(
     """
     if clips.ndim != 5 or clips.dtype != np.uint8 or clips.shape[-1] != 3:
         raise ValueError(f"clips must be (N, F, H, W, 3) uint8, got {clips.shape} {clips.dtype}")
-    vae = mini_vae(seed)
+    frames = clips.shape[1] if frames is None else frames
+    if not (frames - 1) % 4 == 0 < frames <= clips.shape[1]:
+        raise ValueError(f"frames must be 4k+1 and at most the clips' {clips.shape[1]}, got {frames}")
+    crop = min(clips.shape[2:4]) if crop is None else crop
+    if crop % 8 or not 0 < crop <= min(clips.shape[2:4]):
+        raise ValueError(f"crop must be a multiple of 8 within the frame {clips.shape[2:4]}, got {crop}")
+    vae = mini_vae(seed, config=config)
     vae.train()
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=0.0)
     warm = max(1, steps // 20)
@@ -85,7 +103,11 @@ def train_vae(
     losses = []
     bar = tqdm(range(steps), desc="training the mini VAE", disable=not progress)
     for _ in bar:
-        x = _batch(clips, rng.integers(len(clips), size=batch_size))
+        start = int(rng.integers(0, clips.shape[1] - frames + 1)) if frames < clips.shape[1] else 0
+        x = _batch(clips[:, start : start + frames], rng.integers(len(clips), size=batch_size))
+        if crop < min(x.shape[-2:]):
+            top, left = (int(rng.integers(0, n - crop + 1)) // 8 * 8 for n in x.shape[-2:])
+            x = x[..., top : top + crop, left : left + crop]
         post = vae.encode(x).latent_dist
         z = post.mean + post.std * torch.randn(post.mean.shape, generator=g)
         loss = (decode_unclamped(vae, z) - x).abs().mean() + KL_WEIGHT * post.kl().mean()
@@ -94,11 +116,11 @@ def train_vae(
         torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
         opt.step()
         sched.step()
-        losses.append(float(loss))
+        losses.append(loss.item())
         bar.set_postfix(loss=f"{np.mean(losses[-20:]):.4f}")
     vae.eval()
     mean, std = latent_statistics(vae, clips)
-    out = mini_vae(seed, mean, std)
+    out = mini_vae(seed, mean, std, config)
     out.load_state_dict(vae.state_dict())
     return out.eval(), losses
 
@@ -113,14 +135,18 @@ def latent_statistics(vae: AutoencoderKLWan, clips: np.ndarray, batch_size: int 
 
 
 @torch.no_grad()
+def reconstruct(vae: AutoencoderKLWan, clips: np.ndarray, batch_size: int = 8) -> np.ndarray:
+    """``vae``'s round trips (posterior mode) of (N, F, H, W, 3) uint8 clips, the same shape and dtype."""
+    out = []
+    for i in range(0, len(clips), batch_size):
+        x = _batch(clips, slice(i, i + batch_size))
+        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
+        out.append(((rec + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy())
+    return np.concatenate(out)
+
+
 def reconstruction_psnr(vae: AutoencoderKLWan, clips: np.ndarray, batch_size: int = 8) -> float:
     """Mean PSNR (dB, per clip over all its frames) of ``vae``'s reconstructions (posterior mode)."""
     from facecam_kit.evaluation.fidelity import psnr
 
-    scores = []
-    for i in range(0, len(clips), batch_size):
-        x = _batch(clips, slice(i, i + batch_size))
-        rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
-        rec = ((rec + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
-        scores += [float(psnr(clips[i + j], rec[j])) for j in range(len(rec))]
-    return float(np.mean(scores))
+    return float(np.mean([psnr(a, b) for a, b in zip(clips, reconstruct(vae, clips, batch_size))]))

@@ -246,8 +246,9 @@ class FaceCamPipeline(DiffusionPipeline):
         else:
             cam = torch.as_tensor(camera_condition)
             lf = (f - 1) // TEMPORAL_COMPRESSION + 1
-            if kind == "plucker":
-                want = (src.shape[0], PLUCKER_CHANNELS, lf, h // 8, w // 8)
+            if kind == "plucker":  # at latent resolution: Wan's VAE divides space by 8
+                s = 2 ** len(self.vae.config.temperal_downsample)
+                want = (src.shape[0], PLUCKER_CHANNELS, lf, h // s, w // s)
             else:  # ReCamMaster's 12 values per latent frame, or more for a variant told more
                 want = (src.shape[0], lf, getattr(self.transformer, "camera_dim", 12))
             if tuple(cam.shape) != want:

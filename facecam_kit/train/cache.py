@@ -47,43 +47,45 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def latent_mask(mask: torch.Tensor) -> torch.Tensor:
+def latent_mask(mask: torch.Tensor, latent_scale: int = LATENT_SCALE) -> torch.Tensor:
     """A pixel valid mask (F, H, W) at latent resolution: (1, f, h, w) float in [0, 1].
 
-    Time as Wan's causal VAE groups frames (frame 0 alone, then groups of 4), space by 8; each
-    latent element gets the share of its pixels that are valid.
+    Time as Wan's causal VAE groups frames (frame 0 alone, then groups of 4), space by
+    ``latent_scale`` (Wan's 8); each latent element gets the share of its pixels that are valid.
     """
-    m = mask.float()
-    if m.ndim != 3 or (m.shape[0] - 1) % TEMPORAL_COMPRESSION or m.shape[1] % LATENT_SCALE or m.shape[2] % LATENT_SCALE:
-        raise ValueError(f"mask must be (F, H, W) with F = 4k+1 and H, W multiples of 8, got {tuple(mask.shape)}")
+    m, s = mask.float(), latent_scale
+    if m.ndim != 3 or (m.shape[0] - 1) % TEMPORAL_COMPRESSION or m.shape[1] % s or m.shape[2] % s:
+        raise ValueError(f"mask must be (F, H, W) with F = 4k+1 and H, W multiples of {s}, got {tuple(mask.shape)}")
     groups = torch.cat([m[:1], m[1:].reshape(-1, TEMPORAL_COMPRESSION, *m.shape[1:]).mean(1)])
-    return torch.nn.functional.avg_pool2d(groups[:, None], LATENT_SCALE)[:, 0][None]
+    return torch.nn.functional.avg_pool2d(groups[:, None], s)[:, 0][None]
 
 
-def latent_conditions(source_R, source_t, R, t, K, height: int, width: int, scale: float = 1.0):
+def latent_conditions(
+    source_R, source_t, R, t, K, height: int, width: int, scale: float = 1.0, latent_scale: int = LATENT_SCALE
+):
     """The metric camera conditions of target cameras, one per latent frame (every 4th frame),
     relative to the source camera, in a scene of metric ``scale``.
 
     source_R (3, 3), source_t (3,); R (F, 3, 3), t (F, 3), K (F, 3, 3) the target cameras at the
     video's ``height`` x ``width``. Returns ReCamMaster's poses (f, 12) and FactorPortrait-style
-    Plücker maps (6, f, height / 8, width / 8) at latent resolution, float64.
+    Plücker maps (6, f, height / s, width / s) at the latent resolution of a VAE that divides space
+    by s = ``latent_scale`` (Wan's 8), float64.
     """
     from facecam_kit.baselines.plucker import relative_plucker
     from facecam_kit.geometry.trajectory import relative_extrinsics
 
     idx = slice(None, None, TEMPORAL_COMPRESSION)
     R, t = np.asarray(R, np.float64)[idx], np.asarray(t, np.float64)[idx]
-    K = np.asarray(K, np.float64)[idx] * np.array([[1 / LATENT_SCALE], [1 / LATENT_SCALE], [1.0]])
+    K = np.asarray(K, np.float64)[idx] * np.array([[1 / latent_scale], [1 / latent_scale], [1.0]])
     poses = relative_extrinsics(source_R, source_t, R, t, scale)
-    maps = relative_plucker(source_R, source_t, R, t, K, height // LATENT_SCALE, width // LATENT_SCALE, scale)
+    maps = relative_plucker(source_R, source_t, R, t, K, height // latent_scale, width // latent_scale, scale)
     return poses, maps.transpose(1, 0, 2, 3)
 
 
-def _item_conditions(item: dict) -> tuple[np.ndarray, np.ndarray]:
+def _item_conditions(item: dict, latent_scale: int = LATENT_SCALE) -> tuple[np.ndarray, np.ndarray]:
     keys = ("source_R", "source_t", "R", "t", "K")
-    return latent_conditions(
-        *(item[k].double().numpy() for k in keys), *item["target"].shape[-2:], float(item.get("scene_scale", 1.0))
-    )
+    scale = float(item.get("scene_scale", 1.0))
+    return latent_conditions(*(item[k].double().numpy() for k in keys), *item["target"].shape[-2:], scale, latent_scale)
 
 
 def camera_poses(item: dict) -> torch.Tensor:
@@ -100,16 +102,18 @@ def plucker_maps(item: dict) -> torch.Tensor:
 
 
 def encode_item(item: dict, encode: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
-    """What the cache stores of one dataset item (keys in the module docstring, without the index)."""
+    """What the cache stores of one dataset item (keys in the module docstring, without the index);
+    masks and ray maps at the latent resolution ``encode`` gives."""
     out = {}
     with torch.no_grad():
         for key in ("source", "target", "condition"):
             video = item[key].permute(1, 0, 2, 3)[None]  # (F, 3, H, W) -> (1, 3, F, H, W)
             out[key] = encode(video)[0].float().cpu().contiguous()
+    latent_scale = item["target"].shape[-1] // out["target"].shape[-1]  # Wan's VAE: 8
     if "mask" in item:
-        out["mask"] = latent_mask(torch.as_tensor(item["mask"])).contiguous()
+        out["mask"] = latent_mask(torch.as_tensor(item["mask"]), latent_scale).contiguous()
     if all(k in item for k in ("R", "t", "K", "source_R", "source_t")):
-        poses, maps = _item_conditions(item)
+        poses, maps = _item_conditions(item, latent_scale)
         out["camera"] = torch.from_numpy(poses).float().contiguous()
         out["plucker"] = torch.from_numpy(maps).float().contiguous()
         if "source_K" in item:
