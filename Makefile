@@ -18,9 +18,9 @@ demo: $(STAMP)
 	$(PY) -m facecam_kit demo
 
 # Everything CI checks: lint, then the unit tests and every notebook (papermill), on two workers
-# (one thread each: tests/conftest.py; the notebooks on one of them: tests/test_notebooks.py); the slowest tests are listed at the end.
+# (one thread each: tests/conftest.py; notebook kernels over Unix sockets: tests/test_notebooks.py); the slowest tests are listed at the end.
 test: lint
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=15
+	$(PY) -m pytest -n 2 --dist worksteal --durations=15
 
 # The quick loop: no notebooks.
 quick: $(STAMP)

@@ -8,7 +8,7 @@ import papermill as pm
 import pytest
 from jupyter_client import AsyncKernelManager
 
-pytestmark = [pytest.mark.notebooks, pytest.mark.xdist_group("notebooks")]  # one worker runs them all
+pytestmark = pytest.mark.notebooks
 
 
 class IPCKernelManager(AsyncKernelManager):
