@@ -197,6 +197,8 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     assert models.missing_files(out) == [] and set(models.arms(out)) == set(recipe.SMOKE.arms)
     told = models.load_mini_pipeline("extrinsics_told", out)
     assert told.config.camera_kind == "extrinsics" and told.transformer.camera_dim == 20
+    plucker = models.load_mini_pipeline("plucker", out)  # its rays at the space / 4 VAE's latent size
+    assert tuple(plucker.transformer.config.patch_size) == (1, 4, 4) and plucker.vae.config.dim_mult == [1, 2, 4]
     # the experiment's results travel with the models: every row of both seeds, the controls once
     results = json.loads((out / "results.json").read_text())
     rows = {(r["row"], r["seed"]) for r in results["rows"]}

@@ -269,32 +269,6 @@ def make_scene(
     )
 
 
-def make_presets(
-    num_heads: int,
-    presets=PRESETS_TABLE2,
-    size: int = 96,
-    num_frames: int = 9,
-    seed: int = 1000,
-    latent_scale: int = 8,
-    progress: bool = True,
-) -> tuple[list[Scene], list[dict]]:
-    """Table 2's scenes: every held-out head along each of ReCamMaster's ``presets`` at scale 1
-    (setting "table2", anchor condition); those whose camera loses the face (the pans, at this
-    lens) are returned in ``dropped``. Returns (scenes, dropped)."""
-    scenes, dropped = [], []
-    for i in tqdm(range(num_heads), desc="preset scenes", disable=not progress):
-        h = held_out_head(i, size, num_frames, seed)
-        for name in presets:
-            sc = make_scene(
-                h, trajectory_cameras(name, h.azimuth, num_frames), 1.0, name, "table2", "anchor", latent_scale
-            )
-            if sc is None:
-                dropped.append({"head": i, "trajectory": name, "scales": [1.0]})
-            else:
-                scenes.append(sc)
-    return scenes, dropped
-
-
 def make_sweep(
     num_heads: int,
     trajectories=SWEEP,
@@ -305,18 +279,20 @@ def make_sweep(
     seed: int = 1000,
     latent_scale: int = 8,
     progress: bool = True,
+    setting: str = "sweep",
 ) -> tuple[list[Scene], list[dict]]:
-    """The scale sweep: every held-out head along every trajectory at every scale (setting "sweep"),
+    """The scale sweep: every held-out head along every trajectory at every scale (``setting``),
     and the pure rotations at every scale (setting "rotation"), all with the anchor condition. A
     (head, trajectory) whose camera loses the face at some scale is left out at *every* scale, so
     that each scale averages the same scenes; it is returned in ``dropped`` with the scales that
-    failed. Returns (scenes, dropped)."""
+    failed. Table 2's scenes are ReCamMaster's presets at scale 1: ``make_sweep(n, PRESETS_TABLE2,
+    (), (1.0,), setting="table2")`` (the pans lose the face at this lens). Returns (scenes, dropped)."""
     scenes, dropped = [], []
     for i in tqdm(range(num_heads), desc="test scenes", disable=not progress):
         h = held_out_head(i, size, num_frames, seed)
-        for tr, setting in [(t, "sweep") for t in trajectories] + [(t, "rotation") for t in rotations]:
+        for tr, kind in [(t, setting) for t in trajectories] + [(t, "rotation") for t in rotations]:
             base = trajectory_cameras(tr, h.azimuth, num_frames, SWEEP_ORBITS)
-            made = {s: make_scene(h, base, s, tr, setting, "anchor", latent_scale) for s in scales}
+            made = {s: make_scene(h, base, s, tr, kind, "anchor", latent_scale) for s in scales}
             if failed := [s for s, sc in made.items() if sc is None]:
                 dropped.append({"head": i, "trajectory": tr, "scales": failed})
             else:
