@@ -135,7 +135,7 @@ SCALE = MiniRecipe(
     rig="varied",
     scene_scale_range=(0.5, 2.0),
     # space / 4 (a 24 x 24 latent at 96 px; the DiT's 4 x 4 patches keep its 6 x 6 tokens a frame),
-    # trained on 48 x 48 crops of 5-frame windows: 4.8x the steps of whole clips in the same time
+    # trained on 48 x 48 crops of 5-frame windows: 3x the steps of whole clips in the same time
     vae={"dim_mult": [1, 2, 4], "temperal_downsample": [True, True]},
     vae_steps=6000,
     vae_batch=4,
