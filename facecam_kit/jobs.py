@@ -373,14 +373,17 @@ STUDIO_FILES = ["studio_generated.mp4", "studio_target.mp4", "studio_side_by_sid
 
 
 def studio_scene(trajectory, head: int = 1):
-    """The held-out studio ``head`` filmed along ``trajectory`` (a mini.experiment Scene), or
-    ValueError when the trajectory takes the camera away from its face."""
+    """The held-out studio ``head`` filmed along ``trajectory`` (a mini.experiment Scene, its
+    condition drawn as the shipped models learnt it), or ValueError when the trajectory takes the
+    camera away from its face."""
     from facecam_kit.mini.experiment import held_out_head, make_scene
     from facecam_kit.mini.models import GENERATE_FRAMES
-    from facecam_kit.mini.recipe import SIZE
+    from facecam_kit.mini.recipe import SHIPPED, SIZE
 
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
-    scene = make_scene(held_out_head(head, SIZE, GENERATE_FRAMES), traj.cameras(), 1.0, str(trajectory), "demo")
+    h = held_out_head(head, SIZE, GENERATE_FRAMES, SHIPPED.test_seed)
+    how = dict(condition=SHIPPED.condition, latent_scale=SHIPPED.latent_scale, supersample=SHIPPED.supersample)
+    scene = make_scene(h, traj.cameras(), 1.0, str(trajectory), "demo", **how)
     if scene is None:
         raise ValueError(
             f"trajectory {trajectory!r} takes the camera away from the studio head's face (FaceCam-mini's demo "
@@ -389,42 +392,65 @@ def studio_scene(trajectory, head: int = 1):
     return scene
 
 
+def studio_generate(pipe, scene, steps: int | None = None, seed: int = 0, callback_on_step_end=None) -> dict:
+    """The Generate button's callback for FaceCam-mini: ``pipe`` (its landmark pipeline) re-renders
+    a :func:`studio_scene` with the scene's landmark condition (the head's own landmarks: the paper's
+    FaceCam row). Returns uint8 videos ``input`` (the source), ``condition``, ``truth`` and ``generated``, the
+    ``label``, ``seconds`` (wall time), ``psnr_db`` against the truth and ``faces`` /
+    ``faces_truth``: the frames in which MediaPipe finds a face in each (the detector's own rate on
+    the truth beside the model's)."""
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.face.landmarks import detect_landmarks_video
+    from facecam_kit.mini.experiment import generate_batch
+    from facecam_kit.mini.models import GENERATE_STEPS, LABEL
+
+    t0 = time.perf_counter()
+    steps = GENERATE_STEPS if steps is None else steps
+    generated = generate_batch(pipe, scene.source[None], [scene.condition], steps, seed, callback_on_step_end)[0]
+    seconds = time.perf_counter() - t0
+    faces = lambda v: int(np.isfinite(detect_landmarks_video(v, "clip", False, allow_missing=True)[:, 0, 0]).sum())
+    return {
+        "input": scene.source,
+        "condition": scene.condition,
+        "truth": scene.target,
+        "generated": generated,
+        "label": LABEL,
+        "seconds": seconds,
+        "psnr_db": float(psnr(generated, scene.target)),
+        "faces": faces(generated),
+        "faces_truth": faces(scene.target),
+    }
+
+
 def studio_demo(out, trajectory, pipe=None, scene=None, outputs: OutputSet | None = None, head: int = 1) -> list[Path]:
     """FaceCam-mini re-renders a held-out studio head along ``trajectory``, beside the ground truth.
 
     Writes the set "studio": ``studio_generated.mp4``, ``studio_target.mp4`` (the true render along
     the trajectory), ``studio_side_by_side.mp4`` (source | condition | ground truth | generated,
-    labelled) and ``studio_run.json`` (with the PSNR against the ground truth). The condition is
-    the head's own landmarks projected along the trajectory (the paper's FaceCam row with true
-    landmarks). ``pipe``: FaceCam-mini's landmark pipeline (loaded when None); ``scene`` and
-    ``outputs``: :func:`studio_scene` and the set, when already checked. Returns the files written.
+    labelled) and ``studio_run.json`` (PSNR against the ground truth, and the frames in which
+    MediaPipe finds a face in the generated video and in the truth). ``pipe``: FaceCam-mini's
+    landmark pipeline (loaded when None); ``scene`` and ``outputs``: :func:`studio_scene` and the
+    set, when already checked. Returns the files written.
     """
-    from facecam_kit.evaluation.fidelity import psnr
-    from facecam_kit.mini.experiment import generate
-    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, LABEL, load_mini_pipeline
+    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, load_mini_pipeline
 
     scene = studio_scene(trajectory, head) if scene is None else scene
     outputs = OutputSet(out, "studio", STUDIO_FILES) if outputs is None else outputs
-    t0 = time.perf_counter()
-    generated = generate(load_mini_pipeline() if pipe is None else pipe, scene, GENERATE_STEPS)
-    seconds = time.perf_counter() - t0
-    panels = [
-        ("source", scene.source),
-        ("condition", scene.condition),
-        ("truth", scene.target),
-        ("FaceCam-mini", generated),
-    ]
+    r = studio_generate(load_mini_pipeline() if pipe is None else pipe, scene)
+    panels = [("source", r["input"]), ("condition", r["condition"]), ("truth", r["truth"])]
+    panels.append((f"FaceCam-mini ({r['faces']}/{len(r['generated'])} faces)", r["generated"]))
 
     def title(width: int, text: str) -> np.ndarray:  # a label strip above the frames, not over them
-        return label_frames(np.full((len(generated), 20, width, 3), 255, np.uint8), text)
+        return label_frames(np.full((len(r["generated"]), 20, width, 3), 255, np.uint8), text)
 
     side = np.concatenate([np.concatenate([title(v.shape[2], name), v], 1) for name, v in panels], 2)
     with outputs as outs:
-        write_video(outs.path("studio_generated.mp4"), generated)
-        write_video(outs.path("studio_target.mp4"), scene.target)
-        write_video(outs.path("studio_side_by_side.mp4"), np.concatenate([title(side.shape[2], LABEL), side], 1))
+        write_video(outs.path("studio_generated.mp4"), r["generated"])
+        write_video(outs.path("studio_target.mp4"), r["truth"])
+        write_video(outs.path("studio_side_by_side.mp4"), np.concatenate([title(side.shape[2], r["label"]), side], 1))
         summary = {"trajectory": str(trajectory), "head": head, "frames": GENERATE_FRAMES, "steps": GENERATE_STEPS}
-        summary |= {"label": LABEL, "psnr_db": round(psnr(generated, scene.target), 2), "seconds": round(seconds, 2)}
+        summary |= {k: r[k] for k in ("label", "faces", "faces_truth")}
+        summary |= {"psnr_db": round(r["psnr_db"], 2), "seconds": round(r["seconds"], 2)}
         return outs.commit({"job": "demo (FaceCam-mini)", **summary})
 
 

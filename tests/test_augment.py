@@ -130,6 +130,21 @@ def test_anchor_condition_is_the_start_instant_moved_only_by_the_zoom_and_pan(st
             assert max(spread) > 1.0  # the head's motion is in the per-frame condition
 
 
+def test_supersampled_condition_is_drawn_from_the_items_landmarks(studio):
+    """The supersample rule reaches the drawing: the item's condition is its landmarks drawn at 4x
+    and averaged down, the source and target untouched by it."""
+    from facecam_kit.face.condition import draw_condition
+
+    plain, smooth = (StudioDataset(studio, 9, 2, seed=4, supersample=k)[1] for k in (1, 4))
+    for key in ("source", "target", "condition_landmarks"):
+        torch.testing.assert_close(plain[key], smooth[key])
+    lm, h = smooth["condition_landmarks"].numpy(), smooth["condition"].shape[-2]
+    expected = dataset_module._to_tensor(draw_condition(lm, h, h, supersample=4))
+    torch.testing.assert_close(smooth["condition"], expected)
+    assert not torch.equal(plain["condition"], smooth["condition"])
+    assert resolve_options("studio", {"supersample": 4}) == {"supersample": 4}
+
+
 def test_equal_segments_official_lengths_and_latent_cuts():
     lengths = lambda starts, n: np.diff(np.r_[starts, n]).tolist()
     assert lengths(augment.equal_segments(81, 2, False), 81) == [41, 40]
@@ -262,6 +277,7 @@ def test_extrinsics_get_no_zoom_or_pan(studio):
         ({"p_background": 2}, "p_background must be a probability"),
         ({"max_clips": 0}, "max_clips must be a positive integer"),
         ({"fill": "black"}, "fill must be one of"),
+        ({"supersample": 1.5}, "supersample must be an integer from 1 to 8"),
     ],
 )
 def test_bad_data_rules_are_one_line_naming_the_rule(rules, message):

@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -83,7 +84,7 @@ def test_pipeline_takes_each_camera_condition(kind):
     from diffusers import WanTransformer3DModel
 
     from facecam_kit.baselines.recammaster import ReCamMasterTransformer
-    from facecam_kit.mini.vae import mini_vae
+    from facecam_kit.mini.vae import MINI_VAE_CONFIG, mini_vae
     from facecam_kit.model.pipeline import condition_channels
 
     torch.manual_seed(0)
@@ -108,6 +109,11 @@ def test_pipeline_takes_each_camera_condition(kind):
         pipe(src, torch.zeros(1, 3, 12), **kw)
     with pytest.raises(ValueError, match="input channels"):
         FaceCamPipeline(model, vae, make_scheduler(), camera_kind="landmarks")
+    wide = mini_vae(0, config={**MINI_VAE_CONFIG, "z_dim": 32})  # a VAE of 32 channels: 16 predicted is refused
+    with pytest.raises(ValueError, match="out_channels=32"):
+        FaceCamPipeline(
+            cls(**tiny_dit_config(32 + condition_channels(kind, 32))), wide, make_scheduler(), camera_kind=kind
+        )
 
 
 def test_vae_training_decoder_is_the_decoder_without_its_clamp():
@@ -194,6 +200,11 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     provenance = json.loads((out / "provenance.json").read_text())
     assert sorted(provenance["dits"]) == sorted(f"{a}_seed{s}" for a in recipe.SMOKE.arms for s in (0, 1))
     assert len(list((work / "cache").glob("shard_*.safetensors"))) >= 1 and not list(work.glob("*.partial"))
+    # two runs at a time, each on its share of the threads, its progress in a log of its own
+    share = max(1, (os.cpu_count() or 1) // 2)
+    expected = min(share, int(os.environ.get("OMP_NUM_THREADS", share)))  # the suite's workers: one thread
+    assert {r["threads"] for r in provenance["dits"].values()} == {expected}
+    assert all((work / "runs" / f"{name}.log").is_file() for name in provenance["dits"])
     assert models.missing_files(out) == [] and set(models.arms(out)) == set(recipe.SMOKE.arms)
     told = models.load_mini_pipeline("extrinsics_told", out)
     assert told.config.camera_kind == "extrinsics" and told.transformer.camera_dim == 20
@@ -236,3 +247,28 @@ def test_vae_trains_on_crops_and_short_windows_and_refuses_bad_ones():
         train_vae(clips, 1, progress=False, config=config, frames=4)
     with pytest.raises(ValueError, match="crop must be a multiple of 8"):
         train_vae(clips, 1, progress=False, config=config, crop=12)
+
+
+def test_scale_growth_is_each_rows_error_relative_to_its_own_at_scale_1():
+    """Rows of synthetic scores: one row's error doubles at scales 0.5 and 2 on every head (ratio 2,
+    resolved), another's does not move (ratio 1, not resolved); seeds of a head are averaged first,
+    rotations stay out, a missing reference is NaN."""
+    rows = []
+    for head in range(6):
+        for scale in (0.5, 1.0, 2.0):
+            for seed in (0, 1):
+                grow = 2.0 if scale != 1.0 else 1.0
+                base = dict(head=head, scale=scale, seed=seed, setting="sweep")
+                rows.append(base | {"row": "extrinsics", "centre_px": (3 + head) * grow + seed})
+                rows.append(base | {"row": "FaceCam", "centre_px": 3 + head + 0.1 * seed * (scale - 1)})
+                rows.append(base | {"row": "FaceCam", "centre_px": 99.0, "setting": "rotation"})
+    rows.append(dict(head=0, scale=0.7, seed=0, setting="sweep", row="FaceCam", centre_px=5.0))
+    growth = ex.scale_growth(rows)
+    assert growth["extrinsics"][2.0]["mean"] > 1.8 and growth["extrinsics"][2.0]["resolved"]
+    assert growth["extrinsics"][1.0]["mean"] == pytest.approx(1.0)
+    assert abs(growth["FaceCam"][0.5]["mean"] - 1) < 0.02 and not growth["FaceCam"][1.0]["resolved"]
+    assert np.isnan(growth["FaceCam"][0.7]["mean"]) and growth["FaceCam"][0.7]["n"] == 1
+    assert ex.interval(growth["extrinsics"][1.0]) == "1.00 [1.00, 1.00]" and ex.interval({"mean": np.nan}) == "n/a"
+    lines = ex.text_table(rows, ["centre_px"], scale=2.0).splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["extrinsics", "FaceCam"]  # rotations' rows stay out
+    assert lines[1].split()[1] == f"{np.mean([(3 + h) * 2 + 0.5 for h in range(6)]):.2f}"

@@ -69,6 +69,7 @@ NO_ZOOM_PAN = dict(source_scale_range=(1.0, 1.0), target_scale_range=(1.0, 1.0))
 RULES = {
     "studio": (
         "condition",
+        "supersample",
         "segments",
         "latent_cuts",
         "max_clips",
@@ -82,6 +83,7 @@ RULES = {
     ),
     "monocular": (
         "condition",
+        "supersample",
         "start",
         "crop",
         "height",
@@ -150,6 +152,8 @@ def check_options(**options) -> None:
             raise ValueError(f"{key} must be true or false, got {value!r}")
         if key in ("p_background", "p_motion") and not (number(value) and 0 <= value <= 1):
             raise ValueError(f"{key} must be a probability in [0, 1], got {value!r}")
+        if key == "supersample" and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 8):
+            raise ValueError(f"supersample must be an integer from 1 to 8, got {value!r}")
         if key == "max_clips" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"max_clips must be a positive integer, got {value!r}")
     if "height" in options or "width" in options:
@@ -206,15 +210,16 @@ class StudioDataset(torch.utils.data.Dataset):
     """FaceCam triplets from studio captures, made as the official NeRSemble dataset makes them.
 
     root: a studio folder (capture sub-folders); num_frames: 4k+1 frames per clip;
-    samples_per_capture: items per capture per epoch; augment: False turns every 2D augmentation
-    and the background colour off (the stitching and the condition rule stay). The rules (module
-    docstring): ``condition``, ``segments``, ``latent_cuts``, ``max_clips`` (k ~ U{1..max_clips}
-    target cameras; the official default is 1, its example 4, the paper's value unknown: the kit
-    takes 4), ``target_motion`` with ``target_scale_range``, ``source_scale_range`` (None: the
-    source not augmented) with ``source_position``, ``fill``; ``p_background``: share of samples
-    whose background MediaPipe replaces by a random colour shared by source and target (the
-    official composites on one with masks); ``p_motion``: share of zooms or pans with
-    ``target_motion="zoom_or_pan"``.
+    samples_per_capture: items per capture per epoch; augment: False turns every 2D augmentation and
+    the background colour off (the stitching and the condition rule stay). The rules (module
+    docstring): ``condition`` (drawn at ``supersample`` times the size and averaged down:
+    :func:`~facecam_kit.face.condition.draw_condition`), ``segments``, ``latent_cuts``,
+    ``max_clips`` (k ~ U{1..max_clips} target cameras; the official default is 1, its example 4, the
+    paper's value unknown: the kit takes 4), ``target_motion`` with ``target_scale_range``,
+    ``source_scale_range`` (None: the source not augmented) with ``source_position``, ``fill``;
+    ``p_background``: share of samples whose background MediaPipe replaces by a random colour shared
+    by source and target (the official composites on one with masks); ``p_motion``: share of zooms
+    or pans with ``target_motion="zoom_or_pan"``.
 
     Each item is a dict with ``source``, ``target``, ``condition`` (F, 3, H, W) in [-1, 1], the target
     cameras ``R`` (F, 3, 3), ``t`` (F, 3), ``K`` (F, 3, 3) (K includes the zoom and pan: the camera
@@ -239,6 +244,7 @@ class StudioDataset(torch.utils.data.Dataset):
         seed: int = 0,
         scene_scale_range: tuple[float, float] = (1.0, 1.0),
         condition: str = "anchor",
+        supersample: int = 1,
         segments: str = "equal",
         latent_cuts: bool = True,
         max_clips: int = augment.MAX_CLIPS,
@@ -253,6 +259,7 @@ class StudioDataset(torch.utils.data.Dataset):
             p_background=p_background,
             p_motion=p_motion,
             condition=condition,
+            supersample=supersample,
             segments=segments,
             latent_cuts=latent_cuts,
             max_clips=max_clips,
@@ -275,6 +282,7 @@ class StudioDataset(torch.utils.data.Dataset):
             )
         self.num_frames, self.samples_per_capture, self.seed = num_frames, samples_per_capture, seed
         self.condition, self.segments, self.latent_cuts, self.max_clips = condition, segments, latent_cuts, max_clips
+        self.supersample = supersample
         self.fill = fill
         self.augment = (
             _Augmenter(p_background, p_motion, source_scale_range, source_position, target_motion, target_scale_range)
@@ -329,7 +337,7 @@ class StudioDataset(torch.utils.data.Dataset):
         return {
             "source": _to_tensor(src),
             "target": _to_tensor(tgt),
-            "condition": _to_tensor(draw_condition(cond_lm, h, w)),
+            "condition": _to_tensor(draw_condition(cond_lm, h, w, supersample=self.supersample)),
             "R": torch.from_numpy(cap.R[plan]),
             "t": torch.from_numpy(cap.t[plan]),
             "K": torch.from_numpy(K),
@@ -355,8 +363,9 @@ class MonocularDataset(torch.utils.data.Dataset):
     frame's, the earlier); the source still-augmented with a scale ~ U(1, 1.5) at a random position,
     the target moving with scales ~ U(1, 1.5) (module docstring for the rule names; the earlier
     kit: source not augmented, ``source_scale_range=None``, target ``"zoom_or_pan"``). Landmarks are
-    detected once per video (cached). Items ``source``, ``target``, ``condition``, ``warp``,
-    ``source_warp``, ``condition_landmarks`` as :class:`StudioDataset`; no cameras.
+    detected once per video (cached); ``supersample`` as :class:`StudioDataset`. Items ``source``,
+    ``target``, ``condition``, ``warp``, ``source_warp``, ``condition_landmarks`` as
+    :class:`StudioDataset`; no cameras.
     """
 
     def __init__(
@@ -366,6 +375,7 @@ class MonocularDataset(torch.utils.data.Dataset):
         samples_per_video: int = 4,
         seed: int = 0,
         condition: str = "anchor",
+        supersample: int = 1,
         start: str = "first",
         crop: bool = True,
         height: int = HEIGHT,
@@ -379,6 +389,7 @@ class MonocularDataset(torch.utils.data.Dataset):
         check_num_frames(num_frames)
         check_options(
             condition=condition,
+            supersample=supersample,
             start=start,
             crop=crop,
             height=height,
@@ -396,6 +407,7 @@ class MonocularDataset(torch.utils.data.Dataset):
         self._landmarks = {}
         self.num_frames, self.samples_per_video, self.seed = num_frames, samples_per_video, seed
         self.condition, self.start, self.crop, self.size, self.fill = condition, start, crop, (height, width), fill
+        self.supersample = supersample
         self.augment = _Augmenter(0.0, 1.0, source_scale_range, source_position, target_motion, target_scale_range)
 
     def _clip(self, path: Path) -> np.ndarray:
@@ -449,7 +461,7 @@ class MonocularDataset(torch.utils.data.Dataset):
         return {
             "source": _to_tensor(src),
             "target": _to_tensor(tgt),
-            "condition": _to_tensor(draw_condition(cond_lm, h, w)),
+            "condition": _to_tensor(draw_condition(cond_lm, h, w, supersample=self.supersample)),
             "warp": torch.from_numpy(A),
             "source_warp": torch.from_numpy(A_src[0]),
             "condition_landmarks": torch.from_numpy(cond_lm.astype(np.float32)),

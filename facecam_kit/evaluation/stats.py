@@ -49,14 +49,10 @@ def paired_bootstrap(
     if a.ndim != 1 or b_.shape != a.shape:
         raise ValueError(f"a and b must be (N,) arrays of the same items, got {np.shape(a)} and {np.shape(b)}")
     d = a - b_
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
     d = d[np.isfinite(d)]
     if len(d) < 2:
         raise ValueError(f"a bootstrap interval needs at least 2 items with values, got {len(d)}")
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, len(d), size=(num_resamples, len(d)))].mean(1)
-    lo, hi = np.quantile(means, [(1 - confidence) / 2, (1 + confidence) / 2])
+    lo, hi = _interval(lambda idx: d[idx].mean(1), len(d), num_resamples, confidence, seed)
     return {
         "mean": float(d.mean()),
         "lo": float(lo),
@@ -64,3 +60,38 @@ def paired_bootstrap(
         "n": len(d),
         "resolved": bool(lo > 0 or hi < 0),
     }
+
+
+def ratio_bootstrap(
+    a, b, num_resamples: int = NUM_RESAMPLES, confidence: float = 0.95, seed: int = 0
+) -> dict[str, float]:
+    """Ratio of means ``mean(a) / mean(b)`` over paired items, with a percentile bootstrap interval
+    (items resampled together): how many times larger one condition's error is than another's.
+
+    a, b: (N,) per-item values (positive; NaN where an item has none: dropped from both). Returns
+    ``mean`` (the ratio), ``lo``, ``hi``, ``n`` and ``resolved`` (the interval excludes 1)."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.ndim != 1 or b.shape != a.shape:
+        raise ValueError(f"a and b must be (N,) arrays of the same items, got {a.shape} and {b.shape}")
+    keep = np.isfinite(a) & np.isfinite(b)
+    a, b = a[keep], b[keep]
+    if len(a) < 2 or b.mean() <= 0:
+        raise ValueError(f"a ratio interval needs at least 2 items and a positive mean of b, got {len(a)} items")
+    lo, hi = _interval(lambda idx: a[idx].mean(1) / b[idx].mean(1), len(a), num_resamples, confidence, seed)
+    return {
+        "mean": float(a.mean() / b.mean()),
+        "lo": float(lo),
+        "hi": float(hi),
+        "n": len(a),
+        "resolved": bool(lo > 1 or hi < 1),
+    }
+
+
+def _interval(statistic, n: int, num_resamples: int, confidence: float, seed: int) -> tuple[float, float]:
+    """Percentile interval of ``statistic`` (resampled item indices (B, n) -> (B,)) over ``num_resamples``
+    resamples of n items with replacement."""
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must lie in (0, 1), got {confidence}")
+    idx = np.random.default_rng(seed).integers(0, n, size=(num_resamples, n))
+    lo, hi = np.quantile(statistic(idx), [(1 - confidence) / 2, (1 + confidence) / 2])
+    return float(lo), float(hi)

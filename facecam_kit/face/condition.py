@@ -116,12 +116,19 @@ def landmarks_to_pixels(landmarks, height: int, width: int) -> tuple[np.ndarray,
 
 
 def draw_condition(
-    landmarks, height: int = HEIGHT, width: int = WIDTH, background: np.ndarray | None = None
+    landmarks,
+    height: int = HEIGHT,
+    width: int = WIDTH,
+    background: np.ndarray | None = None,
+    supersample: int = 1,
 ) -> np.ndarray:
     """Rasterise face-mesh landmarks as FaceCam's camera condition.
 
     landmarks: (478, 2|3) or (F, 478, 2|3) pixel coordinates (x right, y down); z is ignored.
     background: optional (H, W, 3) or (F, H, W, 3) uint8 RGB image to draw on (white if None).
+    supersample: draw at ``supersample`` times the size and area-average down: the official drawing
+    as a larger frame would show it, seen at this size (at 96 px the 1-px mesh of a 40-px face is
+    aliased noise; FaceCam-mini's scale recipe draws at 4x). 1: the official pixels.
     Returns uint8 RGB, (H, W, 3) or (F, H, W, 3).
     """
     lm = np.asarray(landmarks)
@@ -130,6 +137,19 @@ def draw_condition(
             f"landmarks must have shape ({topology.NUM_LANDMARKS}, 2|3) or "
             f"(F, {topology.NUM_LANDMARKS}, 2|3), got {lm.shape}"
         )
+    if not isinstance(supersample, int | np.integer) or isinstance(supersample, bool) or not 1 <= supersample <= 8:
+        raise ValueError(f"supersample must be an integer from 1 to 8, got {supersample!r}")
+    if supersample > 1:
+        k = int(supersample)
+        big_bg = None
+        if background is not None:
+            if np.shape(background)[-3:] != (height, width, 3):
+                raise ValueError(f"background must be ({height}, {width}, 3) or (F, {height}, {width}, 3)")
+            big_bg = np.asarray(background).repeat(k, axis=-3).repeat(k, axis=-2)
+        big = draw_condition(lm[..., :2] * k, height * k, width * k, big_bg)
+        frames = big.reshape(-1, height * k, width * k, 3)
+        small = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames])
+        return small.reshape(big.shape[:-3] + (height, width, 3))
     single = lm.ndim == 2
     lm = lm[None] if single else lm
     F = lm.shape[0]

@@ -219,13 +219,15 @@ def make_scene(
     setting: str,
     condition: str = "per_frame",
     latent_scale: int = 8,
+    supersample: int = 1,
 ) -> Scene | None:
     """The scene of ``h`` along ``path`` (a metric camera motion, studio units at scale 1) in a scene
     of ``scale``; None when the camera would lose the face (under 90% of the landmarks in frame, or
     within 1 unit of the head). ``condition``: per_frame (the moving head's landmarks in every
     frame, as FaceCam-mini v1 trained) or anchor (the head at frame 0 seen by every target camera,
     as the official recipe trains and the generic head is drawn at inference). Plücker maps at the
-    latent resolution of a VAE that divides space by ``latent_scale``."""
+    latent resolution of a VAE that divides space by ``latent_scale``; conditions drawn at
+    ``supersample`` times the size (``face.condition.draw_condition``), as the model trained."""
     from facecam_kit.baselines.recammaster import camera_with_intrinsics
     from facecam_kit.data.studio import film
     from facecam_kit.face.condition import draw_condition
@@ -244,7 +246,9 @@ def make_scene(
     drawn = lm2d if condition == "per_frame" else project(np.repeat(h.landmarks[:1], len(path), 0))
     generic = None
     if condition == "anchor":  # FaceCam*'s condition: the generic head, static, along the same path
-        generic = draw_condition(project(np.repeat(h.generic_landmarks[None], len(path), 0)), size, size)
+        generic = draw_condition(
+            project(np.repeat(h.generic_landmarks[None], len(path), 0)), size, size, supersample=supersample
+        )
     extrinsics, plucker = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, scale, latent_scale)
     extrinsics_head, _ = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, 1.0, latent_scale)
     return Scene(
@@ -255,7 +259,7 @@ def make_scene(
         setting=setting,
         source=h.source,
         target=film(h.head, h.poses, path.R[None], path.t[None], K[None], size)[0],
-        condition=draw_condition(drawn, size, size),
+        condition=draw_condition(drawn, size, size, supersample=supersample),
         extrinsics=extrinsics,
         plucker=np.ascontiguousarray(plucker),
         cameras=path,
@@ -280,19 +284,21 @@ def make_sweep(
     latent_scale: int = 8,
     progress: bool = True,
     setting: str = "sweep",
+    supersample: int = 1,
 ) -> tuple[list[Scene], list[dict]]:
     """The scale sweep: every held-out head along every trajectory at every scale (``setting``),
     and the pure rotations at every scale (setting "rotation"), all with the anchor condition. A
     (head, trajectory) whose camera loses the face at some scale is left out at *every* scale, so
     that each scale averages the same scenes; it is returned in ``dropped`` with the scales that
     failed. Table 2's scenes are ReCamMaster's presets at scale 1: ``make_sweep(n, PRESETS_TABLE2,
-    (), (1.0,), setting="table2")`` (the pans lose the face at this lens). Returns (scenes, dropped)."""
+    (), (1.0,), setting="table2")`` (the pans lose the face at this lens). ``supersample``: as
+    :func:`make_scene`. Returns (scenes, dropped)."""
     scenes, dropped = [], []
     for i in tqdm(range(num_heads), desc="test scenes", disable=not progress):
         h = held_out_head(i, size, num_frames, seed)
         for tr, kind in [(t, setting) for t in trajectories] + [(t, "rotation") for t in rotations]:
             base = trajectory_cameras(tr, h.azimuth, num_frames, SWEEP_ORBITS)
-            made = {s: make_scene(h, base, s, tr, kind, "anchor", latent_scale) for s in scales}
+            made = {s: make_scene(h, base, s, tr, kind, "anchor", latent_scale, supersample) for s in scales}
             if failed := [s for s, sc in made.items() if sc is None]:
                 dropped.append({"head": i, "trajectory": tr, "scales": failed})
             else:
@@ -330,11 +336,14 @@ def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0, camera=None) ->
     return generate_batch(pipe, scene.source[None], [camera], steps, seed)[0]
 
 
-def generate_batch(pipe, sources: np.ndarray, cameras: list, steps: int = 20, seed: int = 0) -> np.ndarray:
+def generate_batch(
+    pipe, sources: np.ndarray, cameras: list, steps: int = 20, seed: int = 0, callback_on_step_end=None
+) -> np.ndarray:
     """Videos of B scenes in one pipeline call (a CPU runs a small DiT much faster on a batch).
 
     sources: (B, F, S, S, 3) uint8; cameras: B conditions, each a condition video (F, S, S, 3) uint8
-    or a (1, …) tensor. Returns (B, F, S, S, 3) uint8; the first item's noise is a lone call's."""
+    or a (1, …) tensor; ``callback_on_step_end``: the pipeline's (e.g. a progress display). Returns
+    (B, F, S, S, 3) uint8; the first item's noise is a lone call's."""
     from facecam_kit.mini.models import text_embeddings
 
     as_video = lambda clips: torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
@@ -349,6 +358,7 @@ def generate_batch(pipe, sources: np.ndarray, cameras: list, steps: int = 20, se
         num_inference_steps=steps,
         guidance_scale=1.0,
         generator=torch.Generator().manual_seed(seed),
+        callback_on_step_end=callback_on_step_end,
     ).frames
     return (out * 255 + 0.5).astype(np.uint8)
 
@@ -450,9 +460,10 @@ ROWS = {
     "plucker": ("plucker", {}),
     "extrinsics_told": ("extrinsics_told", {"units": "head"}),
 }
-#: controls that bound every row: the source copied (no camera control at all) and the VAE's round
-#: trip of the ground truth (the best a model decoding through this VAE can score)
-CONTROLS = ("copy_source", "vae_round_trip")
+#: controls that bound every row: the source copied (no camera control at all), the VAE's round
+#: trip of the ground truth (the best a model decoding through this VAE can score) and the ground
+#: truth itself (the floor of every detector-based score: RotErr, TransErr, landmark distance)
+CONTROLS = ("copy_source", "vae_round_trip", "ground_truth")
 SCALE_METRICS = (*METRICS, "trans_err", "detect_truth", "identity", "motion_correct")
 
 
@@ -469,6 +480,8 @@ def row_videos(row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int 
     ``scenes``, generated as one batch; pipes: arm -> pipeline."""
     if row == "copy_source":
         return np.stack([sc.source for sc in scenes])
+    if row == "ground_truth":
+        return np.stack([sc.target for sc in scenes])
     if row == "vae_round_trip":
         from facecam_kit.mini.vae import reconstruct
 
@@ -557,3 +570,46 @@ def scale_table(results: list[dict], metric: str, baseline: str = "FaceCam", set
             entry["gap"] = paired_bootstrap(np.array([mine[h] for h in heads]), np.array([base[h] for h in heads]))
         table.setdefault(row, {})[scale] = entry
     return table
+
+
+def scale_growth(results: list[dict], metric: str = "centre_px", reference: float = 1.0, setting: str = "sweep"):
+    """How a row's error grows away from the ``reference`` scale: per row and scale, the ratio of its
+    mean ``metric`` over held-out heads at that scale to its mean at the reference, paired by head,
+    with a bootstrap 95% interval (``evaluation.stats.ratio_bootstrap``; 1: unchanged). Returns
+    {row: {scale: {"mean", "lo", "hi", "n", "resolved"}}}; a cell without 2 heads is NaN."""
+    from facecam_kit.evaluation.stats import per_item_means, ratio_bootstrap
+
+    by = {}
+    for r in results:
+        if r["setting"] == setting:
+            by.setdefault((r["row"], r["scale"]), []).append(r)
+    means = {k: dict(zip(*per_item_means([r["head"] for r in rs], [r[metric] for r in rs]))) for k, rs in by.items()}
+    out = {}
+    for row, scale in sorted(means):
+        at, ref = means[(row, scale)], means.get((row, reference), {})
+        heads = sorted(set(at) & set(ref))
+        entry = {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": len(heads), "resolved": False}
+        if len(heads) >= 2 and np.mean([ref[h] for h in heads]) > 0:
+            entry = ratio_bootstrap(np.array([at[h] for h in heads]), np.array([ref[h] for h in heads]))
+        out.setdefault(row, {})[scale] = entry
+    return out
+
+
+def interval(entry: dict, digits: int = 2) -> str:
+    """A table cell: ``mean [lo, hi]`` (n/a when the mean is not finite)."""
+    if not np.isfinite(entry.get("mean", np.nan)):
+        return "n/a"
+    return f"{entry['mean']:.{digits}f} [{entry['lo']:.{digits}f}, {entry['hi']:.{digits}f}]"
+
+
+def text_table(results: list[dict], metrics, rows=None, scale: float = 1.0, setting: str = "sweep") -> str:
+    """A fixed-width table of :func:`scale_table` cells at one ``scale`` of ``setting``: one line per
+    row (all rows and controls by default), one ``mean [lo, hi]`` column per metric."""
+    tables = {m: scale_table(results, m, setting=setting) for m in metrics}
+    rows = rows or list(dict.fromkeys(r["row"] for r in results if r["setting"] == setting))
+    width = 22
+    lines = [f"{'':16s}" + "".join(f"{m:>{width}s}" for m in metrics)]
+    for row in rows:
+        cells = [interval(tables[m].get(row, {}).get(scale, {})) for m in metrics]
+        lines.append(f"{row:16s}" + "".join(f"{c:>{width}s}" for c in cells))
+    return "\n".join(lines)

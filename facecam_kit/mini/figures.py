@@ -22,7 +22,7 @@ SETTING_NAMES = {"a": "(a) training scale", "b": "(b) scale 0.5 / 2"}
 
 
 def training_curves(provenance: dict):
-    """Loss per logged step of the VAE and the three DiTs (matplotlib figure)."""
+    """Loss per logged step of the VAE and of every DiT (matplotlib figure)."""
     import matplotlib.pyplot as plt
 
     fig, (ax_vae, ax_dit) = plt.subplots(1, 2, figsize=(11, 3.4))
@@ -33,7 +33,7 @@ def training_curves(provenance: dict):
     for kind, record in provenance["dits"].items():
         h = record["history"]
         ax_dit.plot([e["step"] for e in h], [e["loss"] for e in h], label=kind)
-    ax_dit.set(title="three DiTs (weighted flow-matching loss)", xlabel="step", yscale="log")
+    ax_dit.set(title="DiTs (weighted flow-matching loss)", xlabel="step", yscale="log")
     ax_dit.legend()
     fig.tight_layout()
     return fig
@@ -62,6 +62,32 @@ def score_bars(summary: dict, metrics=tuple(METRIC_LABELS)):
         ax.set_title(METRIC_LABELS[metric][0], fontsize=9)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(models), fontsize=8)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
+    return fig
+
+
+def scale_curves(tables: dict, titles: dict | None = None, rows=None):
+    """One panel per table (``experiment.scale_table`` or ``scale_growth`` output: {row: {scale:
+    {"mean", "lo", "hi"}}}): each row's mean against the scene scale (log axis) with its 95% interval
+    as error bars. titles: {table name: panel title}. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tables), figsize=(5.2 * len(tables), 3.6), squeeze=False)
+    for ax, (name, table) in zip(axes[0], tables.items()):
+        for i, row in enumerate(rows or table):
+            if row not in table:
+                continue
+            scales = sorted(table[row])
+            mean = np.array([table[row][s]["mean"] for s in scales])
+            lo = np.array([table[row][s]["lo"] for s in scales])
+            hi = np.array([table[row][s]["hi"] for s in scales])
+            shift = np.exp((i - 2) * 0.012)  # rows side by side, not on top of each other
+            ax.errorbar(np.array(scales) * shift, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=row)
+        ax.set_xscale("log")
+        ax.set_xticks(scales, [f"{s:g}" for s in scales])
+        ax.minorticks_off()
+        ax.set(title=(titles or {}).get(name, name), xlabel="scene scale")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
     return fig
 
 

@@ -69,6 +69,8 @@ class MiniRecipe:
     samples_per_capture: int = 48
     #: the dataset's rules: "official" (the official recipe) or "kit-v1" (``data.dataset.KIT_V1``)
     rules: str = "official"
+    #: the condition drawn at this many times the size and averaged down (1: the official pixels)
+    supersample: int = 1
     #: the VAE: ``mini.vae.MINI_VAE_CONFIG`` with these settings changed
     vae: dict = field(default_factory=dict)
     vae_steps: int = 900
@@ -104,11 +106,22 @@ class MiniRecipe:
 
     def data_options(self) -> dict:
         """The dataset's rule arguments (``data.dataset.RULES``), as JSON values."""
+        drawing = {} if self.supersample == 1 else {"supersample": self.supersample}
         if self.rules == "official":
-            return {}
+            return drawing
         from facecam_kit.data.dataset import KIT_V1 as rules
 
-        return json.loads(json.dumps(rules))
+        return json.loads(json.dumps(rules | drawing))
+
+    @property
+    def condition(self) -> str:
+        """The landmark condition its models learnt: "anchor" (official) or "per_frame" (kit-v1)."""
+        return self.data_options().get("condition", "anchor")
+
+    @property
+    def latent_scale(self) -> int:
+        """Pixels per latent along a side: 2 per downsampling stage of its VAE."""
+        return 2 ** len(self.vae_config()["temperal_downsample"])
 
     def studio_rig(self) -> dict | None:
         """``make_studio``'s ``rig``: None for the arc."""
@@ -134,9 +147,14 @@ SCALE = MiniRecipe(
     test_heads=12,
     rig="varied",
     scene_scale_range=(0.5, 2.0),
+    # the official drawing at 384 px seen at 96: drawn at 96 its 1-px mesh on a 40-px face is aliased
+    # noise that a 4x-by-4x area average and cubic upsampling keep at 21 dB; drawn at 4x, 26.5 dB
+    supersample=4,
     # space / 4 (a 24 x 24 latent at 96 px; the DiT's 4 x 4 patches keep its 6 x 6 tokens a frame),
     # trained on 48 x 48 crops of 5-frame windows: 3x the steps of whole clips in the same time
-    vae={"dim_mult": [1, 2, 4], "temperal_downsample": [True, True]},
+    # 32 latent channels (Wan's 16 at space / 8): a wider bottleneck is the cheapest sharpness for a
+    # small decoder
+    vae={"z_dim": 32, "dim_mult": [1, 2, 4], "temperal_downsample": [True, True]},
     vae_steps=6000,
     vae_batch=4,
     vae_frames=5,
@@ -165,7 +183,7 @@ SMOKE = replace(
     train_heads=2,
     test_heads=2,
     samples_per_capture=2,
-    vae={"base_dim": 8, "dim_mult": [1, 2, 4], "temperal_downsample": [True, True]},
+    vae={**SCALE.vae, "base_dim": 8},
     vae_steps=2,
     vae_batch=1,
     vae_items_per_capture=1,
@@ -292,6 +310,7 @@ def gate_clips(recipe: MiniRecipe, latent_scale: int = 8) -> tuple[np.ndarray, n
         r.test_seed,
         latent_scale,
         progress=False,
+        supersample=r.supersample,
     )
     return np.stack([s.target for s in scenes]), np.stack([s.condition for s in scenes])
 
@@ -341,7 +360,17 @@ def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V
     r = recipe
     train_root, test_root = studio_paths(work)
     # what the VAE depends on: its own numbers and the studio and rules its clips come from
-    studio = ("size", "num_frames", "capture_frames", "cameras", "train_heads", "studio_seed", "rig", "rules")
+    studio = (
+        "size",
+        "num_frames",
+        "capture_frames",
+        "cameras",
+        "train_heads",
+        "studio_seed",
+        "rig",
+        "rules",
+        "supersample",
+    )
     settings = {k: v for k, v in asdict(r).items() if k.startswith("vae") or k in studio}
     record_path = work / "vae" / "record.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else None
@@ -446,32 +475,83 @@ def dit_config(
     return TrainConfig(**{**settings, **overrides})
 
 
-def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> dict:
-    """Stage 3: train every (arm, seed) DiT, each in its own process (``python -m facecam_kit.train``);
-    a finished run is reused. Returns {run name: {"arm", "seed", "seconds", "history", "checkpoint"}}."""
+def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1, jobs: int = 2) -> dict:
+    """Stage 3: train every (arm, seed) DiT, each in its own process (``python -m facecam_kit.train``),
+    ``jobs`` at a time on an equal share of the CPU threads (two one-thread processes train 1.6x
+    faster than one of two threads on 2 cores: the small DiT's ops do not fill two cores); the
+    second waits until the first has built the shared latent cache. A finished run is reused.
+    Returns {run name: {"arm", "seed", "seconds" (wall time, shared when runs overlap), "threads",
+    "history", "checkpoint"}}."""
+    import os
+
+    runs = [
+        (arm, seed, dit_config(work, arm, progress=progress, recipe=recipe, seed=seed))
+        for arm in recipe.arms
+        for seed in recipe.seeds
+    ]
+    pending = [run for run in runs if not (Path(run[2].output_dir) / "record.json").is_file()]
+    share = max(1, (os.cpu_count() or 1) // max(1, jobs))
+    threads = None if jobs <= 1 else min(share, int(os.environ.get("OMP_NUM_THREADS", share)))
+    running = []
+    try:
+        while pending or running:
+            cache_ready = (work / "cache" / "index.json").is_file()
+            if pending and len(running) < (max(1, jobs) if cache_ready else 1):
+                running.append(_start_dit(*pending.pop(0), threads, progress))
+                continue
+            done = [r for r in running if r["proc"].poll() is not None]
+            if not done:
+                time.sleep(1.0)
+            for r in done:
+                running.remove(r)
+                _finish_dit(r, work)
+    finally:  # an error or an interrupt stops the others too (each resumes from its checkpoints)
+        for r in running:
+            r["proc"].terminate()
+    records = {}
+    for _, _, cfg in runs:
+        run = Path(cfg.output_dir)
+        final = run / f"checkpoint-{cfg.max_steps:06d}"
+        records[run.name] = {**json.loads((run / "record.json").read_text()), "checkpoint": str(final)}
+    return records
+
+
+def _start_dit(arm: str, seed: int, cfg, threads: int | None, progress: bool) -> dict:
+    """Start one DiT's training process: on ``threads`` threads with its output in a log (None: as
+    the caller's, on the terminal)."""
+    import os
     import sys
 
-    records = {}
-    for arm in recipe.arms:
-        for seed in recipe.seeds:
-            cfg = dit_config(work, arm, progress=progress, recipe=recipe, seed=seed)
-            run = Path(cfg.output_dir)
-            record_path = run / "record.json"
-            if not record_path.is_file():
-                config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
-                config.parent.mkdir(parents=True, exist_ok=True)
-                config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
-                t0 = time.perf_counter()
-                if subprocess.run([sys.executable, "-m", "facecam_kit.train", str(config)]).returncode:
-                    raise ValueError(
-                        f"training the {run.name} DiT failed (its error is above); rerun to resume from {work}"
-                    )
-                history = json.loads((run / "loss_history.json").read_text())
-                record = {"arm": arm, "seed": seed, "seconds": round(time.perf_counter() - t0, 1), "history": history}
-                record_path.write_text(json.dumps(record) + "\n")
-            final = run / f"checkpoint-{cfg.max_steps:06d}"
-            records[run.name] = {**json.loads(record_path.read_text()), "checkpoint": str(final)}
-    return records
+    run = Path(cfg.output_dir)
+    config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+    env, log = os.environ, None
+    if threads is not None:  # overlapping runs: two progress bars on one terminal garble
+        env, log = {**os.environ, "OMP_NUM_THREADS": str(threads)}, open(run.with_suffix(".log"), "w")
+        if progress:
+            print(f"training the {run.name} DiT on {threads} thread(s); its progress in {log.name}", flush=True)
+    proc = subprocess.Popen([sys.executable, "-m", "facecam_kit.train", str(config)], env=env, stdout=log, stderr=log)
+    used = int(env.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    return {"arm": arm, "seed": seed, "run": run, "log": log, "threads": used, "t0": time.perf_counter(), "proc": proc}
+
+
+def _finish_dit(r: dict, work: Path) -> None:
+    """Record a finished training process (``record.json``: what marks the run done), or raise."""
+    if r["log"] is not None:
+        r["log"].close()
+    run = r["run"]
+    if r["proc"].returncode:
+        where = "above" if r["log"] is None else f"in {r['log'].name}"
+        raise ValueError(f"training the {run.name} DiT failed (its error is {where}); rerun to resume from {work}")
+    record = {
+        "arm": r["arm"],
+        "seed": r["seed"],
+        "seconds": round(time.perf_counter() - r["t0"], 1),
+        "threads": r["threads"],
+        "history": json.loads((run / "loss_history.json").read_text()),
+    }
+    (run / "record.json").write_text(json.dumps(record) + "\n")
 
 
 def _given(value, default):
@@ -491,7 +571,14 @@ def evaluate_mini(work: Path, dit_records: dict, progress: bool = True, recipe: 
     r = recipe
     vae = AutoencoderKLWan.from_pretrained(work / "vae")
     scale = spatial_compression(vae)
-    where = dict(size=r.size, num_frames=r.num_frames, seed=r.test_seed, latent_scale=scale, progress=progress)
+    where = dict(
+        size=r.size,
+        num_frames=r.num_frames,
+        seed=r.test_seed,
+        latent_scale=scale,
+        progress=progress,
+        supersample=r.supersample,
+    )
     sweep, dropped = ex.make_sweep(
         r.test_heads,
         _given(r.sweep, ex.SWEEP),
@@ -533,9 +620,11 @@ def export(
     seconds: dict,
     command: str,
     results: dict | None = None,
+    commit: str | None = None,
 ):
     """Write the first seed's model of every arm, the VAE, their provenance and the experiment's
-    ``results`` (results.json) into ``out`` (replacing it whole)."""
+    ``results`` (results.json) into ``out`` (replacing it whole). ``commit``: the code's commit when
+    the run began (default: now's)."""
     from diffusers import AutoencoderKLWan
 
     from facecam_kit.mini.models import save_mini
@@ -549,7 +638,7 @@ def export(
     }
     provenance = {
         "command": command,
-        "commit": git_commit(),
+        "commit": commit or git_commit(),
         "recipe": json.loads(json.dumps(asdict(recipe))),
         "seconds": seconds,
         "vae": vae_record,
@@ -604,7 +693,10 @@ def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
 
 
 def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "", recipe=SCALE) -> Path:
-    """All stages: studio, VAE (and its gate), every (arm, seed) DiT, export. Returns ``out``."""
+    """All stages: studio, VAE (and its gate), every (arm, seed) DiT, export. Returns ``out``. The
+    provenance names the commit checked out when this call began (the code that ran; an edit made
+    while it runs is not in the models)."""
+    commit = git_commit()
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
     marker = work / WORK_MARKER
@@ -623,4 +715,4 @@ def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, co
     else:
         results = None
     command = command or f"python -m facecam_kit train-mini --recipe {recipe.name}"
-    return export(work, Path(out), recipe, vae_record, dit_records, seconds, command, results)
+    return export(work, Path(out), recipe, vae_record, dit_records, seconds, command, results, commit)

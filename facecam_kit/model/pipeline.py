@@ -167,6 +167,11 @@ class FaceCamPipeline(DiffusionPipeline):
                 f"a {camera_kind} transformer takes {expected} input channels "
                 f"(latent{' | camera' if expected > vae.config.z_dim else ''}), got {transformer.config.in_channels}"
             )
+        if transformer.config.out_channels != vae.config.z_dim:
+            raise ValueError(
+                f"the transformer predicts {transformer.config.out_channels} channels, but the VAE's latents have "
+                f"{vae.config.z_dim}: build it with out_channels={vae.config.z_dim}"
+            )
 
     # -- helpers ---------------------------------------------------------------------------
     def _normalise(self, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:

@@ -184,7 +184,7 @@ def load_base(cfg: TrainConfig):
     if cfg.dit is None and kind == "landmarks":
         return pipe, {"transformer": pipe.transformer, "transformer_2": pipe.transformer_2}
     z = pipe.vae.config.z_dim
-    kwargs = {**tiny_dit_config(z + condition_channels(kind, z)), **(cfg.dit or {})}
+    kwargs = {**tiny_dit_config(z + condition_channels(kind, z)), "out_channels": z, **(cfg.dit or {})}
     if kind == "extrinsics":
         from facecam_kit.baselines import recammaster as rc
 
