@@ -544,24 +544,28 @@ def run_scale_experiment(
     return out
 
 
-def scale_table(results: list[dict], metric: str, baseline: str = "FaceCam", setting: str = "sweep") -> dict:
-    """Per row and scale: the mean of ``metric`` over held-out heads (each head's scenes and seeds
-    averaged first) with a paired bootstrap 95% interval, and the gap to ``baseline`` paired by
-    head (row minus baseline). Returns {row: {scale: {"mean", "lo", "hi", "n", "gap": {...}}}}."""
-    from facecam_kit.evaluation.stats import paired_bootstrap, per_item_means
+def head_means(results: list[dict], metric: str, setting: str = "sweep") -> dict:
+    """{(row, scale): {head: mean of ``metric``}} over the rows of ``setting``: each head's scenes and
+    seeds averaged first (``evaluation.stats.per_item_means``), the unit every interval resamples."""
+    from facecam_kit.evaluation.stats import per_item_means
 
-    picked = [r for r in results if r["setting"] == setting]
     cells = {}
-    for r in picked:
-        cells.setdefault((r["row"], r["scale"]), []).append(r)
+    for r in results:
+        if r["setting"] == setting:
+            cells.setdefault((r["row"], r["scale"]), []).append(r)
+    return {k: dict(zip(*per_item_means([r["head"] for r in rs], [r[metric] for r in rs]))) for k, rs in cells.items()}
 
-    def head_means(row, scale):
-        rs = cells.get((row, scale), [])
-        return dict(zip(*per_item_means([r["head"] for r in rs], [r[metric] for r in rs])))
 
+def scale_table(results: list[dict], metric: str, baseline: str = "FaceCam", setting: str = "sweep") -> dict:
+    """Per row and scale: the mean of ``metric`` over held-out heads (:func:`head_means`) with a
+    paired bootstrap 95% interval, and the gap to ``baseline`` paired by head (row minus baseline).
+    Returns {row: {scale: {"mean", "lo", "hi", "n", "gap": {...}}}}."""
+    from facecam_kit.evaluation.stats import paired_bootstrap
+
+    means = head_means(results, metric, setting)
     table = {}
-    for row, scale in sorted(cells):
-        mine, base = head_means(row, scale), head_means(baseline, scale)
+    for row, scale in sorted(means):
+        mine, base = means[(row, scale)], means.get((baseline, scale), {})
         heads = sorted(set(mine) & set(base))
         entry = {"mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "n": len(mine)}
         if len(mine) >= 2:
@@ -577,13 +581,9 @@ def scale_growth(results: list[dict], metric: str = "centre_px", reference: floa
     mean ``metric`` over held-out heads at that scale to its mean at the reference, paired by head,
     with a bootstrap 95% interval (``evaluation.stats.ratio_bootstrap``; 1: unchanged). Returns
     {row: {scale: {"mean", "lo", "hi", "n", "resolved"}}}; a cell without 2 heads is NaN."""
-    from facecam_kit.evaluation.stats import per_item_means, ratio_bootstrap
+    from facecam_kit.evaluation.stats import ratio_bootstrap
 
-    by = {}
-    for r in results:
-        if r["setting"] == setting:
-            by.setdefault((r["row"], r["scale"]), []).append(r)
-    means = {k: dict(zip(*per_item_means([r["head"] for r in rs], [r[metric] for r in rs]))) for k, rs in by.items()}
+    means = head_means(results, metric, setting)
     out = {}
     for row, scale in sorted(means):
         at, ref = means[(row, scale)], means.get((row, reference), {})
