@@ -28,11 +28,10 @@ def main():
     p.add_argument("--repeats", type=int, default=3)
     a = p.parse_args()
     pipes = {arm: load_mini_pipeline(arm) for arm in arms()}
-    how = dict(condition=SHIPPED.condition, latent_scale=SHIPPED.latent_scale, supersample=SHIPPED.supersample)
     for frames in a.frames:
         h = held_out_head(1, SIZE, frames, SHIPPED.test_seed)
         path = trajectory_cameras("orbit_left", h.azimuth, frames, ex.SWEEP_ORBITS)
-        scene = make_scene(h, path, 1.0, "orbit_left", "a", **how)
+        scene = make_scene(h, path, 1.0, "orbit_left", "a", **SHIPPED.scene_options())
         print(f"{frames} frames at {SIZE}x{SIZE}, {a.steps} steps, {torch.get_num_threads()} threads")
         for arm, pipe in pipes.items():
             times = []

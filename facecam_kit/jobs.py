@@ -382,8 +382,7 @@ def studio_scene(trajectory, head: int = 1):
 
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
     h = held_out_head(head, SIZE, GENERATE_FRAMES, SHIPPED.test_seed)
-    how = dict(condition=SHIPPED.condition, latent_scale=SHIPPED.latent_scale, supersample=SHIPPED.supersample)
-    scene = make_scene(h, traj.cameras(), 1.0, str(trajectory), "demo", **how)
+    scene = make_scene(h, traj.cameras(), 1.0, str(trajectory), "demo", **SHIPPED.scene_options())
     if scene is None:
         raise ValueError(
             f"trajectory {trajectory!r} takes the camera away from the studio head's face (FaceCam-mini's demo "
@@ -400,15 +399,13 @@ def studio_generate(pipe, scene, steps: int | None = None, seed: int = 0, callba
     ``faces_truth``: the frames in which MediaPipe finds a face in each (the detector's own rate on
     the truth beside the model's)."""
     from facecam_kit.evaluation.fidelity import psnr
-    from facecam_kit.face.landmarks import detect_landmarks_video
-    from facecam_kit.mini.experiment import generate_batch
+    from facecam_kit.mini.experiment import faces_found, generate_batch
     from facecam_kit.mini.models import GENERATE_STEPS, LABEL
 
     t0 = time.perf_counter()
     steps = GENERATE_STEPS if steps is None else steps
     generated = generate_batch(pipe, scene.source[None], [scene.condition], steps, seed, callback_on_step_end)[0]
     seconds = time.perf_counter() - t0
-    faces = lambda v: int(np.isfinite(detect_landmarks_video(v, "clip", False, allow_missing=True)[:, 0, 0]).sum())
     return {
         "input": scene.source,
         "condition": scene.condition,
@@ -417,8 +414,8 @@ def studio_generate(pipe, scene, steps: int | None = None, seed: int = 0, callba
         "label": LABEL,
         "seconds": seconds,
         "psnr_db": float(psnr(generated, scene.target)),
-        "faces": faces(generated),
-        "faces_truth": faces(scene.target),
+        "faces": int(faces_found(generated).sum()),
+        "faces_truth": int(faces_found(scene.target).sum()),
     }
 
 

@@ -467,12 +467,16 @@ CONTROLS = ("copy_source", "vae_round_trip", "ground_truth")
 SCALE_METRICS = (*METRICS, "trans_err", "detect_truth", "identity", "motion_correct")
 
 
-def detection_rate(clips: np.ndarray) -> float:
-    """Share of frames of (N, F, S, S, 3) clips in which MediaPipe finds a face."""
+def faces_found(clip: np.ndarray) -> np.ndarray:
+    """Which frames of a (F, S, S, 3) uint8 clip MediaPipe finds a face in: (F,) bool."""
     from facecam_kit.face.landmarks import detect_landmarks_video
 
-    found = [np.isfinite(detect_landmarks_video(c, "clip", False, allow_missing=True)[:, 0, 0]) for c in clips]
-    return float(np.mean(found))
+    return np.isfinite(detect_landmarks_video(clip, "clip", False, allow_missing=True)[:, 0, 0])
+
+
+def detection_rate(clips: np.ndarray) -> float:
+    """Share of frames of (N, F, S, S, 3) clips in which MediaPipe finds a face."""
+    return float(np.mean([faces_found(c) for c in clips]))
 
 
 def row_videos(row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int = 20, seed: int = 0) -> np.ndarray:

@@ -83,7 +83,8 @@ def scale_curves(tables: dict, titles: dict | None = None, rows=None):
             shift = np.exp((i - 2) * 0.012)  # rows side by side, not on top of each other
             ax.errorbar(np.array(scales) * shift, mean, yerr=[mean - lo, hi - mean], marker="o", capsize=3, label=row)
         ax.set_xscale("log")
-        ax.set_xticks(scales, [f"{s:g}" for s in scales])
+        ticks = sorted({s for row in table.values() for s in row})
+        ax.set_xticks(ticks, [f"{s:g}" for s in ticks])
         ax.minorticks_off()
         ax.set(title=(titles or {}).get(name, name), xlabel="scene scale")
     axes[0][0].legend(fontsize=8)

@@ -24,8 +24,10 @@ Taught in notebook 09 (FaceCam-mini).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -122,6 +124,11 @@ class MiniRecipe:
     def latent_scale(self) -> int:
         """Pixels per latent along a side: 2 per downsampling stage of its VAE."""
         return 2 ** len(self.vae_config()["temperal_downsample"])
+
+    def scene_options(self) -> dict:
+        """``experiment.make_scene``'s ``condition``, ``latent_scale`` and ``supersample``: test scenes
+        conditioned as its models learnt."""
+        return dict(condition=self.condition, latent_scale=self.latent_scale, supersample=self.supersample)
 
     def studio_rig(self) -> dict | None:
         """``make_studio``'s ``rig``: None for the arc."""
@@ -486,8 +493,6 @@ def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_
     second waits until the first has built the shared latent cache. A finished run is reused.
     Returns {run name: {"arm", "seed", "seconds" (wall time, shared when runs overlap), "threads",
     "history", "checkpoint"}}."""
-    import os
-
     runs = [
         (arm, seed, dit_config(work, arm, progress=progress, recipe=recipe, seed=seed))
         for arm in recipe.arms
@@ -523,9 +528,6 @@ def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_
 def _start_dit(arm: str, seed: int, cfg, threads: int | None, progress: bool) -> dict:
     """Start one DiT's training process: on ``threads`` threads with its output in a log (None: as
     the caller's, on the terminal)."""
-    import os
-    import sys
-
     run = Path(cfg.output_dir)
     config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
     config.parent.mkdir(parents=True, exist_ok=True)
