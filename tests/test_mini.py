@@ -44,6 +44,16 @@ def test_scale_changes_the_target_and_the_landmarks_but_not_the_metric_condition
     assert a.plucker.shape == (6, 3, 12, 12) and a.extrinsics.shape == (3, 12)
 
 
+def test_identity_is_scored_on_the_scenes_of_the_chosen_scales_only(scenes):
+    """dlib's identity is two thirds of the scoring time: a recipe scores it at some scales; the
+    copied source is its own person (similarity 1) where scored, NaN elsewhere."""
+    videos = {}
+    rows = ex.run_scale_experiment({}, scenes, ("copy_source",), identity_scales=(1.0,), progress=False, videos=videos)
+    assert sorted(r["scale"] for r in rows) == [1.0, 1.0, 2.0, 2.0]
+    assert all(np.array_equal(videos[("copy_source", sc.name)], sc.source) for sc in scenes)
+    assert all(r["identity"] > 0.99 if r["scale"] == 1.0 else np.isnan(r["identity"]) for r in rows)
+
+
 def test_scaled_path_keeps_the_rotation_and_shrinks_the_motion():
     path = ex.trajectory_cameras("arc_left", 0.0, 9)
     np.testing.assert_allclose(ex.scaled_path(path, 1.0).t, path.t, atol=1e-12)
@@ -114,6 +124,26 @@ def test_pipeline_takes_each_camera_condition(kind):
         FaceCamPipeline(
             cls(**tiny_dit_config(32 + condition_channels(kind, 32))), wide, make_scheduler(), camera_kind=kind
         )
+
+
+def test_a_scenes_video_does_not_depend_on_the_batch_it_is_generated_in():
+    """Every item of a batch starts from a lone call's noise: the experiment's rows can be regenerated
+    one scene at a time (notebook 09 checks three against results.json)."""
+    from diffusers import WanTransformer3DModel
+
+    from facecam_kit.mini.vae import mini_vae
+    from facecam_kit.model.pipeline import condition_channels
+
+    torch.manual_seed(0)
+    model = WanTransformer3DModel(**tiny_dit_config(16 + condition_channels("plucker")))
+    pipe = FaceCamPipeline(model, mini_vae(0), make_scheduler(), camera_kind="plucker")
+    pipe.set_progress_bar_config(disable=True)
+    sources = np.random.default_rng(0).integers(0, 255, (3, 5, 32, 32, 3), dtype=np.uint8)
+    cameras = [torch.randn(1, 6, 2, 4, 4, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    together = ex.generate_batch(pipe, sources, cameras, steps=2)
+    alone = np.stack([ex.generate_batch(pipe, sources[i : i + 1], cameras[i : i + 1], steps=2)[0] for i in range(3)])
+    assert np.abs(together.astype(int) - alone).max() <= 1  # uint8 rounding of last-bit differences
+    assert np.abs(together[1].astype(int) - together[2]).max() > 1  # and the scenes still differ
 
 
 def test_vae_training_decoder_is_the_decoder_without_its_clamp():
@@ -217,6 +247,12 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     smoke, n = recipe.SMOKE, results["scenes"]
     lost = sum(len(smoke.scales) for d in results["dropped"] if d["trajectory"] in smoke.sweep)
     assert n["sweep"] == 2 * len(smoke.scales) * len(smoke.sweep) - lost  # nothing dropped silently
+    assert results["scenes_by_seed"]["1"]["sweep"] == n["sweep"] // 2  # the second seed at seed_scales only
+    assert {r["scale"] for r in results["rows"] if r["seed"] == 1 and r["setting"] != "table2"} == {2.0}
+    # the heads were evaluated in two processes, each part written once
+    assert sorted(p.name for p in (work / "eval").iterdir()) == [
+        f"heads0{h}-0{h}_seed{s}.json" for h in (0, 1) for s in (0, 1)
+    ]
     copy = [r for r in results["rows"] if r["row"] == "copy_source" and r["setting"] == "rotation"]
     assert len(copy) == 2 * len(smoke.scales) and all(np.isfinite(r["psnr"]) for r in copy)
     table = ex.scale_table(results["rows"], "psnr")
@@ -272,3 +308,47 @@ def test_scale_growth_is_each_rows_error_relative_to_its_own_at_scale_1():
     lines = ex.text_table(rows, ["centre_px"], scale=2.0).splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["extrinsics", "FaceCam"]  # rotations' rows stay out
     assert lines[1].split()[1] == f"{np.mean([(3 + h) * 2 + 0.5 for h in range(6)]):.2f}"
+
+
+def test_expectations_are_held_missed_or_unresolved_by_their_intervals():
+    """Synthetic sweep rows where each answer is known: an interval wholly on the right side of a
+    bound holds, wholly on the wrong side is missed, and one that straddles it is unresolved."""
+    assert ex.verdict({"lo": 2.1, "hi": 3.0}, "at_least", 2.0) == "held"
+    assert ex.verdict({"lo": 1.0, "hi": 1.9}, "at_least", 2.0) == "missed"
+    assert ex.verdict({"lo": 1.5, "hi": 2.5}, "at_most", 2.0) == "unresolved"
+    assert ex.verdict({"lo": 0.8, "hi": 1.2}, "within", 1.5) == "held"
+    assert ex.verdict({"lo": 1.6, "hi": 2.0}, "within", 1.5) == "missed"
+    assert ex.verdict({"lo": np.nan, "hi": np.nan}, "at_most", 2.0) == "unresolved"
+    rng = np.random.default_rng(0)
+    rows = []
+    for head in range(8):
+        for scale in (0.5, 1.0, 2.0):
+            ends = scale != 1.0
+            base = dict(
+                head=head, scale=scale, seed=0, setting="sweep", psnr=np.nan, detect_rate=np.nan, rot_err_deg=np.nan
+            )
+            truth_rot = 1.0 + 0.1 * head
+            scores = {
+                "FaceCam": dict(psnr=25 + rng.normal(0, 0.3), detect_rate=0.5, rot_err_deg=1.5 * truth_rot),
+                "ground_truth": dict(rot_err_deg=truth_rot),
+            }
+            centre = {
+                "FaceCam": 3.0 + head,
+                "extrinsics": (3.0 + head) * (3.0 if ends else 1.0),
+                # 3x at scale 2 but about 2x at 0.5 (straddles the bound): unresolved, not held
+                "plucker": (3.0 + head) * {0.5: rng.uniform(1.0, 3.0), 1.0: 1.0, 2.0: 3.0}[scale],
+                "extrinsics_told": 1.2 * (3.0 + head),
+            }
+            for row, c in centre.items():
+                rows.append(base | dict(scores.get(row, {}), row=row, centre_px=c))
+            rows.append(base | dict(scores["ground_truth"], row="ground_truth", centre_px=0.0))
+    got = {e["key"]: e["verdict"] for e in ex.expectations(rows)}
+    assert got == {
+        "facecam_psnr": "held",
+        "facecam_faces": "missed",
+        "facecam_rot_err": "held",
+        "facecam_growth": "held",
+        "extrinsics_growth": "held",
+        "plucker_growth": "unresolved",
+        "told_close": "held",
+    }

@@ -274,7 +274,7 @@ def make_scene(
 
 
 def make_sweep(
-    num_heads: int,
+    heads,
     trajectories=SWEEP,
     rotations=ROTATIONS,
     scales=SCALES,
@@ -286,15 +286,16 @@ def make_sweep(
     setting: str = "sweep",
     supersample: int = 1,
 ) -> tuple[list[Scene], list[dict]]:
-    """The scale sweep: every held-out head along every trajectory at every scale (``setting``),
-    and the pure rotations at every scale (setting "rotation"), all with the anchor condition. A
+    """The scale sweep: every held-out head (``heads``: how many, 0 … n-1, or which indices) along
+    every trajectory at every scale (``setting``), and the pure rotations at every scale (setting
+    "rotation"), all with the anchor condition. A
     (head, trajectory) whose camera loses the face at some scale is left out at *every* scale, so
     that each scale averages the same scenes; it is returned in ``dropped`` with the scales that
     failed. Table 2's scenes are ReCamMaster's presets at scale 1: ``make_sweep(n, PRESETS_TABLE2,
     (), (1.0,), setting="table2")`` (the pans lose the face at this lens). ``supersample``: as
     :func:`make_scene`. Returns (scenes, dropped)."""
     scenes, dropped = [], []
-    for i in tqdm(range(num_heads), desc="test scenes", disable=not progress):
+    for i in tqdm(range(heads) if isinstance(heads, int) else heads, desc="test scenes", disable=not progress):
         h = held_out_head(i, size, num_frames, seed)
         for tr, kind in [(t, setting) for t in trajectories] + [(t, "rotation") for t in rotations]:
             base = trajectory_cameras(tr, h.azimuth, num_frames, SWEEP_ORBITS)
@@ -343,21 +344,28 @@ def generate_batch(
 
     sources: (B, F, S, S, 3) uint8; cameras: B conditions, each a condition video (F, S, S, 3) uint8
     or a (1, …) tensor; ``callback_on_step_end``: the pipeline's (e.g. a progress display). Returns
-    (B, F, S, S, 3) uint8; the first item's noise is a lone call's."""
+    (B, F, S, S, 3) uint8. Every item starts from a lone call's noise of ``seed``, so that a scene's
+    video does not depend on the batch it was generated in (the experiment's rows can be regenerated
+    one by one)."""
     from facecam_kit.mini.models import text_embeddings
+    from facecam_kit.mini.vae import spatial_compression
 
     as_video = lambda clips: torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
     if isinstance(cameras[0], np.ndarray):
         camera = as_video(np.stack(cameras))
     else:
         camera = torch.cat([torch.as_tensor(c) for c in cameras])
+    b, f, h, w = sources.shape[:4]
+    s = spatial_compression(pipe.vae)
+    shape = (1, pipe.vae.config.z_dim, (f - 1) // TEMPORAL_COMPRESSION + 1, h // s, w // s)
+    noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).expand(b, -1, -1, -1, -1)
     out = pipe(
         as_video(sources),
         camera,
         prompt_embeds=text_embeddings(pipe, len(sources)),
         num_inference_steps=steps,
         guidance_scale=1.0,
-        generator=torch.Generator().manual_seed(seed),
+        latents=noise.contiguous(),
         callback_on_step_end=callback_on_step_end,
     ).frames
     return (out * 255 + 0.5).astype(np.uint8)
@@ -529,21 +537,27 @@ def run_scale_experiment(
     vae=None,
     steps: int = 20,
     seed: int = 0,
-    identity: bool = True,
+    identity_scales=None,
     progress: bool = True,
     batch: int = 8,
+    videos: dict | None = None,
 ) -> list[dict]:
     """Every row and control of the scale experiment on every scene, ``batch`` scenes per pipeline
-    call. pipes: arm -> pipeline (one training seed; call once per seed). Returns one dict per
-    (row, scene): ``row``, ``scene``, ``head``, ``trajectory``, ``scale``, ``setting`` and the scores
-    of :func:`score_scale`."""
+    call, dlib's identity scored on the scenes of ``identity_scales`` (None: every scene; it is two
+    thirds of the scoring time). pipes: arm -> pipeline (one training seed; call once per seed).
+    Returns one dict per (row, scene): ``row``, ``scene``, ``head``, ``trajectory``, ``scale``,
+    ``setting`` and the scores of :func:`score_scale`; ``videos``, when given, is filled with
+    {(row, scene name): (F, S, S, 3) uint8}."""
     truth = {sc.name: detection_rate(sc.target[None]) for sc in scenes}
     out = []
     for row in rows:
         for i in tqdm(range(0, len(scenes), batch), desc=f"FaceCam-mini {row}", disable=not progress):
             chunk = scenes[i : i + batch]
             for sc, video in zip(chunk, row_videos(row, chunk, pipes, vae, steps, seed)):
+                if videos is not None:
+                    videos[(row, sc.name)] = video
                 meta = {"row": row, "scene": sc.name, "head": sc.head, "trajectory": sc.trajectory, "scale": sc.scale}
+                identity = identity_scales is None or sc.scale in identity_scales
                 out.append(meta | {"setting": sc.setting} | score_scale(sc, video, truth[sc.name], identity))
     return out
 
@@ -617,3 +631,71 @@ def text_table(results: list[dict], metrics, rows=None, scale: float = 1.0, sett
         cells = [interval(tables[m].get(row, {}).get(scale, {})) for m in metrics]
         lines.append(f"{row:16s}" + "".join(f"{c:>{width}s}" for c in cells))
     return "\n".join(lines)
+
+
+#: the issue's expectations (issue 20), each a bound on an interval: key -> (text, metric, kind, bound)
+EXPECTATIONS = {
+    "facecam_psnr": ("FaceCam at scale 1: PSNR >= 22 dB", "psnr", "at_least", 22.0),
+    "facecam_faces": ("FaceCam at scale 1: faces detected in >= 80% of frames", "detect_rate", "at_least", 0.8),
+    "facecam_rot_err": ("FaceCam at scale 1: RotErr <= 2x the ground truth's", "rot_err_deg", "at_most", 2.0),
+    "facecam_growth": ("FaceCam: centre error at 0.5 and 2 <= 1.5x its scale-1 value", "centre_px", "at_most", 1.5),
+    "extrinsics_growth": ("extrinsics: centre error at 0.5 and 2 >= 2x scale 1's", "centre_px", "at_least", 2.0),
+    "plucker_growth": ("Plücker: centre error at 0.5 and 2 >= 2x scale 1's", "centre_px", "at_least", 2.0),
+    "told_close": ("extrinsics told the scale: centre error within 1.5x of FaceCam's", "centre_px", "within", 1.5),
+}
+
+
+def verdict(entry: dict, kind: str, bound: float) -> str:
+    """Whether an interval (``lo``, ``hi``) meets a bound: "held" when all of it does, "missed" when
+    none of it does, "unresolved" when it straddles the bound. ``kind``: at_least | at_most |
+    within (a ratio within [1 / bound, bound])."""
+    lo, hi = entry["lo"], entry["hi"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "unresolved"
+    if kind == "within":
+        inside, outside = 1 / bound <= lo and hi <= bound, hi < 1 / bound or lo > bound
+    elif kind in ("at_least", "at_most"):
+        inside = lo >= bound if kind == "at_least" else hi <= bound
+        outside = hi < bound if kind == "at_least" else lo > bound
+    else:
+        raise ValueError(f"kind must be at_least, at_most or within, got {kind!r}")
+    return "held" if inside else "missed" if outside else "unresolved"
+
+
+def expectations(results: list[dict], ends=(0.5, 2.0)) -> list[dict]:
+    """Each of :data:`EXPECTATIONS` against the sweep's rows, as intervals over held-out heads: the
+    scale-1 means of FaceCam, its RotErr as a ratio to the ground truth's (paired by head), the
+    growth of each row's centre error at the ``ends`` of the sweep (:func:`scale_growth`; a growth
+    expectation holds when it holds at both ends, and is missed when it is missed at one), and the
+    told extrinsic model's centre error over the whole sweep as a ratio to FaceCam's. Returns one
+    dict per expectation: ``key``, ``text``, ``cells`` ({where: interval entry}) and ``verdict``."""
+    from facecam_kit.evaluation.stats import paired_bootstrap, ratio_bootstrap
+
+    def paired_ratio(a: dict, b: dict) -> dict:
+        heads = sorted(set(a) & set(b))
+        if len(heads) < 2:
+            return {"mean": np.nan, "lo": np.nan, "hi": np.nan, "n": len(heads)}
+        return ratio_bootstrap(np.array([a[h] for h in heads]), np.array([b[h] for h in heads]))
+
+    growth = scale_growth(results, "centre_px")
+    out = []
+    for key, (text, metric, kind, bound) in EXPECTATIONS.items():
+        means = head_means(results, metric)
+        if key in ("facecam_psnr", "facecam_faces"):
+            cells = {"scale 1": paired_bootstrap(np.array(list(means.get(("FaceCam", 1.0), {0: np.nan}).values())))}
+        elif key == "facecam_rot_err":
+            cells = {"scale 1": paired_ratio(means.get(("FaceCam", 1.0), {}), means.get(("ground_truth", 1.0), {}))}
+        elif key.endswith("_growth"):
+            row = {"facecam": "FaceCam"}.get(key.split("_")[0], key.split("_")[0])
+            cells = {f"scale {s:g}": growth.get(row, {}).get(s, {"lo": np.nan, "hi": np.nan}) for s in ends}
+        else:  # told_close: each head's centre error averaged over the scales of the sweep
+            pooled = {}
+            for row in ("extrinsics_told", "FaceCam"):
+                cells = [by_head for (r, _), by_head in means.items() if r == row]
+                heads = set().union(*cells)
+                pooled[row] = {h: float(np.mean([c[h] for c in cells if h in c])) for h in heads}
+            cells = {"sweep": paired_ratio(pooled["extrinsics_told"], pooled["FaceCam"])}
+        verdicts = [verdict(c, kind, bound) for c in cells.values()]
+        overall = "missed" if "missed" in verdicts else "held" if set(verdicts) == {"held"} else "unresolved"
+        out.append({"key": key, "text": text, "cells": cells, "verdict": overall})
+    return out

@@ -14,9 +14,10 @@ A recipe (:class:`MiniRecipe`) holds every number. Two are named:
 
 Stages, each reused when finished (``--work``, default ``outputs/mini``): the training studio; the
 detector's ceiling and the VAE with its gate; every (arm, seed) DiT, trained from scratch by the
-kit's trainer (:mod:`facecam_kit.train.trainer`) in a process of its own; the models and
-``provenance.json`` (command, commit, recipe, timings, loss curves, gate numbers) written to
-``--out`` (default ``data_samples/facecam_mini``).
+kit's trainer (:mod:`facecam_kit.train.trainer`) in a process of its own; for the recipes with a
+gate, the scale experiment on the held-out heads (:func:`evaluate_mini`: ``results.json``); the
+models and ``provenance.json`` (command, commit, recipe, timings, loss curves, gate numbers)
+written to ``--out`` (default ``data_samples/facecam_mini``).
 
 Taught in notebook 09 (FaceCam-mini).
 """
@@ -101,6 +102,12 @@ class MiniRecipe:
     scales: tuple[float, ...] | None = None
     presets: tuple[str, ...] | None = None
     eval_steps: int = 20
+    #: the scales the seeds after the first are tested at (Table 2's presets always; None: every one)
+    seed_scales: tuple[float, ...] | None = None
+    #: the scales whose scenes dlib scores for identity (None: every scene)
+    identity_scales: tuple[float, ...] | None = None
+    #: evaluation processes at once, each on a part of the held-out heads and its share of the threads
+    eval_jobs: int = 2
 
     def run_name(self, arm: str, seed: int) -> str:
         """The run folder of an (arm, seed): the arm's name alone for seed 0 of a one-seed recipe."""
@@ -180,6 +187,14 @@ SCALE = MiniRecipe(
         "extrinsics_told": {"camera": "extrinsics", "camera_intrinsics": True, "camera_units": "head"},
     },
     seeds=(0, 1),
+    # the test cut to the budget (measured: scoring is 0.56 s a scene-row, 0.19 without dlib's
+    # identity): five sweep moves (orbit_right, truck_left and pedestal_down, mirror images, and
+    # dolly_out left out), one pure rotation, the second seed at the ends and the middle of the
+    # sweep, identity at scale 1 (Table 1 and Table 2)
+    sweep=("orbit_left", "orbit_up", "dolly_in", "truck_right", "pedestal_up"),
+    rotations=("tilt_up",),
+    seed_scales=(0.5, 1.0, 2.0),
+    identity_scales=(1.0,),
 )
 #: the scale recipe at toy size, to run every stage in seconds (tests/test_mini.py); its gate only
 #: checks that the numbers are measured
@@ -205,6 +220,8 @@ SMOKE = replace(
     sweep=("dolly_in",),
     rotations=("tilt_up",),
     scales=(0.5, 2.0),
+    seed_scales=(2.0,),
+    identity_scales=(2.0,),
     presets=("zoom_in",),
     eval_steps=2,
 )
@@ -566,55 +583,92 @@ def _given(value, default):
 
 def evaluate_mini(work: Path, dit_records: dict, progress: bool = True, recipe: MiniRecipe = SCALE) -> dict:
     """Stage 4 (recipes with a gate): the scale experiment on the held-out heads, every row of every
-    seed (the controls once), each seed's rows written to ``work/eval`` and reused. Returns
-    {"scenes": counts per setting, "dropped": the (head, trajectory) left out, "rows": per-scene scores}."""
+    seed (the controls once; the seeds after the first at ``recipe.seed_scales``), the heads split
+    into ``recipe.eval_jobs`` parts evaluated at once, each in a process of its own on its share of
+    the threads (as the DiTs train); each part's rows are written to ``work/eval`` and reused.
+    Returns {"scenes": counts per setting (the first seed's), "scenes_by_seed", "dropped": the
+    (head, trajectory) left out, "rows": per-scene scores}."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    r = recipe
+    jobs = max(1, min(r.eval_jobs, r.test_heads))
+    parts = [[int(h) for h in part] for part in np.array_split(np.arange(r.test_heads), jobs)]
+    checkpoints = {name: rec["checkpoint"] for name, rec in dit_records.items()}
+    args = [(work, r, part, checkpoints) for part in parts]
+    if jobs == 1:
+        done = [_evaluate_heads(*a, progress=progress) for a in args]
+    else:
+        share = max(1, (os.cpu_count() or 1) // jobs)
+        threads = min(share, int(os.environ.get("OMP_NUM_THREADS", share)))
+        if progress:
+            print(f"evaluating heads {parts} in {jobs} processes of {threads} thread(s) each", flush=True)
+        spawn = multiprocessing.get_context("spawn")  # a fork would copy torch's thread pool
+        with ProcessPoolExecutor(jobs, spawn, initializer=_one_share, initargs=(threads,)) as pool:
+            done = list(pool.map(_evaluate_heads, *zip(*args)))
+    out = {"scenes": {}, "scenes_by_seed": {}, "dropped": [], "rows": []}
+    for part in done:
+        out["dropped"] += part["dropped"]
+        for seed, got in part["seeds"].items():
+            out["rows"] += got["rows"]
+            counts = out["scenes_by_seed"].setdefault(seed, {})
+            for setting, n in got["scenes"].items():
+                counts[setting] = counts.get(setting, 0) + n
+    out["scenes"] = out["scenes_by_seed"][str(r.seeds[0])]
+    return out
+
+
+def _one_share(threads: int) -> None:
+    """An evaluation process's initializer: torch on ``threads`` threads (its share of the CPU)."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _evaluate_heads(work: Path, recipe: MiniRecipe, heads: list, checkpoints: dict, progress: bool = False) -> dict:
+    """:func:`evaluate_mini` on the held-out ``heads``: their scenes built once, every seed's rows
+    scored (reused from ``work/eval/heads{first}-{last}_seed{seed}.json`` when written). Returns
+    {"dropped", "seeds": {seed: {"scenes": counts per setting, "rows"}}}."""
     from diffusers import AutoencoderKLWan
 
     from facecam_kit.mini import experiment as ex
     from facecam_kit.mini.models import pipeline_from
-    from facecam_kit.mini.vae import spatial_compression
 
     r = recipe
-    vae = AutoencoderKLWan.from_pretrained(work / "vae")
-    scale = spatial_compression(vae)
-    where = dict(
-        size=r.size,
-        num_frames=r.num_frames,
-        seed=r.test_seed,
-        latent_scale=scale,
-        progress=progress,
-        supersample=r.supersample,
-    )
-    sweep, dropped = ex.make_sweep(
-        r.test_heads,
-        _given(r.sweep, ex.SWEEP),
-        _given(r.rotations, ex.ROTATIONS),
-        _given(r.scales, ex.SCALES),
-        **where,
-    )
-    presets, dropped_presets = ex.make_sweep(
-        r.test_heads, _given(r.presets, ex.PRESETS_TABLE2), (), (1.0,), **where, setting="table2"
-    )
-    scenes = sweep + presets
-    rows = []
-    for seed in r.seeds:
-        path = work / "eval" / f"seed{seed}.json"
-        if not path.is_file():
-            pipes = {
-                arm: pipeline_from(
-                    Path(dit_records[r.run_name(arm, seed)]["checkpoint"]) / "transformer", work / "vae", s["camera"]
-                )
-                for arm, s in r.arms.items()
-            }
-            todo = (*ex.ROWS, *ex.CONTROLS) if seed == r.seeds[0] else tuple(ex.ROWS)
-            got = ex.run_scale_experiment(pipes, scenes, todo, vae, r.eval_steps, seed, progress=progress)
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps([row | {"seed": seed} for row in got]) + "\n")
-        rows += json.loads(path.read_text())
-    counts = {}
-    for sc in scenes:
-        counts[sc.setting] = counts.get(sc.setting, 0) + 1
-    return {"scenes": counts, "dropped": dropped + dropped_presets, "rows": rows}
+    paths = {seed: work / "eval" / f"heads{heads[0]:02d}-{heads[-1]:02d}_seed{seed}.json" for seed in r.seeds}
+    scenes = dropped = vae = None
+    for seed, path in paths.items():
+        if path.is_file():
+            continue
+        if scenes is None:
+            vae = AutoencoderKLWan.from_pretrained(work / "vae")
+            where = dict(size=r.size, num_frames=r.num_frames, seed=r.test_seed, progress=progress)
+            where |= dict(latent_scale=r.latent_scale, supersample=r.supersample)  # the sweep: anchor conditions
+            paths_of = (_given(r.sweep, ex.SWEEP), _given(r.rotations, ex.ROTATIONS), _given(r.scales, ex.SCALES))
+            sweep, dropped = ex.make_sweep(heads, *paths_of, **where)
+            presets = _given(r.presets, ex.PRESETS_TABLE2)
+            table2, lost = ex.make_sweep(heads, presets, (), (1.0,), **where, setting="table2")
+            scenes, dropped = sweep + table2, dropped + lost
+        pipes = {
+            arm: pipeline_from(Path(checkpoints[r.run_name(arm, seed)]) / "transformer", work / "vae", s["camera"])
+            for arm, s in r.arms.items()
+        }
+        first = seed == r.seeds[0]
+        mine = [sc for sc in scenes if first or sc.setting == "table2" or sc.scale in _given(r.seed_scales, ex.SCALES)]
+        todo = (*ex.ROWS, *ex.CONTROLS) if first else tuple(ex.ROWS)
+        got = ex.run_scale_experiment(pipes, mine, todo, vae, r.eval_steps, seed, r.identity_scales, progress)
+        counts = {}
+        for sc in mine:
+            counts[sc.setting] = counts.get(sc.setting, 0) + 1
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".partial")
+        tmp.write_text(json.dumps({"dropped": dropped, "scenes": counts, "rows": [x | {"seed": seed} for x in got]}))
+        tmp.rename(path)
+    written = {seed: json.loads(path.read_text()) for seed, path in paths.items()}
+    return {
+        "dropped": written[r.seeds[0]]["dropped"],
+        "seeds": {str(seed): {"scenes": w["scenes"], "rows": w["rows"]} for seed, w in written.items()},
+    }
 
 
 def export(
