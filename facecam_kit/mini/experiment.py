@@ -682,7 +682,9 @@ def expectations(results: list[dict], ends=(0.5, 2.0)) -> list[dict]:
     for key, (text, metric, kind, bound) in EXPECTATIONS.items():
         means = head_means(results, metric)
         if key in ("facecam_psnr", "facecam_faces"):
-            cells = {"scale 1": paired_bootstrap(np.array(list(means.get(("FaceCam", 1.0), {0: np.nan}).values())))}
+            values = list(means.get(("FaceCam", 1.0), {}).values())
+            missing = {"mean": np.nan, "lo": np.nan, "hi": np.nan, "n": len(values)}
+            cells = {"scale 1": paired_bootstrap(np.array(values)) if len(values) >= 2 else missing}
         elif key == "facecam_rot_err":
             cells = {"scale 1": paired_ratio(means.get(("FaceCam", 1.0), {}), means.get(("ground_truth", 1.0), {}))}
         elif key.endswith("_growth"):
