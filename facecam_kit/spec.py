@@ -78,6 +78,13 @@ def check_num_frames(num_frames, name: str = "num_frames") -> int:
     return int(num_frames)
 
 
+def vae_compression(temperal_downsample) -> tuple[int, int]:
+    """How an ``AutoencoderKLWan`` with this ``temperal_downsample`` (one flag per downsampling stage)
+    compresses a video: (frames per latent frame after the first, pixels per latent along a side).
+    Space halves at every stage, time at every flagged one: Wan's ``[False, True, True]`` gives (4, 8)."""
+    return 2 ** sum(bool(v) for v in temperal_downsample), 2 ** len(temperal_downsample)
+
+
 def check_frame_size(height, width) -> tuple[int, int]:
     """``(height, width)`` as ints, or ValueError unless both are positive multiples of 16."""
     for name, v in (("height", height), ("width", width)):

@@ -240,6 +240,12 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     assert told.config.camera_kind == "extrinsics" and told.transformer.camera_dim == 20
     plucker = models.load_mini_pipeline("plucker", out)  # its rays at the space / 4 VAE's latent size
     assert tuple(plucker.transformer.config.patch_size) == (1, 4, 4) and plucker.vae.config.dim_mult == [1, 2, 4]
+    # its VAE halves time: 5 frames are 3 latent frames, and every camera condition has 3 of them
+    from facecam_kit.train.cache import CachedLatents
+
+    cached = CachedLatents(work / "cache")[0]
+    assert cached["target"].shape[1] == 3 and cached["camera"].shape == (3, 12) and cached["plucker"].shape[1] == 3
+    assert cached["intrinsics"].shape == (3, 8)
     # the experiment's results travel with the models: every row of both seeds, the controls once
     results = json.loads((out / "results.json").read_text())
     rows = {(r["row"], r["seed"]) for r in results["rows"]}
@@ -283,6 +289,22 @@ def test_vae_trains_on_crops_and_short_windows_and_refuses_bad_ones():
         train_vae(clips, 1, progress=False, config=config, frames=4)
     with pytest.raises(ValueError, match="crop must be a multiple of 8"):
         train_vae(clips, 1, progress=False, config=config, crop=12)
+
+
+@pytest.mark.parametrize("downsample", [[False, True, True], [True, True], [False, True]])
+def test_vae_compression_is_what_the_vae_does(downsample):
+    """Frames and pixels per latent, as the kit reads them from a VAE's config, are its latents' shape."""
+    from facecam_kit.mini.vae import mini_vae, spatial_compression, temporal_compression
+    from facecam_kit.spec import vae_compression
+
+    vae = mini_vae(
+        0, config=dict(base_dim=8, z_dim=4, dim_mult=[1] * (len(downsample) + 1), temperal_downsample=downsample)
+    )
+    with torch.no_grad():
+        z = vae.encode(torch.zeros(1, 3, 9, 32, 32)).latent_dist.mode()
+    per_latent, s = vae_compression(downsample)
+    assert (temporal_compression(vae), spatial_compression(vae)) == (per_latent, s)
+    assert z.shape[2:] == (8 // per_latent + 1, 32 // s, 32 // s)
 
 
 def test_scale_growth_is_each_rows_error_relative_to_its_own_at_scale_1():

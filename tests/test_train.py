@@ -199,6 +199,9 @@ def test_latent_mask_follows_the_vae_grouping():
     assert m.shape == (1, 3, 4, 2)
     torch.testing.assert_close(m[0, :, :, 0], torch.tensor([1.0, 0.5, 1.0])[:, None].expand(3, 4))
     assert float(m[0, :, :, 1].abs().max()) == 0.0
+    halved = latent_mask(mask, 8, frames_per_latent=2)  # a VAE that halves time: frame 0, then pairs
+    assert halved.shape == (1, 5, 4, 2)
+    torch.testing.assert_close(halved[0, :, 0, 0], torch.tensor([1.0, 0.0, 1.0, 1.0, 1.0]))
 
 
 # -- config and cache -----------------------------------------------------------------------------------

@@ -220,14 +220,16 @@ def make_scene(
     condition: str = "per_frame",
     latent_scale: int = 8,
     supersample: int = 1,
+    frames_per_latent: int = TEMPORAL_COMPRESSION,
 ) -> Scene | None:
     """The scene of ``h`` along ``path`` (a metric camera motion, studio units at scale 1) in a scene
     of ``scale``; None when the camera would lose the face (under 90% of the landmarks in frame, or
     within 1 unit of the head). ``condition``: per_frame (the moving head's landmarks in every
     frame, as FaceCam-mini v1 trained) or anchor (the head at frame 0 seen by every target camera,
-    as the official recipe trains and the generic head is drawn at inference). Plücker maps at the
-    latent resolution of a VAE that divides space by ``latent_scale``; conditions drawn at
-    ``supersample`` times the size (``face.condition.draw_condition``), as the model trained."""
+    as the official recipe trains and the generic head is drawn at inference). Camera conditions at
+    the latent resolution of a VAE that divides space by ``latent_scale`` and time by
+    ``frames_per_latent``; conditions drawn at ``supersample`` times the size
+    (``face.condition.draw_condition``), as the model trained."""
     from facecam_kit.baselines.recammaster import camera_with_intrinsics
     from facecam_kit.data.studio import film
     from facecam_kit.face.condition import draw_condition
@@ -249,8 +251,9 @@ def make_scene(
         generic = draw_condition(
             project(np.repeat(h.generic_landmarks[None], len(path), 0)), size, size, supersample=supersample
         )
-    extrinsics, plucker = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, scale, latent_scale)
-    extrinsics_head, _ = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, 1.0, latent_scale)
+    grid = (latent_scale, frames_per_latent)
+    extrinsics, plucker = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, scale, *grid)
+    extrinsics_head, _ = latent_conditions(h.R, h.t, path.R, path.t, K, size, size, 1.0, *grid)
     return Scene(
         name=f"head{h.index}_{trajectory}_x{scale:g}",
         head=h.index,
@@ -267,7 +270,7 @@ def make_scene(
         landmarks3d=h.head.landmarks,
         target_landmarks=lm2d,
         extrinsics_head=extrinsics_head,
-        intrinsics=camera_with_intrinsics(extrinsics, K[::TEMPORAL_COMPRESSION], h.K, size, size)[:, 12:],
+        intrinsics=camera_with_intrinsics(extrinsics, K[::frames_per_latent], h.K, size, size)[:, 12:],
         generic_condition=generic,
         source_azimuth=h.azimuth,
     )
@@ -285,6 +288,7 @@ def make_sweep(
     progress: bool = True,
     setting: str = "sweep",
     supersample: int = 1,
+    frames_per_latent: int = TEMPORAL_COMPRESSION,
 ) -> tuple[list[Scene], list[dict]]:
     """The scale sweep: every held-out head (``heads``: how many, 0 … n-1, or which indices) along
     every trajectory at every scale (``setting``), and the pure rotations at every scale (setting
@@ -292,14 +296,17 @@ def make_sweep(
     (head, trajectory) whose camera loses the face at some scale is left out at *every* scale, so
     that each scale averages the same scenes; it is returned in ``dropped`` with the scales that
     failed. Table 2's scenes are ReCamMaster's presets at scale 1: ``make_sweep(n, PRESETS_TABLE2,
-    (), (1.0,), setting="table2")`` (the pans lose the face at this lens). ``supersample``: as
-    :func:`make_scene`. Returns (scenes, dropped)."""
+    (), (1.0,), setting="table2")`` (the pans lose the face at this lens). ``supersample`` and
+    ``frames_per_latent``: as :func:`make_scene`. Returns (scenes, dropped)."""
     scenes, dropped = [], []
     for i in tqdm(range(heads) if isinstance(heads, int) else heads, desc="test scenes", disable=not progress):
         h = held_out_head(i, size, num_frames, seed)
         for tr, kind in [(t, setting) for t in trajectories] + [(t, "rotation") for t in rotations]:
             base = trajectory_cameras(tr, h.azimuth, num_frames, SWEEP_ORBITS)
-            made = {s: make_scene(h, base, s, tr, kind, "anchor", latent_scale, supersample) for s in scales}
+            made = {
+                s: make_scene(h, base, s, tr, kind, "anchor", latent_scale, supersample, frames_per_latent)
+                for s in scales
+            }
             if failed := [s for s, sc in made.items() if sc is None]:
                 dropped.append({"head": i, "trajectory": tr, "scales": failed})
             else:
@@ -348,7 +355,7 @@ def generate_batch(
     video does not depend on the batch it was generated in (the experiment's rows can be regenerated
     one by one)."""
     from facecam_kit.mini.models import text_embeddings
-    from facecam_kit.mini.vae import spatial_compression
+    from facecam_kit.mini.vae import spatial_compression, temporal_compression
 
     as_video = lambda clips: torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
     if isinstance(cameras[0], np.ndarray):
@@ -357,7 +364,7 @@ def generate_batch(
         camera = torch.cat([torch.as_tensor(c) for c in cameras])
     b, f, h, w = sources.shape[:4]
     s = spatial_compression(pipe.vae)
-    shape = (1, pipe.vae.config.z_dim, (f - 1) // TEMPORAL_COMPRESSION + 1, h // s, w // s)
+    shape = (1, pipe.vae.config.z_dim, (f - 1) // temporal_compression(pipe.vae) + 1, h // s, w // s)
     noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).expand(b, -1, -1, -1, -1)
     out = pipe(
         as_video(sources),

@@ -20,6 +20,8 @@ import torch
 from diffusers import AutoencoderKLWan
 from tqdm.auto import tqdm
 
+from facecam_kit.spec import vae_compression
+
 #: the mini VAE's architecture (diffusers ``AutoencoderKLWan`` arguments)
 MINI_VAE_CONFIG = dict(
     base_dim=16, z_dim=16, dim_mult=[1, 2, 2, 2], num_res_blocks=1, temperal_downsample=[False, True, True]
@@ -39,7 +41,13 @@ def mini_vae(seed: int = 0, latents_mean=None, latents_std=None, config: dict | 
 
 def spatial_compression(vae: AutoencoderKLWan) -> int:
     """How many pixels one latent spans per side: 2 per downsampling stage (Wan's VAE: 8)."""
-    return 2 ** len(vae.config.temperal_downsample)
+    return vae_compression(vae.config.temperal_downsample)[1]
+
+
+def temporal_compression(vae: AutoencoderKLWan) -> int:
+    """How many frames one latent frame after the first spans (Wan's VAE: 4): 2 per stage that
+    downsamples time."""
+    return vae_compression(vae.config.temperal_downsample)[0]
 
 
 def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:

@@ -34,9 +34,9 @@ from facecam_kit.spec import (
     GUIDANCE_SCALE,
     NUM_STEPS,
     SHIFT,
-    TEMPORAL_COMPRESSION,
     check_frame_size,
     check_num_frames,
+    vae_compression,
 )
 
 
@@ -250,9 +250,9 @@ class FaceCamPipeline(DiffusionPipeline):
                 )
         else:
             cam = torch.as_tensor(camera_condition)
-            lf = (f - 1) // TEMPORAL_COMPRESSION + 1
-            if kind == "plucker":  # at latent resolution: Wan's VAE divides space by 8
-                s = 2 ** len(self.vae.config.temperal_downsample)
+            per_latent, s = vae_compression(self.vae.config.temperal_downsample)  # Wan's VAE: 4 frames, 8 px
+            lf = (f - 1) // per_latent + 1
+            if kind == "plucker":  # at latent resolution
                 want = (src.shape[0], PLUCKER_CHANNELS, lf, h // s, w // s)
             else:  # ReCamMaster's 12 values per latent frame, or more for a variant told more
                 want = (src.shape[0], lf, getattr(self.transformer, "camera_dim", 12))

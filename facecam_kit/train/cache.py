@@ -47,24 +47,37 @@ def settings_hash(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def latent_mask(mask: torch.Tensor, latent_scale: int = LATENT_SCALE) -> torch.Tensor:
+def latent_mask(
+    mask: torch.Tensor, latent_scale: int = LATENT_SCALE, frames_per_latent: int = TEMPORAL_COMPRESSION
+) -> torch.Tensor:
     """A pixel valid mask (F, H, W) at latent resolution: (1, f, h, w) float in [0, 1].
 
-    Time as Wan's causal VAE groups frames (frame 0 alone, then groups of 4), space by
-    ``latent_scale`` (Wan's 8); each latent element gets the share of its pixels that are valid.
+    Time as Wan's causal VAE groups frames (frame 0 alone, then groups of ``frames_per_latent``,
+    Wan's 4), space by ``latent_scale`` (Wan's 8); each latent element gets the share of its pixels
+    that are valid.
     """
-    m, s = mask.float(), latent_scale
-    if m.ndim != 3 or (m.shape[0] - 1) % TEMPORAL_COMPRESSION or m.shape[1] % s or m.shape[2] % s:
-        raise ValueError(f"mask must be (F, H, W) with F = 4k+1 and H, W multiples of {s}, got {tuple(mask.shape)}")
-    groups = torch.cat([m[:1], m[1:].reshape(-1, TEMPORAL_COMPRESSION, *m.shape[1:]).mean(1)])
+    m, s, n = mask.float(), latent_scale, frames_per_latent
+    if m.ndim != 3 or (m.shape[0] - 1) % n or m.shape[1] % s or m.shape[2] % s:
+        raise ValueError(f"mask must be (F, H, W) with F = {n}k+1 and H, W multiples of {s}, got {tuple(mask.shape)}")
+    groups = torch.cat([m[:1], m[1:].reshape(-1, n, *m.shape[1:]).mean(1)])
     return torch.nn.functional.avg_pool2d(groups[:, None], s)[:, 0][None]
 
 
 def latent_conditions(
-    source_R, source_t, R, t, K, height: int, width: int, scale: float = 1.0, latent_scale: int = LATENT_SCALE
+    source_R,
+    source_t,
+    R,
+    t,
+    K,
+    height: int,
+    width: int,
+    scale: float = 1.0,
+    latent_scale: int = LATENT_SCALE,
+    frames_per_latent: int = TEMPORAL_COMPRESSION,
 ):
-    """The metric camera conditions of target cameras, one per latent frame (every 4th frame),
-    relative to the source camera, in a scene of metric ``scale``.
+    """The metric camera conditions of target cameras, one per latent frame (every
+    ``frames_per_latent``-th frame, Wan's 4), relative to the source camera, in a scene of metric
+    ``scale``.
 
     source_R (3, 3), source_t (3,); R (F, 3, 3), t (F, 3), K (F, 3, 3) the target cameras at the
     video's ``height`` x ``width``. Returns ReCamMaster's poses (f, 12) and FactorPortrait-style
@@ -74,7 +87,7 @@ def latent_conditions(
     from facecam_kit.baselines.plucker import relative_plucker
     from facecam_kit.geometry.trajectory import relative_extrinsics
 
-    idx = slice(None, None, TEMPORAL_COMPRESSION)
+    idx = slice(None, None, frames_per_latent)
     R, t = np.asarray(R, np.float64)[idx], np.asarray(t, np.float64)[idx]
     K = np.asarray(K, np.float64)[idx] * np.array([[1 / latent_scale], [1 / latent_scale], [1.0]])
     poses = relative_extrinsics(source_R, source_t, R, t, scale)
@@ -82,10 +95,13 @@ def latent_conditions(
     return poses, maps.transpose(1, 0, 2, 3)
 
 
-def _item_conditions(item: dict, latent_scale: int = LATENT_SCALE) -> tuple[np.ndarray, np.ndarray]:
+def _item_conditions(
+    item: dict, latent_scale: int = LATENT_SCALE, frames_per_latent: int = TEMPORAL_COMPRESSION
+) -> tuple[np.ndarray, np.ndarray]:
     keys = ("source_R", "source_t", "R", "t", "K")
     scale = float(item.get("scene_scale", 1.0))
-    return latent_conditions(*(item[k].double().numpy() for k in keys), *item["target"].shape[-2:], scale, latent_scale)
+    size = item["target"].shape[-2:]
+    return latent_conditions(*(item[k].double().numpy() for k in keys), *size, scale, latent_scale, frames_per_latent)
 
 
 def camera_poses(item: dict) -> torch.Tensor:
@@ -109,26 +125,30 @@ def encode_item(item: dict, encode: Callable[[torch.Tensor], torch.Tensor]) -> d
         for key in ("source", "target", "condition"):
             video = item[key].permute(1, 0, 2, 3)[None]  # (F, 3, H, W) -> (1, 3, F, H, W)
             out[key] = encode(video)[0].float().cpu().contiguous()
-    latent_scale = item["target"].shape[-1] // out["target"].shape[-1]  # Wan's VAE: 8
+    # what the VAE compresses, read from its output: Wan's 8 pixels and 4 frames a latent
+    latent_scale = item["target"].shape[-1] // out["target"].shape[-1]
+    frames, latent_frames = item["target"].shape[0], out["target"].shape[1]
+    per_latent = (frames - 1) // (latent_frames - 1) if latent_frames > 1 else TEMPORAL_COMPRESSION
     if "mask" in item:
-        out["mask"] = latent_mask(torch.as_tensor(item["mask"]), latent_scale).contiguous()
+        out["mask"] = latent_mask(torch.as_tensor(item["mask"]), latent_scale, per_latent).contiguous()
     if all(k in item for k in ("R", "t", "K", "source_R", "source_t")):
-        poses, maps = _item_conditions(item, latent_scale)
+        poses, maps = _item_conditions(item, latent_scale, per_latent)
         out["camera"] = torch.from_numpy(poses).float().contiguous()
         out["plucker"] = torch.from_numpy(maps).float().contiguous()
         if "source_K" in item:
-            out["intrinsics"] = torch.from_numpy(item_intrinsics(item, poses)).float().contiguous()
+            out["intrinsics"] = torch.from_numpy(item_intrinsics(item, poses, per_latent)).float().contiguous()
     if "scene_scale" in item:
         out["scene_scale"] = torch.tensor([float(item["scene_scale"])])
     return out
 
 
-def item_intrinsics(item: dict, poses: np.ndarray) -> np.ndarray:
-    """The (f, 8) normalised intrinsics of a dataset item's target (at its latent frames) and source
-    cameras, which :func:`~facecam_kit.baselines.recammaster.camera_with_intrinsics` appends to the poses."""
+def item_intrinsics(item: dict, poses: np.ndarray, frames_per_latent: int = TEMPORAL_COMPRESSION) -> np.ndarray:
+    """The (f, 8) normalised intrinsics of a dataset item's target (at its latent frames, every
+    ``frames_per_latent``-th) and source cameras, which
+    :func:`~facecam_kit.baselines.recammaster.camera_with_intrinsics` appends to the poses."""
     from facecam_kit.baselines.recammaster import camera_with_intrinsics
 
-    K = item["K"].double().numpy()[::TEMPORAL_COMPRESSION]
+    K = item["K"].double().numpy()[::frames_per_latent]
     h, w = item["target"].shape[-2:]
     return camera_with_intrinsics(poses, K, item["source_K"].double().numpy(), h, w)[:, 12:]
 
