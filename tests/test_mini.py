@@ -240,12 +240,15 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     assert told.config.camera_kind == "extrinsics" and told.transformer.camera_dim == 20
     plucker = models.load_mini_pipeline("plucker", out)  # its rays at the space / 4 VAE's latent size
     assert tuple(plucker.transformer.config.patch_size) == (1, 4, 4) and plucker.vae.config.dim_mult == [1, 2, 4]
-    # its VAE halves time: 5 frames are 3 latent frames, and every camera condition has 3 of them
+    # its VAE keeps every frame (time / 1): 5 frames are 5 latent frames, each with its camera condition
     from facecam_kit.train.cache import CachedLatents
 
     cached = CachedLatents(work / "cache")[0]
-    assert cached["target"].shape[1] == 3 and cached["camera"].shape == (3, 12) and cached["plucker"].shape[1] == 3
-    assert cached["intrinsics"].shape == (3, 8)
+    assert cached["target"].shape[1] == 5 and cached["camera"].shape == (5, 12) and cached["plucker"].shape[1] == 5
+    assert cached["intrinsics"].shape == (5, 8)
+    # every stage names the commit it ran from (a resumed run's stages may come from several)
+    commits = [provenance["vae"]["commit"]] + [r["commit"] for r in provenance["dits"].values()]
+    assert all(c == provenance["commit"] for c in commits)
     # the experiment's results travel with the models: every row of both seeds, the controls once
     results = json.loads((out / "results.json").read_text())
     rows = {(r["row"], r["seed"]) for r in results["rows"]}
@@ -291,7 +294,7 @@ def test_vae_trains_on_crops_and_short_windows_and_refuses_bad_ones():
         train_vae(clips, 1, progress=False, config=config, crop=12)
 
 
-@pytest.mark.parametrize("downsample", [[False, True, True], [True, True], [False, True]])
+@pytest.mark.parametrize("downsample", [[False, True, True], [True, True], [False, True], [False, False]])
 def test_vae_compression_is_what_the_vae_does(downsample):
     """Frames and pixels per latent, as the kit reads them from a VAE's config, are its latents' shape."""
     from facecam_kit.mini.vae import mini_vae, spatial_compression, temporal_compression
