@@ -17,8 +17,8 @@ import torch
 
 from facecam_kit.mini import experiment as ex
 from facecam_kit.mini.experiment import generate, held_out_head, make_scene, trajectory_cameras
-from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, arms, load_mini_pipeline
-from facecam_kit.mini.recipe import SHIPPED, SIZE
+from facecam_kit.mini.models import GENERATE_STEPS, arms, load_mini_pipeline
+from facecam_kit.mini.recipe import GENERATE_FRAMES, SHIPPED, SIZE
 
 
 def main():

@@ -360,8 +360,8 @@ def _mini_sample(pipe, trajectory) -> dict:
     """FaceCam-mini on the sample clip (a real photo: outside its synthetic domain), labelled so."""
     from facecam_kit.assets import data_path
     from facecam_kit.data.input_video import load_input_video
-    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, OUTSIDE_LABEL
-    from facecam_kit.mini.recipe import SIZE
+    from facecam_kit.mini.models import GENERATE_STEPS, OUTSIDE_LABEL
+    from facecam_kit.mini.recipe import GENERATE_FRAMES, SIZE
 
     video, _ = load_input_video(data_path("sample_clip.mp4"), GENERATE_FRAMES, SIZE, SIZE)
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
@@ -377,8 +377,7 @@ def studio_scene(trajectory, head: int = 1):
     condition drawn as the shipped models learnt it), or ValueError when the trajectory takes the
     camera away from its face."""
     from facecam_kit.mini.experiment import held_out_head, make_scene
-    from facecam_kit.mini.models import GENERATE_FRAMES
-    from facecam_kit.mini.recipe import SHIPPED, SIZE
+    from facecam_kit.mini.recipe import GENERATE_FRAMES, SHIPPED, SIZE
 
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
     h = held_out_head(head, SIZE, GENERATE_FRAMES, SHIPPED.test_seed)
@@ -429,7 +428,8 @@ def studio_demo(out, trajectory, pipe=None, scene=None, outputs: OutputSet | Non
     landmark pipeline (loaded when None); ``scene`` and ``outputs``: :func:`studio_scene` and the
     set, when already checked. Returns the files written.
     """
-    from facecam_kit.mini.models import GENERATE_FRAMES, GENERATE_STEPS, load_mini_pipeline
+    from facecam_kit.mini.models import GENERATE_STEPS, load_mini_pipeline
+    from facecam_kit.mini.recipe import GENERATE_FRAMES
 
     scene = studio_scene(trajectory, head) if scene is None else scene
     outputs = OutputSet(out, "studio", STUDIO_FILES) if outputs is None else outputs

@@ -159,6 +159,13 @@ def test_equal_segments_official_lengths_and_latent_cuts():
             if len(starts) == len(official):
                 assert np.abs(starts - official).max() <= 2  # the nearest boundary
     assert lengths(augment.equal_segments(81, 3, True), 81) == [29, 28, 24]
+    # a VAE that keeps every frame (time / 1) has a boundary at every frame: the official cuts stay;
+    # at Wan's grouping 5 frames have one boundary (frame 1), and every stitch is 1 + 4 frames
+    for k in (1, 2, 3, 4):
+        np.testing.assert_array_equal(augment.equal_segments(5, k, True, 1), augment.equal_segments(5, k, False))
+    assert lengths(augment.equal_segments(5, 3, True, 1), 5) == [2, 2, 1]
+    assert lengths(augment.equal_segments(5, 3, True), 5) == [1, 4]
+    assert lengths(augment.equal_segments(9, 4, True, 2), 9) == [3, 4, 2]  # time / 2: cuts on odd frames (Wan: [5, 4])
 
 
 def test_dataset_segments_follow_the_rule(studio):
@@ -176,6 +183,9 @@ def test_dataset_segments_follow_the_rule(studio):
     plans = [ds[i]["plan"].numpy() for i in range(40)]
     assert {tuple(runs(p)) for p in plans} >= {(9,), (5, 4), (4, 4, 1), (3, 3, 3)}
     assert all(len(set(p)) == len(runs(p)) for p in plans)
+    # a VAE that keeps every frame: 5-frame stitches cut where the official rule cuts
+    ds = StudioDataset(studio, 5, 40, augment=False, seed=0, segments="equal", frames_per_latent=1)
+    assert {tuple(runs(ds[i]["plan"].numpy())) for i in range(40)} == {(5,), (3, 2), (2, 2, 1)}
 
 
 def test_zoom_pan_and_source_ranges_over_seeded_samples(studio):
@@ -276,6 +286,7 @@ def test_extrinsics_get_no_zoom_or_pan(studio):
         ({"target_scale_range": [1.2, 1.0]}, "target_scale_range must be"),
         ({"p_background": 2}, "p_background must be a probability"),
         ({"max_clips": 0}, "max_clips must be a positive integer"),
+        ({"frames_per_latent": 0}, "frames_per_latent must be a positive integer"),
         ({"fill": "black"}, "fill must be one of"),
         ({"supersample": 1.5}, "supersample must be an integer from 1 to 8"),
     ],

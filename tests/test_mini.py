@@ -267,6 +267,20 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     table = ex.scale_table(results["rows"], "psnr")
     assert set(table["extrinsics"]) == set(smoke.scales) and "gap" in table["extrinsics"][2.0]
     assert "recipe `smoke`" in (out / "README.md").read_text()
+    # what notebook 09 reads: refused when the recipe changed since the models were made
+    assert recipe.load_results(out)[2] is recipe.SMOKE
+    provenance["recipe"]["dit_steps"] += 1
+    (out / "provenance.json").write_text(json.dumps(provenance))
+    with pytest.raises(ValueError, match="before its dit_steps changed"):
+        recipe.load_results(out)
+    with pytest.raises(ValueError, match="has no provenance.json or results.json"):
+        recipe.load_results(tmp_path)
+    # a trained VAE stage can start another run of the same recipe (train-mini --vae), not another's
+    recipe.check_vae_stage(work / "vae", recipe.SMOKE)
+    with pytest.raises(ValueError, match="trained with other .*size.* than recipe 'scale'"):
+        recipe.check_vae_stage(work / "vae", recipe.SCALE)
+    with pytest.raises(ValueError, match="not a trained VAE stage"):
+        recipe.check_vae_stage(work, recipe.SMOKE)
     stamp = (work / "vae" / "record.json").stat().st_mtime
     recipe.train_mini(work, out, progress=False, recipe=recipe.SMOKE)  # every stage reused
     assert (work / "vae" / "record.json").stat().st_mtime == stamp
@@ -274,6 +288,27 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path):
     with pytest.raises(recipe.GateFailed, match=r"psnr_targets_db .* < 99.0"):
         recipe.train_mini(tmp_path / "w2", tmp_path / "m2", progress=False, recipe=failing)
     assert not (tmp_path / "w2" / "runs").exists() and not (tmp_path / "m2").exists()  # no DiT trained
+
+
+def test_the_committed_scale_vae_stage_is_what_its_record_says_and_fits_the_recipe():
+    """data_samples/facecam_mini_scale_vae, what train-mini --vae starts from: made from a clean tree,
+    past its gate, its weights reconstructing the gate's targets as recorded; stale (refused) once
+    the scale recipe's VAE settings change."""
+    from diffusers import AutoencoderKLWan
+
+    from facecam_kit.assets import DATA_DIR
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.mini import recipe
+    from facecam_kit.mini.vae import reconstruct
+
+    stage = DATA_DIR / "facecam_mini_scale_vae"
+    recipe.check_vae_stage(stage, recipe.SCALE)
+    record = json.loads((stage / "record.json").read_text())
+    assert record["gate"]["passed"] and "+changes" not in record["commit"] and len(record["loss"]) == record["steps"]
+    targets, _ = recipe.gate_clips(recipe.SCALE)
+    rebuilt = reconstruct(AutoencoderKLWan.from_pretrained(stage), targets)
+    mean = float(np.mean([psnr(a, b) for a, b in zip(targets, rebuilt)]))
+    assert abs(mean - record["gate"]["psnr_targets_db"]) < 0.05
 
 
 def test_vae_trains_on_crops_and_short_windows_and_refuses_bad_ones():

@@ -31,13 +31,12 @@ import cv2
 import numpy as np
 
 from facecam_kit.face.landmarks import STDERR_FILTER
+from facecam_kit.spec import TEMPORAL_COMPRESSION
 
 SCALE_RANGE = (0.75, 1.25)
 MAX_CLIPS = 4
 #: the side of the corner patches whose mean colour fills uncovered pixels (official: 10 x 10)
 CORNER_PATCH = 10
-#: Wan's VAE groups frames 0 | 1-4 | 5-8 ...: a latent frame starts at every frame 4j + 1
-LATENT_STRIDE = 4
 
 
 def similarity_matrices(scale, shift, height: int, width: int) -> np.ndarray:
@@ -128,32 +127,43 @@ def moving_transform(rng: np.random.Generator, num_frames: int, height: int, wid
     return similarity_matrices(s, margin_shift(s, p0 + (p1 - p0) * w, height, width), height, width)
 
 
-def latent_cut(frame: int) -> int:
-    """The latent-frame boundary (a frame ``4j + 1``) nearest to a cut before ``frame`` (ties go later)."""
-    return LATENT_STRIDE * int(np.floor((frame - 1) / LATENT_STRIDE + 0.5)) + 1
+def latent_cut(frame: int, frames_per_latent: int = TEMPORAL_COMPRESSION) -> int:
+    """The latent-frame boundary nearest to a cut before ``frame`` (ties go later): a frame ``nj + 1``
+    for a VAE whose latent frames after the first span ``n = frames_per_latent`` frames (Wan's
+    groups 0 | 1-4 | 5-8 ...: n = 4; n = 1 leaves every cut where it is)."""
+    n = frames_per_latent
+    return n * int(np.floor((frame - 1) / n + 0.5)) + 1
 
 
-def equal_segments(num_frames: int, clips: int, latent_cuts: bool = True) -> np.ndarray:
+def equal_segments(
+    num_frames: int, clips: int, latent_cuts: bool = True, frames_per_latent: int = TEMPORAL_COMPRESSION
+) -> np.ndarray:
     """The first frame of each stitched segment, officially ``i * (F // k + 1)`` for k clips, the
     stitch truncated to F frames (k = 2 at 81 frames: 41 + 40; 3: 28 + 28 + 25). A segment starting
     at or past F is dropped (k = 4 at 9 frames gives 3 segments). With ``latent_cuts`` each cut moves
-    to the nearest latent-frame boundary (:func:`latent_cut`; 81 frames, k = 3: 29 + 28 + 24), so that
-    no latent frame mixes two cameras; cuts that meet merge. Returns (k',) int, starting with 0."""
+    to the nearest latent-frame boundary of a VAE of ``frames_per_latent`` (:func:`latent_cut`; 81
+    frames, k = 3: 29 + 28 + 24), so that no latent frame mixes two cameras; cuts that meet merge.
+    Returns (k',) int, starting with 0."""
     starts = np.arange(clips) * (num_frames // clips + 1)
     if latent_cuts:
-        starts = np.r_[0, [latent_cut(s) for s in starts[1:]]].astype(int)
+        starts = np.r_[0, [latent_cut(s, frames_per_latent) for s in starts[1:]]].astype(int)
     return np.unique(starts[starts < num_frames])
 
 
 def official_stitch_plan(
-    rng: np.random.Generator, num_frames: int, num_cameras: int, max_clips: int = MAX_CLIPS, latent_cuts: bool = True
+    rng: np.random.Generator,
+    num_frames: int,
+    num_cameras: int,
+    max_clips: int = MAX_CLIPS,
+    latent_cuts: bool = True,
+    frames_per_latent: int = TEMPORAL_COMPRESSION,
 ) -> np.ndarray:
     """Official stitching: k ~ U{1..max_clips} target cameras drawn without repetition (the source
     camera may be among them), each filming one equal segment (:func:`equal_segments`) of the same
     clip. Returns (F,) int, the camera of each output frame."""
     k = int(rng.integers(1, min(max_clips, num_cameras) + 1))
     cams = rng.choice(num_cameras, k, replace=False)
-    starts = equal_segments(num_frames, k, latent_cuts)
+    starts = equal_segments(num_frames, k, latent_cuts, frames_per_latent)
     return np.repeat(cams[: len(starts)], np.diff(np.r_[starts, num_frames]))
 
 

@@ -42,7 +42,7 @@ import torch
 from facecam_kit.data import augment
 from facecam_kit.data.studio import load_capture
 from facecam_kit.face.condition import draw_condition
-from facecam_kit.spec import HEIGHT, WIDTH, check_frame_size, check_num_frames
+from facecam_kit.spec import HEIGHT, TEMPORAL_COMPRESSION, WIDTH, check_frame_size, check_num_frames
 
 CONDITIONS = ("anchor", "per_frame")
 SEGMENTS = ("equal", "random")
@@ -72,6 +72,7 @@ RULES = {
         "supersample",
         "segments",
         "latent_cuts",
+        "frames_per_latent",
         "max_clips",
         "target_motion",
         "target_scale_range",
@@ -154,6 +155,8 @@ def check_options(**options) -> None:
             raise ValueError(f"{key} must be a probability in [0, 1], got {value!r}")
         if key == "supersample" and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 8):
             raise ValueError(f"supersample must be an integer from 1 to 8, got {value!r}")
+        if key == "frames_per_latent" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ValueError(f"frames_per_latent must be a positive integer, got {value!r}")
         if key == "max_clips" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
             raise ValueError(f"max_clips must be a positive integer, got {value!r}")
     if "height" in options or "width" in options:
@@ -213,7 +216,8 @@ class StudioDataset(torch.utils.data.Dataset):
     samples_per_capture: items per capture per epoch; augment: False turns every 2D augmentation and
     the background colour off (the stitching and the condition rule stay). The rules (module
     docstring): ``condition`` (drawn at ``supersample`` times the size and averaged down:
-    :func:`~facecam_kit.face.condition.draw_condition`), ``segments``, ``latent_cuts``,
+    :func:`~facecam_kit.face.condition.draw_condition`), ``segments``, ``latent_cuts`` (on the
+    latent-frame boundaries of a VAE of ``frames_per_latent``: Wan's 4),
     ``max_clips`` (k ~ U{1..max_clips} target cameras; the official default is 1, its example 4, the
     paper's value unknown: the kit takes 4), ``target_motion`` with ``target_scale_range``,
     ``source_scale_range`` (None: the source not augmented) with ``source_position``, ``fill``;
@@ -247,6 +251,7 @@ class StudioDataset(torch.utils.data.Dataset):
         supersample: int = 1,
         segments: str = "equal",
         latent_cuts: bool = True,
+        frames_per_latent: int = TEMPORAL_COMPRESSION,
         max_clips: int = augment.MAX_CLIPS,
         target_motion: str = "zoom_and_pan",
         target_scale_range: tuple[float, float] = (1.0, 1.25),
@@ -262,6 +267,7 @@ class StudioDataset(torch.utils.data.Dataset):
             supersample=supersample,
             segments=segments,
             latent_cuts=latent_cuts,
+            frames_per_latent=frames_per_latent,
             max_clips=max_clips,
             target_motion=target_motion,
             target_scale_range=target_scale_range,
@@ -282,6 +288,7 @@ class StudioDataset(torch.utils.data.Dataset):
             )
         self.num_frames, self.samples_per_capture, self.seed = num_frames, samples_per_capture, seed
         self.condition, self.segments, self.latent_cuts, self.max_clips = condition, segments, latent_cuts, max_clips
+        self.frames_per_latent = frames_per_latent
         self.supersample = supersample
         self.fill = fill
         self.augment = (
@@ -314,7 +321,7 @@ class StudioDataset(torch.utils.data.Dataset):
         win = slice(start, start + n)
         src_cam = int(rng.integers(C))
         if self.segments == "equal":
-            plan = augment.official_stitch_plan(rng, n, C, self.max_clips, self.latent_cuts)
+            plan = augment.official_stitch_plan(rng, n, C, self.max_clips, self.latent_cuts, self.frames_per_latent)
         else:
             plan = augment.stitch_plan(rng, n, C, self.max_clips)
         src, src_lm = cap.videos[src_cam, win], cap.landmarks2d[src_cam, win]

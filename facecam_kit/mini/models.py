@@ -32,9 +32,9 @@ from facecam_kit.spec import CAMERA_KINDS
 MINI_DIR = DATA_DIR / "facecam_mini"
 LABEL = "FaceCam-mini, trained on synthetic heads"
 OUTSIDE_LABEL = "FaceCam-mini outside its domain (trained on synthetic heads)"
-#: what the Generate button and the demo ask of FaceCam-mini: the frames it was trained on
-#: (recipe.NUM_FRAMES; longer clips fall outside what it learnt), denoising steps; its size is recipe.SIZE
-GENERATE_FRAMES, GENERATE_STEPS = 9, 20
+#: the denoising steps the Generate button and the demo ask of FaceCam-mini (its frames and size:
+#: recipe.GENERATE_FRAMES, recipe.SIZE)
+GENERATE_STEPS = 20
 
 
 def arms(root: Path = MINI_DIR) -> dict[str, dict]:

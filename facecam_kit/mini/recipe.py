@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from facecam_kit.assets import DATA_DIR
-from facecam_kit.spec import CAMERA_KINDS, vae_compression
+from facecam_kit.spec import CAMERA_KINDS, TEMPORAL_COMPRESSION, vae_compression
 
 #: WanTransformer3DModel arguments shared by the DiTs (in_channels set per camera kind)
 DIT = dict(
@@ -115,12 +115,14 @@ class MiniRecipe:
 
     def data_options(self) -> dict:
         """The dataset's rule arguments (``data.dataset.RULES``), as JSON values."""
-        drawing = {} if self.supersample == 1 else {"supersample": self.supersample}
+        options = {} if self.supersample == 1 else {"supersample": self.supersample}
+        if self.frames_per_latent != TEMPORAL_COMPRESSION:  # stitching cuts on its VAE's latent frames
+            options["frames_per_latent"] = self.frames_per_latent
         if self.rules == "official":
-            return drawing
+            return options
         from facecam_kit.data.dataset import KIT_V1 as rules
 
-        return json.loads(json.dumps(rules | drawing))
+        return json.loads(json.dumps(rules | options))
 
     @property
     def condition(self) -> str:
@@ -142,6 +144,27 @@ class MiniRecipe:
         ``frames_per_latent``: test scenes conditioned as its models learnt."""
         grid = dict(latent_scale=self.latent_scale, frames_per_latent=self.frames_per_latent)
         return dict(condition=self.condition, supersample=self.supersample, **grid)
+
+    def sweep_scenes(self, heads, trajectories=None, rotations=None, scales=None, setting="sweep", progress=False):
+        """Test scenes of held-out ``heads`` (how many, or which), at its size, frames, test seed and
+        latent grid, with anchor conditions: ``experiment.make_sweep`` along ``trajectories``, pure
+        ``rotations`` and ``scales`` (the recipe's test unless given; Table 2: its ``presets``, no
+        rotations, scale 1 and ``setting="table2"``). Returns (scenes, dropped)."""
+        from facecam_kit.mini import experiment as ex
+
+        grid = {k: v for k, v in self.scene_options().items() if k != "condition"}
+        return ex.make_sweep(
+            heads,
+            _given(trajectories, _given(self.sweep, ex.SWEEP)),
+            _given(rotations, _given(self.rotations, ex.ROTATIONS)),
+            _given(scales, _given(self.scales, ex.SCALES)),
+            self.size,
+            self.num_frames,
+            self.test_seed,
+            progress=progress,
+            setting=setting,
+            **grid,
+        )
 
     def studio_rig(self) -> dict | None:
         """``make_studio``'s ``rig``: None for the arc."""
@@ -237,6 +260,9 @@ RECIPES = {r.name: r for r in (SCALE, KIT_V1, SMOKE)}
 #: the recipe of the models in data_samples/facecam_mini; the demo and notebook 06 generate at its size
 SHIPPED = KIT_V1
 SIZE = SHIPPED.size
+#: the frames the Generate button and the demo ask of the shipped models: the clips they learnt
+#: (longer ones fall outside what they learnt)
+GENERATE_FRAMES = SHIPPED.num_frames
 #: FaceCam-mini at GPU size (``python -m facecam_kit gpu-check``, stage "mini"): twice the
 #: resolution, a DiT twice as wide and twice as deep, trained for ``minutes`` rather than a step count
 GPU_RECIPE = dict(
@@ -330,24 +356,10 @@ def git_commit() -> str:
         return "unknown"
 
 
-def gate_clips(recipe: MiniRecipe, latent_scale: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def gate_clips(recipe: MiniRecipe) -> tuple[np.ndarray, np.ndarray]:
     """What the gate reconstructs: the ground-truth targets and their (anchor) condition videos of
     ``gate["heads"]`` held-out heads along three sweep moves at scale 1. Two (N, F, S, S, 3) uint8."""
-    from facecam_kit.mini.experiment import make_sweep
-
-    r = recipe
-    scenes, _ = make_sweep(
-        r.gate["heads"],
-        ("orbit_left", "dolly_in", "truck_right"),
-        (),
-        (1.0,),
-        r.size,
-        r.num_frames,
-        r.test_seed,
-        latent_scale,
-        progress=False,
-        supersample=r.supersample,
-    )
+    scenes, _ = recipe.sweep_scenes(recipe.gate["heads"], ("orbit_left", "dolly_in", "truck_right"), (), (1.0,))
     return np.stack([s.target for s in scenes]), np.stack([s.condition for s in scenes])
 
 
@@ -385,33 +397,51 @@ def _mean_psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean([psnr(x, y) for x, y in zip(a, b)]))
 
 
+def vae_settings(recipe: MiniRecipe) -> dict:
+    """What a recipe's VAE depends on, as JSON values: its own numbers and the studio and rules its
+    clips come from (a VAE whose record holds these is reused)."""
+    studio = ("size", "num_frames", "capture_frames", "cameras", "train_heads", "studio_seed", "rig", "rules")
+    settings = {k: v for k, v in asdict(recipe).items() if k.startswith("vae") or k in (*studio, "supersample")}
+    return json.loads(json.dumps(settings))
+
+
+def check_vae_stage(folder: Path, recipe: MiniRecipe) -> None:
+    """ValueError unless ``folder`` is a VAE stage that train-mini would reuse for ``recipe``: a saved
+    VAE with the record of its training (``work/vae`` of an earlier run) made with the same
+    :func:`vae_settings`."""
+    folder = Path(folder)
+    missing = [
+        n for n in ("config.json", "diffusion_pytorch_model.safetensors", "record.json") if not (folder / n).is_file()
+    ]
+    if missing:
+        raise ValueError(
+            f"--vae {folder} is not a trained VAE stage (no {', '.join(missing)}): "
+            "give the vae folder of a train-mini --work"
+        )
+    settings = json.loads((folder / "record.json").read_text()).get("settings", {})
+    changed = sorted(k for k, v in vae_settings(recipe).items() if settings.get(k) != v)
+    if changed:
+        raise ValueError(
+            f"--vae {folder} was trained with other {', '.join(changed)} than recipe {recipe.name!r}; "
+            "leave --vae out to train one"
+        )
+
+
 def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> dict:
     """Stage 2: train the VAE (reused when ``work/vae`` holds one of the same recipe) and, when the
     recipe has a gate, measure it; returns the record. Raises :class:`GateFailed` (the record and the
     VAE kept, for a look) when the gate is not passed."""
     from diffusers import AutoencoderKLWan
 
-    from facecam_kit.mini.vae import reconstruction_psnr, spatial_compression, train_vae
+    from facecam_kit.mini.vae import reconstruction_psnr, train_vae
 
     r = recipe
     train_root, test_root = studio_paths(work)
-    # what the VAE depends on: its own numbers and the studio and rules its clips come from
-    studio = (
-        "size",
-        "num_frames",
-        "capture_frames",
-        "cameras",
-        "train_heads",
-        "studio_seed",
-        "rig",
-        "rules",
-        "supersample",
-    )
-    settings = {k: v for k, v in asdict(r).items() if k.startswith("vae") or k in studio}
+    settings = vae_settings(r)
     record_path = work / "vae" / "record.json"
     record = json.loads(record_path.read_text()) if record_path.is_file() else None
-    if record is None or record.get("settings", settings) != json.loads(json.dumps(settings)):
-        t0 = time.perf_counter()
+    if record is None or record.get("settings", settings) != settings:
+        t0, commit = time.perf_counter(), git_commit()  # the code that trains it (an edit meanwhile is not)
         clips = vae_clips(train_root, progress, r)
         vae, losses = train_vae(
             clips,
@@ -426,7 +456,7 @@ def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V
         )
         record = {
             "settings": settings,
-            "commit": git_commit(),  # a resumed run's stages may come from different commits
+            "commit": commit,  # a resumed run's stages may come from different commits
             "steps": r.vae_steps,
             "clips": len(clips),
             "seconds": round(time.perf_counter() - t0, 1),
@@ -443,7 +473,7 @@ def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V
         tmp.rename(work / "vae")
     if r.gate is not None and record.get("gate", {}).get("gate") != r.gate:  # measured for this gate
         vae = AutoencoderKLWan.from_pretrained(work / "vae")
-        record["gate"] = vae_gate(vae, *gate_clips(r, spatial_compression(vae)), r.gate)
+        record["gate"] = vae_gate(vae, *gate_clips(r), r.gate)
         record_path.write_text(json.dumps(record) + "\n")
     if r.gate is not None and not record["gate"]["passed"]:
         raise GateFailed(
@@ -653,13 +683,9 @@ def _evaluate_heads(work: Path, recipe: MiniRecipe, heads: list, checkpoints: di
             continue
         if scenes is None:
             vae = AutoencoderKLWan.from_pretrained(work / "vae")
-            where = dict(size=r.size, num_frames=r.num_frames, seed=r.test_seed, progress=progress)
-            # the sweep draws anchor conditions whatever the recipe
-            where |= {k: v for k, v in r.scene_options().items() if k != "condition"}
-            paths_of = (_given(r.sweep, ex.SWEEP), _given(r.rotations, ex.ROTATIONS), _given(r.scales, ex.SCALES))
-            sweep, dropped = ex.make_sweep(heads, *paths_of, **where)
+            sweep, dropped = r.sweep_scenes(heads, progress=progress)
             presets = _given(r.presets, ex.PRESETS_TABLE2)
-            table2, lost = ex.make_sweep(heads, presets, (), (1.0,), **where, setting="table2")
+            table2, lost = r.sweep_scenes(heads, presets, (), (1.0,), "table2", progress)
             scenes, dropped = sweep + table2, dropped + lost
         pipes = {
             arm: pipeline_from(Path(checkpoints[r.run_name(arm, seed)]) / "transformer", work / "vae", s["camera"])
@@ -719,6 +745,32 @@ def export(
     return save_mini(out, vae, transformers, provenance, results)
 
 
+def load_results(models: Path) -> tuple[dict, dict, MiniRecipe]:
+    """The provenance, the scale experiment's results and the recipe of a train-mini export
+    (``models``: its ``--out``), or ValueError naming what is missing or changed: an export without
+    results.json (a recipe without the experiment), or a recipe whose numbers in the code differ
+    from those the models were made with (the notebook would draw its scenes otherwise)."""
+    models = Path(models)
+    missing = [n for n in ("provenance.json", "results.json") if not (models / n).is_file()]
+    if missing:
+        raise ValueError(
+            f"{models} has no {' or '.join(missing)}: the scale experiment's results come with the models "
+            f"of `python -m facecam_kit train-mini --recipe {SCALE.name} --out {models}`"
+        )
+    provenance = json.loads((models / "provenance.json").read_text())
+    name = provenance.get("recipe", {}).get("name")
+    if name not in RECIPES:
+        raise ValueError(f"{models}/provenance.json names recipe {name!r}, not one of {', '.join(RECIPES)}")
+    r = RECIPES[name]
+    changed = sorted(k for k, v in json.loads(json.dumps(asdict(r))).items() if provenance["recipe"].get(k) != v)
+    if changed:
+        raise ValueError(
+            f"the models in {models} were made with recipe {name!r} before its {', '.join(changed)} changed; "
+            "retrain them (train-mini) or check out the commit their provenance names"
+        )
+    return provenance, json.loads((models / "results.json").read_text()), r
+
+
 def _studio_seconds(root: Path) -> float:
     """How long a studio took to make (recorded when it was made; 0 for one made before that record)."""
     path = root / "seconds.json"
@@ -731,6 +783,10 @@ class TrainMiniOptions:
 
     work: Path = field(default=Path("outputs/mini"), metadata={"help": "working folder (finished stages are reused)"})
     out: Path = field(default=OUT_DIR, metadata={"help": "where the models and their provenance go"})
+    vae: Path | None = field(
+        default=None,
+        metadata={"help": "start from this trained VAE stage (the vae folder of an earlier --work, same recipe)"},
+    )
     recipe: str = field(
         default=SCALE.name,
         metadata={
@@ -751,6 +807,8 @@ def check_train_mini(opts: TrainMiniOptions) -> None:
 
     check_own_folder(opts.out, "provenance.json", "--out", "FaceCam-mini export")
     check_own_folder(opts.work, WORK_MARKER, "--work", "FaceCam-mini working folder")
+    if opts.vae is not None:
+        check_vae_stage(opts.vae, RECIPES[opts.recipe])
     out, work = Path(opts.out).resolve(), Path(opts.work).resolve()
     if out == work or out in work.parents or work in out.parents:
         raise ValueError(f"--out {opts.out} and --work {opts.work} must be separate folders (--out is replaced)")
@@ -760,14 +818,20 @@ def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
     """The ``train-mini`` job: :func:`check_train_mini`, then :func:`train_mini`; returns the files it wrote."""
     check_train_mini(opts)
     command = f"python -m facecam_kit train-mini --work {opts.work} --out {opts.out} --recipe {opts.recipe}"
-    out = train_mini(opts.work, opts.out, command=command, recipe=RECIPES[opts.recipe])
+    command += "" if opts.vae is None else f" --vae {opts.vae}"
+    out = train_mini(opts.work, opts.out, command=command, recipe=RECIPES[opts.recipe], vae=opts.vae)
     return sorted(p for p in out.rglob("*") if p.is_file())
 
 
-def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "", recipe=SCALE) -> Path:
+def train_mini(
+    work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "", recipe=SCALE, vae=None
+) -> Path:
     """All stages: studio, VAE (and its gate), every (arm, seed) DiT, export. Returns ``out``. The
     provenance names the commit checked out when this call began (the code that ran; an edit made
-    while it runs is not in the models)."""
+    while it runs is not in the models); each stage's record names its own. ``vae``: a trained VAE
+    stage to start from (:func:`check_vae_stage`), copied into ``work`` when it has none."""
+    if vae is not None:
+        check_vae_stage(vae, recipe)
     commit = git_commit()
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
@@ -775,6 +839,10 @@ def train_mini(work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, co
     if marker.is_file() and json.loads(marker.read_text()).get("recipe", recipe.name) != recipe.name:
         raise ValueError(f"--work {work} holds another recipe's stages; choose another --work for {recipe.name!r}")
     marker.write_text(json.dumps({"job": "train-mini", "recipe": recipe.name}) + "\n")
+    if vae is not None and not (work / "vae" / "record.json").is_file():
+        shutil.copytree(vae, work / "vae.partial", dirs_exist_ok=True)
+        shutil.rmtree(work / "vae", ignore_errors=True)
+        (work / "vae.partial").rename(work / "vae")
     studios = make_mini_studios(work, progress, held_out=recipe.gate is None, recipe=recipe)
     seconds = {"studios": sum(_studio_seconds(root) for root in studios)}
     vae_record = train_mini_vae(work, progress, recipe)
