@@ -595,8 +595,9 @@ def _start_dit(arm: str, seed: int, cfg, threads: int | None, progress: bool) ->
             print(f"training the {run.name} DiT on {threads} thread(s); its progress in {log.name}", flush=True)
     proc = subprocess.Popen([sys.executable, "-m", "facecam_kit.train", str(config)], env=env, stdout=log, stderr=log)
     used = int(env.get("OMP_NUM_THREADS", os.cpu_count() or 1))
-    started = dict(arm=arm, seed=seed, run=run, log=log, threads=used, commit=git_commit(), proc=proc)
-    return started | {"t0": time.perf_counter()}
+    return dict(
+        arm=arm, seed=seed, run=run, log=log, threads=used, commit=git_commit(), proc=proc, t0=time.perf_counter()
+    )
 
 
 def _finish_dit(r: dict, work: Path) -> None:
