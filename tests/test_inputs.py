@@ -449,8 +449,9 @@ def test_a_run_in_another_pid_namespace_keeps_its_partial_folder(tmp_path):
         time.sleep(0.2)
     assert main(render(CLIP, out)) == 0  # this run, same name, same folder
     assert other.wait(timeout=300) == 0, other.stderr.read()
+    # whichever run committed last owns the set (the other's 41 frames need not finish later): whole
     run = json.loads((out / "sample_clip_run.json").read_text())
-    assert run["options"]["condition"] == "proxy" and len(run["files"]) == 4
+    assert run["options"]["condition"] in {"proxy", "analytic"} and len(run["files"]) == 4
     assert all((out / f).is_file() for f in run["files"])
 
 
