@@ -167,6 +167,7 @@ studio of `facecam_kit/data/studio.py`, textured from the bundled public-domain 
 |---|---:|---:|
 {rows}
 
-The first DiT's time includes encoding the latent cache that all share; the studio took
-{sec["studios"] / 60:.1f} min. Every loss curve (per logged step) is in `provenance.json`.
+The first DiT's time includes encoding the latent cache that all share; all of them took
+{sec["dits"] / 60:.1f} min of wall time, two at a time, and the studio {sec["studios"] / 60:.1f} min.
+Every loss curve (per logged step) is in `provenance.json`.
 """

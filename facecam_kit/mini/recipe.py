@@ -210,10 +210,10 @@ SCALE = MiniRecipe(
     vae_lr=2e-3,
     gate={"psnr_db": 26.0, "detect_share": 0.9, "ceiling": 0.9, "heads": 4},
     dit=dict(DIT, patch_size=(1, 4, 4)),
-    # the steps the 2-hour budget leaves: the studios take 2 min, the VAE 35, the latent cache 8.5,
-    # the evaluation about 15; the DiTs train two at a time at 0.43 s a step each (1 thread), so
-    # 8 runs of 2,000 steps take about 58 min
-    dit_steps=2000,
+    # the steps the 2-hour budget leaves: the studios take 2 min, the VAE 35, the latent cache 10 on
+    # one thread (about 5 on two), the evaluation about 17; the DiTs train two at a time at 0.47 s a
+    # step each (measured, one thread each), so 8 runs of 1,800 steps take about 57 min
+    dit_steps=1800,
     arms={
         "landmarks": {"camera": "landmarks"},
         "extrinsics": {"camera": "extrinsics", "camera_intrinsics": True},
@@ -549,7 +549,8 @@ def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_
     """Stage 3: train every (arm, seed) DiT, each in its own process (``python -m facecam_kit.train``),
     ``jobs`` at a time on an equal share of the CPU threads (two one-thread processes train 1.6x
     faster than one of two threads on 2 cores: the small DiT's ops do not fill two cores); the
-    second waits until the first has built the shared latent cache. A finished run is reused.
+    first builds the shared latent cache on every thread (``loop_threads``: then it trains on its
+    share) while the others wait. A finished run is reused.
     Returns {run name: {"arm", "seed", "seconds" (wall time, shared when runs overlap), "threads",
     "history", "checkpoint"}}."""
     runs = [
@@ -559,13 +560,15 @@ def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_
     ]
     pending = [run for run in runs if not (Path(run[2].output_dir) / "record.json").is_file()]
     share = max(1, (os.cpu_count() or 1) // max(1, jobs))
-    threads = None if jobs <= 1 else min(share, int(os.environ.get("OMP_NUM_THREADS", share)))
+    threads = None if jobs <= 1 else min(share, _omp_threads(share))
     running = []
     try:
         while pending or running:
             cache_ready = (work / "cache" / "index.json").is_file()
             if pending and len(running) < (max(1, jobs) if cache_ready else 1):
-                running.append(_start_dit(*pending.pop(0), threads, progress))
+                caching = None if cache_ready or threads is None else min(share * jobs, _omp_threads(share * jobs))
+                caching = None if caching == threads else caching
+                running.append(_start_dit(*pending.pop(0), threads, progress, caching))
                 continue
             done = [r for r in running if r["proc"].poll() is not None]
             if not done:
@@ -584,20 +587,29 @@ def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_
     return records
 
 
-def _start_dit(arm: str, seed: int, cfg, threads: int | None, progress: bool) -> dict:
+def _omp_threads(default: int) -> int:
+    """The caller's OMP_NUM_THREADS (a cap on any process's threads), or ``default``."""
+    return int(os.environ.get("OMP_NUM_THREADS", default))
+
+
+def _start_dit(arm: str, seed: int, cfg, threads: int | None, progress: bool, caching: int | None = None) -> dict:
     """Start one DiT's training process: on ``threads`` threads with its output in a log (None: as
-    the caller's, on the terminal)."""
+    the caller's, on the terminal); with ``caching``, on that many until the latent cache is built."""
+    if caching is not None:
+        cfg = replace(cfg, loop_threads=threads)
     run = Path(cfg.output_dir)
     config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
     env, log = os.environ, None
     if threads is not None:  # overlapping runs: two progress bars on one terminal garble
-        env, log = {**os.environ, "OMP_NUM_THREADS": str(threads)}, open(run.with_suffix(".log"), "w")
+        env = {**os.environ, "OMP_NUM_THREADS": str(caching or threads)}
+        log = open(run.with_suffix(".log"), "w")
         if progress:
-            print(f"training the {run.name} DiT on {threads} thread(s); its progress in {log.name}", flush=True)
+            first = "" if caching is None else f" (the latent cache first, on {caching})"
+            print(f"training the {run.name} DiT on {threads} thread(s){first}; its progress in {log.name}", flush=True)
     proc = subprocess.Popen([sys.executable, "-m", "facecam_kit.train", str(config)], env=env, stdout=log, stderr=log)
-    used = int(env.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+    used = cfg.loop_threads or int(env.get("OMP_NUM_THREADS", os.cpu_count() or 1))
     return dict(
         arm=arm, seed=seed, run=run, log=log, threads=used, commit=git_commit(), proc=proc, t0=time.perf_counter()
     )
@@ -645,7 +657,7 @@ def evaluate_mini(work: Path, dit_records: dict, progress: bool = True, recipe: 
         done = [_evaluate_heads(*a, progress=progress) for a in args]
     else:
         share = max(1, (os.cpu_count() or 1) // jobs)
-        threads = min(share, int(os.environ.get("OMP_NUM_THREADS", share)))
+        threads = min(share, _omp_threads(share))
         if progress:
             print(f"evaluating heads {parts} in {jobs} processes of {threads} thread(s) each", flush=True)
         spawn = multiprocessing.get_context("spawn")  # a fork would copy torch's thread pool
@@ -850,8 +862,11 @@ def train_mini(
     studios = make_mini_studios(work, progress, held_out=recipe.gate is None, recipe=recipe)
     seconds = {"studios": sum(_studio_seconds(root) for root in studios)}
     vae_record = train_mini_vae(work, progress, recipe)
+    t0 = time.perf_counter()
     dit_records = train_mini_dits(work, progress, recipe)
-    seconds.update({"vae": vae_record["seconds"], **{k: r["seconds"] for k, r in dit_records.items()}})
+    # "dits": this call's wall time for all of them (each run's own overlaps the others')
+    seconds |= {"vae": vae_record["seconds"], "dits": round(time.perf_counter() - t0, 1)}
+    seconds |= {k: r["seconds"] for k, r in dit_records.items()}
     if recipe.gate is not None:  # the scale experiment's recipes: its results travel with the models
         t0 = time.perf_counter()
         results = evaluate_mini(work, dit_records, progress, recipe)

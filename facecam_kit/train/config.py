@@ -88,6 +88,9 @@ class TrainConfig:
     #: false: no cache, each sample encoded when drawn (the same numbers; for a few steps)
     latent_cache: bool = True
     cache_shard_size: int = 64
+    #: torch threads once the data is ready (None: as the process started): train-mini builds the
+    #: shared latent cache on every core, then trains that run on its share beside the others
+    loop_threads: int | None = None
     prompt: str = "A portrait of a person"
 
     # -- optimisation --------------------------------------------------------------------------
@@ -211,6 +214,7 @@ BOUNDS = {
     "data_seed": (0, 2**63 - 1),
     "seed": (0, 2**63 - 1),
     "cache_shard_size": (1, 100_000),
+    "loop_threads": (1, 4096),
     "batch_size": (1, 4096),
     "grad_accum": (1, 4096),
     "max_steps": (1, 10**8),

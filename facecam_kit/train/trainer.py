@@ -353,6 +353,8 @@ class Trainer:
 
         c = self.cfg
         self.cache = self.prepare_data()
+        if c.loop_threads is not None:
+            torch.set_num_threads(c.loop_threads)
         self.text, self.empty = self.cache.text()
         params = [p for m in self.trained.values() for p in m.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=c.lr, betas=tuple(c.betas), weight_decay=c.weight_decay)
