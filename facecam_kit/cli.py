@@ -33,7 +33,7 @@ JOBS = {
     "demo": (DemoOptions, run_demo, "the main job on the bundled sample clip"),
     "render": (RenderOptions, run_render, "re-render a portrait video along a camera trajectory"),
     "evaluate": (EvaluateOptions, run_evaluate, "score generated videos: PSNR/SSIM, identity, camera accuracy"),
-    "train-mini": (TrainMiniOptions, run_train_mini, "train FaceCam-mini (VAE + three DiTs) into data_samples/"),
+    "train-mini": (TrainMiniOptions, run_train_mini, "train FaceCam-mini (VAE + a DiT per camera) into data_samples/"),
     "gpu-check": (GpuCheckOptions, run_gpu_check, "measure every GPU claim of the kit on one CUDA GPU, in minutes"),
 }
 _TRAIN_HELP = "train FaceCam (or ReCamMaster) with flow matching on accelerate (examples: configs/train/)"

@@ -562,6 +562,7 @@ def measure_mini(dry: bool, work: Path) -> dict:
         "landmarks",
         max_steps=10**6,
         progress=False,
+        recipe=SHIPPED,  # the data rules its VAE was trained with (stitching on its latent frames)
         dit=dict(r["dit"], patch_size=list(r["dit"]["patch_size"])),
         vae=str(MINI_DIR / "landmarks" / "vae"),  # the shipped mini VAE: convolutional, any size
         data_root=str(studio),
@@ -579,7 +580,8 @@ def measure_mini(dry: bool, work: Path) -> dict:
     pipe = FaceCamPipeline.from_pretrained(checkpoint).to(_device(dry))
     pipe.set_progress_bar_config(disable=True)
     h = held_out_head(1, size, frames)
-    scene = make_scene(h, trajectory_cameras("orbit_left", h.azimuth, frames), 1.0, "orbit_left", "a")
+    path = trajectory_cameras("orbit_left", h.azimuth, frames)
+    scene = make_scene(h, path, 1.0, "orbit_left", "a", **SHIPPED.scene_options())
     steps = 2 if dry else GENERATE_STEPS
     times = []
     for _ in range(2):  # the first one warms up

@@ -13,15 +13,18 @@ from accelerate.state import AcceleratorState
 from facecam_kit.mini import experiment as ex
 from facecam_kit.mini.models import MINI_DIR, load_mini_pipeline, missing_files
 from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler, tiny_dit_config
-from facecam_kit.spec import CAMERA_KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def scenes():
-    """One held-out head along an orbit, at the training scale and at twice it."""
-    return ex.make_scenes(1, ["orbit_left", "tilt_up"], {"a": (1.0,), "b": (2.0,)}, progress=False)
+    """One held-out head along the sweep's orbit and a tilt, at the training scale and at twice it."""
+    from facecam_kit.mini.recipe import SHIPPED
+
+    made, dropped = SHIPPED.sweep_scenes([0], ("orbit_left",), ("tilt_up",), (1.0, 2.0))
+    assert not dropped
+    return made
 
 
 def by_name(scenes, name):
@@ -40,8 +43,9 @@ def test_scale_changes_the_target_and_the_landmarks_but_not_the_metric_condition
     t1, t2 = by_name(scenes, "head0_tilt_up_x1"), by_name(scenes, "head0_tilt_up_x2")
     np.testing.assert_array_equal(t1.target, t2.target)
     # the conditions hold what they claim: the last pose's translation is the metric motion
-    assert np.linalg.norm(a.extrinsics[-1].reshape(3, 4)[:, 3]) > 1.0
-    assert a.plucker.shape == (6, 3, 12, 12) and a.extrinsics.shape == (3, 12)
+    assert np.linalg.norm(a.extrinsics[-1].reshape(3, 4)[:, 3]) > 0.4  # 10 degrees at ~2.7 units: a 0.47 chord
+    # one condition per latent frame (the shipped VAE keeps all 5) at its latent size (96 / 4)
+    assert a.plucker.shape == (6, 5, 24, 24) and a.extrinsics.shape == (5, 12)
 
 
 def test_identity_is_scored_on_the_scenes_of_the_chosen_scales_only(scenes):
@@ -166,29 +170,38 @@ def test_head_box_finds_the_non_white_pixels():
 
 
 # -- the shipped models ---------------------------------------------------------------------------
-def test_shipped_models_are_complete_small_and_load():
+def test_shipped_models_are_complete_small_clean_and_load():
+    from facecam_kit.mini.recipe import SHIPPED, load_results
+
     assert missing_files() == [], "run `python -m facecam_kit train-mini`"
     size = sum(p.stat().st_size for p in MINI_DIR.rglob("*") if p.is_file())
     assert size < 30e6, f"data_samples/facecam_mini is {size / 1e6:.1f} MB"
-    provenance = json.loads((MINI_DIR / "provenance.json").read_text())
-    assert set(provenance["dits"]) == set(CAMERA_KINDS)
-    for kind in CAMERA_KINDS:
-        pipe = load_mini_pipeline(kind)
-        assert pipe.config.camera_kind == kind and not pipe.config.random_weights
-        history = provenance["dits"][kind]["history"]
-        assert history[-1]["step"] == provenance["settings"]["dit_steps"]
-        assert history[-1]["loss"] < 0.7 * history[0]["loss"]  # it learnt
+    provenance, _, recipe = load_results(MINI_DIR)  # refused if the recipe changed since they were made
+    assert recipe is SHIPPED
+    assert set(provenance["dits"]) == {SHIPPED.run_name(a, s) for a in SHIPPED.arms for s in SHIPPED.seeds}
+    # made from committed trees: every stage names a commit with nothing changed in facecam_kit/
+    commits = [provenance["commit"], provenance["vae"]["commit"]] + [d["commit"] for d in provenance["dits"].values()]
+    assert all(len(c) == 40 and "+" not in c for c in commits), commits
+    for arm, settings in SHIPPED.arms.items():
+        pipe = load_mini_pipeline(arm)
+        assert pipe.config.camera_kind == settings["camera"] and not pipe.config.random_weights
+        for seed in SHIPPED.seeds:
+            history = provenance["dits"][SHIPPED.run_name(arm, seed)]["history"]
+            assert history[-1]["step"] == SHIPPED.dit_steps
+            assert history[-1]["loss"] < 0.7 * history[0]["loss"]  # it learnt
     # the landmark model is a pipeline folder: render --weights and from_pretrained load it
     pipe = FaceCamPipeline.from_pretrained(MINI_DIR / "landmarks")
     assert pipe.transformer_2 is None and pipe.config.camera_kind == "landmarks"
 
 
-def test_shipped_models_generate_each_scene(scenes):
-    scene = by_name(scenes, "head0_orbit_left_x1")
-    for kind in CAMERA_KINDS:
-        video = ex.generate(load_mini_pipeline(kind), scene, steps=4)
+def test_shipped_models_generate_each_scene():
+    from facecam_kit.mini.recipe import SHIPPED
+
+    (scene,), _ = SHIPPED.sweep_scenes([0], ("orbit_left",), (), (1.0,))
+    for arm in SHIPPED.arms:
+        video = ex.generate(load_mini_pipeline(arm), scene, steps=4)
         assert video.shape == scene.target.shape and video.dtype == np.uint8
-        again = ex.generate(load_mini_pipeline(kind), scene, steps=4)
+        again = ex.generate(load_mini_pipeline(arm), scene, steps=4)
         assert np.abs(video.astype(int) - again).max() <= 1  # seeded
 
 
@@ -198,15 +211,21 @@ def test_retraining_from_the_same_seed_follows_the_recorded_loss_curve(tmp_path)
     from facecam_kit.mini import recipe
     from facecam_kit.train.trainer import Trainer
 
+    shipped = recipe.SHIPPED
     provenance = json.loads((MINI_DIR / "provenance.json").read_text())
-    recorded = provenance["dits"]["landmarks"]["history"][0]
+    recorded = provenance["dits"][shipped.run_name("landmarks", 0)]["history"][0]
     assert recorded["step"] == 10
-    recipe.make_mini_studios(tmp_path, progress=False, held_out=False)
+    recipe.make_mini_studios(tmp_path, progress=False, held_out=False, recipe=shipped)
     AcceleratorState._reset_state(reset_partial_state=True)
     cfg = recipe.dit_config(
-        tmp_path, "landmarks", progress=False, vae=str(MINI_DIR / "landmarks" / "vae"), latent_cache=False
+        tmp_path,
+        "landmarks",
+        progress=False,
+        recipe=shipped,
+        vae=str(MINI_DIR / "landmarks" / "vae"),
+        latent_cache=False,
     )
-    assert cfg.max_steps == provenance["settings"]["dit_steps"]  # the recorded run's learning-rate schedule
+    assert cfg.max_steps == provenance["recipe"]["dit_steps"]  # the recorded run's learning-rate schedule
     trainer = Trainer(cfg)
     trainer.train(until=10)  # stops as an interrupted run would
     AcceleratorState._reset_state(reset_partial_state=True)

@@ -70,8 +70,9 @@ CLAIMS = {
         "render_backend": lambda v: v in ("cpu", "gsplat"),  # the backend used, never "auto"
     },
     "06_model_and_inference": {
-        "generated_frames": lambda v: v == 9,  # FAST: the requested 9 frames (81 with real weights)
-        "tokens_per_forward": lambda v: v == 2 * 3 * 6 * 6,  # twice FaceCam-mini's target tokens: 2 x 3 x (96/16)^2
+        "generated_frames": lambda v: v == 5,  # FaceCam-mini's 5 frames (81 with real weights)
+        # twice FaceCam-mini's target tokens: 5 latent frames (time / 1) of (96 / 4 / 4)^2 patches
+        "tokens_per_forward": lambda v: v == 2 * 5 * 6 * 6,
         "random_weights": lambda v: v is False,  # FaceCam-mini, trained
     },
     "07_camera_representations": {
@@ -98,14 +99,36 @@ CLAIMS = {
         "loss_drop": lambda v: v > 0,  # the seeded run lowers the loss on fixed draws
         "full_8gpu_gb": lambda v: 60 < v < 80,  # 66.2 GB: one 14B expert fits an 80 GB GPU from 8 GPUs on
     },
-    "09_facecam_mini": {  # FAST: the shipped models on one held-out head (head 0: the closest margins)
-        "scenes": lambda v: v >= 10,
-        "fast_train_steps": lambda v: v == 9,  # three steps of each of the three kinds
-        "vae_psnr_held_out_db": lambda v: v > 18,
-        "gap_psnr_a_vs_extrinsics": lambda v: v > 0.2,  # landmarks ahead of extrinsics (0.5 dB on head 0)
-        "gap_psnr_b_vs_extrinsics": lambda v: v > 0.2,  # and under changed scale (0.6 dB)
-        "landmarks_a_psnr": lambda v: v > 12.5,  # 13.2 dB on head 0; a blank frame scores ~9
-        "landmarks_a_centre_px": lambda v: v < 8,  # 5.1 px on head 0
+    "09_facecam_mini": {  # the shipped scale recipe's stored results; FAST regenerates one move of head 0
+        "same_pixels_across_scales": lambda v: v is True,  # a training triplet at scales 0.5 and 2
+        "translation_ratio": lambda v: abs(v - 4) < 1e-4,  # ... whose metric translations differ 4x
+        "gate_psnr_targets_db": lambda v: v >= 26,  # the gate, on held-out heads
+        "gate_psnr_conditions_db": lambda v: v >= 26,
+        "gate_detect_round_trip": lambda v: v >= 0.9,  # 90% of the truth's rate, which is 100%
+        "gate_detect_truth": lambda v: v >= 0.9,  # the detector's ceiling at 96 px
+        "regenerated_videos": lambda v: v >= 24,  # every row and control at 3 scales
+        "regen_psnr_diff_db": lambda v: v < 0.05,  # the stored scores are what the models do
+        "regen_centre_diff_px": lambda v: v < 0.5,
+        "rotation_spread_db": lambda v: v < 1e-3,  # a pure rotation's videos do not change with scale
+        "sweep_scenes_per_scale": lambda v: v == 60,  # 12 heads x 5 moves: none lost the face at any scale
+        # the gaps whose paired interval excludes 0 (row minus FaceCam; the others are not findings)
+        **{
+            f"gap_psnr_{row}_x{s}": lambda v: v[2] < 0  # behind FaceCam on PSNR at every scale
+            for row in ("extrinsics", "plucker", "extrinsics_told")
+            for s in ("0.5", "1", "2")
+        },
+        **{
+            f"gap_centre_px_{row}_x0.5": lambda v: v[1] > 0  # the head placed further off at scale 0.5
+            for row in ("extrinsics", "plucker", "extrinsics_told")
+        },
+        # the expectations, as the run's intervals decide them (section 10)
+        "expect_facecam_psnr": lambda v: v == "missed",
+        "expect_facecam_faces": lambda v: v == "missed",
+        "expect_facecam_rot_err": lambda v: v == "unresolved",  # no face detected, no PnP
+        "expect_facecam_growth": lambda v: v == "unresolved",
+        "expect_extrinsics_growth": lambda v: v == "missed",
+        "expect_plucker_growth": lambda v: v == "missed",
+        "expect_told_close": lambda v: v == "held",
     },
 }
 
@@ -116,7 +139,7 @@ RECORDED = {
     "04_augmentation_strategies": ["loader_samples_per_s"],
     "05_proxy_head": ["official_s_per_video", "analytic_ms_per_video", "cpu_render_ms_per_frame"],
     "06_model_and_inference": ["seconds_per_step", "peak_memory_gb"],
-    "09_facecam_mini": ["seconds_per_video"],
+    "09_facecam_mini": ["train_minutes"],  # the shipped run's stage times, reported in the README
 }
 
 

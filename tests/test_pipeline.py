@@ -190,6 +190,11 @@ def test_generation_is_seeded_and_shaped(pipe, inputs):
         pipe(video[:8], cond[:8], num_inference_steps=1, **emb)
     with pytest.raises(ValueError, match="prompt_embeds"):
         pipe(video, cond, num_inference_steps=1)
+    # 65 frames make 17 latent frames, 34 side by side: past the RoPE table's 32, refused before any work
+    long = np.concatenate([video] * 8)[:65]
+    with pytest.raises(ValueError, match="rope_max_seq_len 32.*at most 61 frames and 512 px"):
+        pipe(long, np.concatenate([cond] * 8)[:65], num_inference_steps=1, **emb)
+    pipe(long[:61], cond[:1].repeat(61, 0), num_inference_steps=1, output_type="latent", **emb)  # the longest runs
 
 
 def test_save_and_load(pipe, inputs, tmp_path):

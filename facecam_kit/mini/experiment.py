@@ -1,13 +1,13 @@
 """The mini experiment: which camera condition lets a model control the camera when scale is unknown.
 
-Test scenes (:func:`make_scenes`): held-out heads (never seen in training) filmed by a still source
+Test scenes (:func:`make_sweep`): held-out heads (never seen in training) filmed by a still source
 camera while they nod and turn, and their ground-truth target videos along trajectories that
 training never shows (continuous orbits and ReCamMaster presets, where training sees only
 stitched cuts between studio cameras and zoom/pan). Each trajectory is a **metric** camera motion,
 played in scenes of several scales: at scale ``s`` the head and its distance are ``s`` times
 those of the studio (the source video is the same pixel for pixel), and the camera moves by the
-same metres, so it moves ``1 / s`` as far relative to the head. Scale 1 is setting (a), the
-training scale; 0.5 and 2 are setting (b), outside the training range. The extrinsic and Plücker
+same metres, so it moves ``1 / s`` as far relative to the head; the sweep plays each at the
+scales :data:`SCALES`, the ends of the training range among them. The extrinsic and Plücker
 conditions of a trajectory are the same at every scale; the landmark condition and the true
 target are not (notebook 01's argument, now learnt).
 
@@ -35,8 +35,6 @@ from facecam_kit.spec import TEMPORAL_COMPRESSION
 
 #: trajectories of the test, each a function of the source camera's azimuth (degrees) and the frame count
 ORBITS = {"orbit_left": (0.0, -30.0, 0.0, 0.0), "orbit_right": (0.0, 30.0, 0.0, 0.0), "orbit_up": (0.0, 0.0, 0.0, 15.0)}
-PRESETS = ("arc_left", "arc_right", "tilt_up", "translate_up")  # pans lose the face at this lens
-SETTINGS = {"a": (1.0,), "b": (0.5, 2.0)}
 #: the scale sweep: scene scales of the test, log-spaced over the training range [0.5, 2]
 SCALES = (0.5, 0.7, 1.0, 1.4, 2.0)
 #: camera moves of the sweep that keep the camera's orientation: dolly (along its axis), truck
@@ -314,27 +312,6 @@ def make_sweep(
     return scenes, dropped
 
 
-def make_scenes(
-    num_heads: int,
-    trajectories=(*ORBITS, *PRESETS),
-    settings=SETTINGS,
-    size: int = 96,
-    num_frames: int = 9,
-    seed: int = 1000,
-    progress: bool = True,
-) -> list[Scene]:
-    """Test scenes of ``num_heads`` held-out heads (:func:`held_out_head`), every trajectory at
-    every scale of ``settings`` where the camera keeps the face (:func:`make_scene`)."""
-    scenes = []
-    for i in tqdm(range(num_heads), desc="test scenes", disable=not progress):
-        h = held_out_head(i, size, num_frames, seed)
-        for tr in trajectories:
-            base = trajectory_cameras(tr, h.azimuth, num_frames)
-            for setting, scales in settings.items():
-                scenes += [sc for s in scales if (sc := make_scene(h, base, s, tr, setting)) is not None]
-    return scenes
-
-
 def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0, camera=None) -> np.ndarray:
     """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8 (no text, so no guidance).
     ``camera``: the condition it is given (default: the scene's for the pipeline's camera kind, metric,
@@ -427,41 +404,10 @@ def score(scene: Scene, generated: np.ndarray, preset=None) -> dict:
     }
 
 
-def run_experiment(pipes: dict, scenes: list[Scene], steps: int = 20, seed: int = 0, progress: bool = True):
-    """Generate and score every scene with every model. pipes: kind -> pipeline.
-
-    Returns (rows, videos): one dict per (model, scene) with the scene's setting, trajectory and
-    scale and the scores of :func:`score`; videos[(kind, scene name)] the generated frames.
-    """
-    rows, videos = [], {}
-    for kind, pipe in pipes.items():
-        for sc in tqdm(scenes, desc=f"FaceCam-mini {kind}", disable=not progress):
-            video = generate(pipe, sc, steps, seed)
-            videos[(kind, sc.name)] = video
-            rows.append(
-                {"model": kind, "scene": sc.name, "setting": sc.setting, "trajectory": sc.trajectory, "scale": sc.scale}
-                | score(sc, video)
-            )
-    return rows, videos
-
-
-METRICS = ("psnr", "ssim", "centre_px", "size_err", "detect_rate", "landmark_px", "rot_err_deg")
-
-
 def _nan_mean(values) -> float:
     """Mean of the finite values; NaN when there is none (e.g. no face detected in any frame)."""
     v = np.asarray(values, dtype=np.float64)
     return float(v[np.isfinite(v)].mean()) if np.isfinite(v).any() else float("nan")
-
-
-def summary(rows: list[dict]) -> dict:
-    """{model: {setting: {metric: mean over scenes (NaN-aware)}}}."""
-    out = {}
-    for r in rows:
-        out.setdefault(r["model"], {}).setdefault(r["setting"], []).append(r)
-    return {
-        m: {s: {k: _nan_mean([r[k] for r in rs]) for k in METRICS} for s, rs in by.items()} for m, by in out.items()
-    }
 
 
 # -- the scale experiment (recipe "scale"): its rows, controls, scores and intervals -----------------
@@ -479,7 +425,19 @@ ROWS = {
 #: trip of the ground truth (the best a model decoding through this VAE can score) and the ground
 #: truth itself (the floor of every detector-based score: RotErr, TransErr, landmark distance)
 CONTROLS = ("copy_source", "vae_round_trip", "ground_truth")
-SCALE_METRICS = (*METRICS, "trans_err", "detect_truth", "identity", "motion_correct")
+SCALE_METRICS = (
+    "psnr",
+    "ssim",
+    "centre_px",
+    "size_err",
+    "detect_rate",
+    "landmark_px",
+    "rot_err_deg",
+    "trans_err",
+    "detect_truth",
+    "identity",
+    "motion_correct",
+)
 
 
 def faces_found(clip: np.ndarray) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Figures of the mini experiment: training curves, the score table as bars, generated vs ground truth.
+"""Figures of the mini experiment: training curves, scale curves, generated vs ground truth.
 
 Taught in notebook 09 (FaceCam-mini).
 """
@@ -8,17 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from facecam_kit.viz import montage
-
-#: how each score reads in a figure: label, and whether higher is better
-METRIC_LABELS = {
-    "psnr": ("PSNR (dB) ↑", True),
-    "ssim": ("SSIM ↑", True),
-    "centre_px": ("head centre error (px) ↓", False),
-    "size_err": ("head size error (relative) ↓", False),
-    "landmark_px": ("landmark distance (px) ↓", False),
-    "rot_err_deg": ("RotErr (deg) ↓", False),
-}
-SETTING_NAMES = {"a": "(a) training scale", "b": "(b) scale 0.5 / 2"}
 
 
 def training_curves(provenance: dict):
@@ -36,32 +25,6 @@ def training_curves(provenance: dict):
     ax_dit.set(title="DiTs (weighted flow-matching loss)", xlabel="step", yscale="log")
     ax_dit.legend()
     fig.tight_layout()
-    return fig
-
-
-def score_bars(summary: dict, metrics=tuple(METRIC_LABELS)):
-    """One panel per metric: a bar per model, grouped by setting (a) and (b); "n/a" where a score
-    could not be measured (no face detected in any generated frame)."""
-    import matplotlib.pyplot as plt
-
-    models = list(summary)
-    settings = [s for s in SETTING_NAMES if all(s in summary[m] for m in models)]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.1 * len(metrics), 3.4))
-    width = 0.8 / len(models)
-    for ax, metric in zip(axes, metrics):
-        for i, m in enumerate(models):
-            x = np.arange(len(settings)) + (i - (len(models) - 1) / 2) * width
-            values = np.array([summary[m][s][metric] for s in settings])
-            bars = ax.bar(x, np.nan_to_num(values), width, label=m, color=f"C{i}")
-            for xi, v in zip(x, values):
-                if not np.isfinite(v):
-                    ax.text(
-                        xi, 0, "n/a", ha="center", va="bottom", fontsize=7, rotation=90, color=bars[0].get_facecolor()
-                    )
-        ax.set_xticks(range(len(settings)), [SETTING_NAMES[s].split(" ")[0] for s in settings])
-        ax.set_title(METRIC_LABELS[metric][0], fontsize=9)
-    fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=len(models), fontsize=8)
-    fig.tight_layout(rect=(0, 0, 1, 0.9))
     return fig
 
 

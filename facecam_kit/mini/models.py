@@ -12,7 +12,7 @@ Layout of ``data_samples/facecam_mini/`` (made by ``python -m facecam_kit train-
     README.md            the same, for people
 
 The DiTs share the VAE in ``landmarks/vae``. Everything is stored in float32, as trained. The
-shipped models' provenance predates recipes: their arms are the three camera kinds.
+shipped models are the scale recipe's (``recipe.SHIPPED``): four arms, the first training seed of each.
 
 Taught in notebook 09 (FaceCam-mini); used by notebook 06's Generate button and ``make demo``.
 """

@@ -31,14 +31,16 @@ WAN22_I2V_A14B = DiTConfig(dim=5120, layers=40, ffn=13824, in_channels=36)  # on
 WAN21_T2V_1_3B = DiTConfig(dim=1536, layers=30, ffn=8960, in_channels=16, projector=True)  # ReCamMaster
 
 
-def latent_shape(num_frames: int, height: int, width: int) -> tuple[int, int, int]:
-    """Latent (frames, height, width) of a video: time / 4 (+1), space / 8."""
-    return (num_frames - 1) // 4 + 1, height // 8, width // 8
+def latent_shape(num_frames: int, height: int, width: int, compression=(4, 8)) -> tuple[int, int, int]:
+    """Latent (frames, height, width) of a video: time / 4 (+1), space / 8 (Wan's VAE), or the
+    (frames per latent frame, pixels per latent) of another (``spec.vae_compression``)."""
+    per_frame, per_pixel = compression
+    return (num_frames - 1) // per_frame + 1, height // per_pixel, width // per_pixel
 
 
-def tokens(num_frames: int, height: int, width: int, patch=(1, 2, 2), concat: bool = True) -> int:
+def tokens(num_frames: int, height: int, width: int, patch=(1, 2, 2), concat: bool = True, compression=(4, 8)) -> int:
     """Transformer tokens for one video; doubled by frame concatenation of the source video."""
-    f, h, w = latent_shape(num_frames, height, width)
+    f, h, w = latent_shape(num_frames, height, width, compression)
     n = (f // patch[0]) * (h // patch[1]) * (w // patch[2])
     return 2 * n if concat else n
 

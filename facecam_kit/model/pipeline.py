@@ -34,6 +34,7 @@ from facecam_kit.spec import (
     GUIDANCE_SCALE,
     NUM_STEPS,
     SHIFT,
+    TEMPORAL_COMPRESSION,
     check_frame_size,
     check_num_frames,
     vae_compression,
@@ -242,6 +243,19 @@ class FaceCamPipeline(DiffusionPipeline):
         f, h, w = src.shape[2:]
         check_num_frames(f, "the video's frame count")
         check_frame_size(h, w)
+        per_latent, s = vae_compression(self.vae.config.temperal_downsample)  # Wan's VAE: 4 frames, 8 px
+        lf = (f - 1) // per_latent + 1
+        # source and target latents side by side in time: each axis must fit the transformer's RoPE table
+        p_t, p_h, p_w = self.transformer.config.patch_size
+        rope = self.transformer.config.rope_max_seq_len
+        if max(2 * lf // p_t, h // s // p_h, w // s // p_w) > rope:
+            longest = ((rope * p_t // 2) - 1) * per_latent + 1
+            longest -= (longest - 1) % TEMPORAL_COMPRESSION  # the frame counts Wan takes: 4k+1
+            raise ValueError(
+                f"a {f}-frame {h}x{w} video is longer than this transformer's position table covers "
+                f"(rope_max_seq_len {rope}, source and target side by side): at most {longest} frames "
+                f"and {rope * p_h * s} px a side"
+            )
         if kind == "landmarks":
             cam = _video_tensor(camera_condition, "camera_condition")
             if src.shape != cam.shape:
@@ -250,8 +264,6 @@ class FaceCamPipeline(DiffusionPipeline):
                 )
         else:
             cam = torch.as_tensor(camera_condition)
-            per_latent, s = vae_compression(self.vae.config.temperal_downsample)  # Wan's VAE: 4 frames, 8 px
-            lf = (f - 1) // per_latent + 1
             if kind == "plucker":  # at latent resolution
                 want = (src.shape[0], PLUCKER_CHANNELS, lf, h // s, w // s)
             else:  # ReCamMaster's 12 values per latent frame, or more for a variant told more
