@@ -205,6 +205,24 @@ def test_shipped_models_generate_each_scene():
         assert np.abs(video.astype(int) - again).max() <= 1  # seeded
 
 
+def test_the_sampler_changes_a_token_only_inside_the_dits_output_space(scenes):
+    """The shipped DiT writes 512 values a token from 128 features: its sampler leaves the starting
+    noise outside that span as it was (notebook 09, section 6)."""
+    from facecam_kit.mini import output_space
+
+    pipe = load_mini_pipeline("landmarks")
+    got = output_space.scene_noise_left(pipe, scenes[0], steps=4)
+    print(got)
+    assert got["values_per_token"] == 512 and got["rank"] == 129  # 128 columns and the bias
+    assert got["changed_outside"] < 1e-5
+    assert 0.2 < got["noise_share"] < 1 and 0.05 < got["truth_outside"] < 1
+    # the tokens are proj_out's: a basis of every value leaves nothing outside
+    start = ex.start_noise(pipe, *scenes[0].source.shape[:2])
+    tokens = output_space.patch_tokens(start, pipe.transformer.config.patch_size)
+    assert tokens.shape == (5 * 6 * 6, 512)
+    assert output_space.outside(tokens, torch.eye(512, dtype=torch.float64)).abs().max() < 1e-12
+
+
 def test_retraining_from_the_same_seed_follows_the_recorded_loss_curve(tmp_path):
     """The first 10 steps of the landmark model, retrained from scratch on a regenerated studio
     (latents encoded on the fly), log the loss the shipped run recorded."""

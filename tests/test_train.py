@@ -475,3 +475,16 @@ def test_memory_model_counts_the_real_parameters():
     n = scale.tokens(81, 704, 480)
     assert scale.memory_per_gpu(scale.WAN22_I2V_A14B, big, n, 8)["total"] == pytest.approx(66.2, abs=0.05)
     assert scale.step_seconds(scale.WAN22_I2V_A14B, n, scale.PEAK_TFLOPS["A100"], 0.4) == pytest.approx(124, abs=0.5)
+
+
+def test_a_dit_that_cannot_reach_every_latent_value_is_warned_about(tmp_path):
+    """A 1x4x4 patch of 16 channels is 256 values a token, written from the tiny DiT's 24 features:
+    warned; 1x1x1 patches (16 values) are not."""
+    import warnings
+
+    kw = dict(expert="both", camera="plucker", model="tiny")
+    with pytest.warns(UserWarning, match="256 latent values .* from 24 features"):
+        load_base(config(tmp_path, tmp_path / "a", dit={"patch_size": [1, 4, 4]}, **kw))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_base(config(tmp_path, tmp_path / "b", dit={"patch_size": [1, 1, 1]}, **kw))

@@ -321,28 +321,42 @@ def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0, camera=None) ->
     return generate_batch(pipe, scene.source[None], [camera], steps, seed)[0]
 
 
+def start_noise(pipe, frames: int, size: int, seed: int = 0) -> torch.Tensor:
+    """The latents a FaceCam-mini generation of ``frames`` frames of ``size`` px starts from:
+    (1, z_dim, f, size / s, size / s) float32, drawn from ``seed``."""
+    from facecam_kit.mini.vae import spatial_compression, temporal_compression
+
+    s = spatial_compression(pipe.vae)
+    shape = (1, pipe.vae.config.z_dim, (frames - 1) // temporal_compression(pipe.vae) + 1, size // s, size // s)
+    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+
+
 def generate_batch(
-    pipe, sources: np.ndarray, cameras: list, steps: int = 20, seed: int = 0, callback_on_step_end=None
-) -> np.ndarray:
+    pipe,
+    sources: np.ndarray,
+    cameras: list,
+    steps: int = 20,
+    seed: int = 0,
+    callback_on_step_end=None,
+    output_type: str = "np",
+) -> np.ndarray | torch.Tensor:
     """Videos of B scenes in one pipeline call (a CPU runs a small DiT much faster on a batch).
 
     sources: (B, F, S, S, 3) uint8; cameras: B conditions, each a condition video (F, S, S, 3) uint8
     or a (1, …) tensor; ``callback_on_step_end``: the pipeline's (e.g. a progress display). Returns
-    (B, F, S, S, 3) uint8. Every item starts from a lone call's noise of ``seed``, so that a scene's
+    (B, F, S, S, 3) uint8, or with ``output_type="latent"`` the generated latents (B, z_dim, f, h, w).
+    Every item starts from a lone call's noise of ``seed`` (:func:`start_noise`), so that a scene's
     video does not depend on the batch it was generated in (the experiment's rows can be regenerated
     one by one)."""
     from facecam_kit.mini.models import text_embeddings
-    from facecam_kit.mini.vae import spatial_compression, temporal_compression
 
     as_video = lambda clips: torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
     if isinstance(cameras[0], np.ndarray):
         camera = as_video(np.stack(cameras))
     else:
         camera = torch.cat([torch.as_tensor(c) for c in cameras])
-    b, f, h, w = sources.shape[:4]
-    s = spatial_compression(pipe.vae)
-    shape = (1, pipe.vae.config.z_dim, (f - 1) // temporal_compression(pipe.vae) + 1, h // s, w // s)
-    noise = torch.randn(shape, generator=torch.Generator().manual_seed(seed)).expand(b, -1, -1, -1, -1)
+    b, f, h = sources.shape[:3]
+    noise = start_noise(pipe, f, h, seed).expand(b, -1, -1, -1, -1)
     out = pipe(
         as_video(sources),
         camera,
@@ -351,8 +365,9 @@ def generate_batch(
         guidance_scale=1.0,
         latents=noise.contiguous(),
         callback_on_step_end=callback_on_step_end,
+        output_type="latent" if output_type == "latent" else "np",
     ).frames
-    return (out * 255 + 0.5).astype(np.uint8)
+    return out if output_type == "latent" else (out * 255 + 0.5).astype(np.uint8)
 
 
 def head_box(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

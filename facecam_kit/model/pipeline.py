@@ -344,6 +344,13 @@ def tiny_dit_config(in_channels: int = 36, text_dim: int = 32) -> dict:
     )
 
 
+def values_per_token(config) -> int:
+    """Latent values one token of a Wan transformer predicts (``config``: its ``patch_size`` and
+    ``out_channels``). Its last layer writes them from ``inner_dim`` features, so when they are
+    more than ``inner_dim + 1`` the sampler cannot reach them all (:mod:`facecam_kit.mini.output_space`)."""
+    return int(np.prod(config.patch_size)) * config.out_channels
+
+
 def tiny_facecam_pipeline(seed: int = 0, two_experts: bool = True, text_dim: int = 32) -> FaceCamPipeline:
     """A tiny FaceCam pipeline with random weights, built in code (tests, FAST notebooks, CPU).
 

@@ -38,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -168,7 +169,12 @@ def load_base(cfg: TrainConfig):
     """
     from diffusers import AutoencoderKLWan, WanTransformer3DModel
 
-    from facecam_kit.model.pipeline import condition_channels, tiny_dit_config, tiny_facecam_pipeline
+    from facecam_kit.model.pipeline import (
+        condition_channels,
+        tiny_dit_config,
+        tiny_facecam_pipeline,
+        values_per_token,
+    )
 
     if cfg.model == "tiny":
         pipe = tiny_facecam_pipeline(seed=cfg.seed)
@@ -192,7 +198,17 @@ def load_base(cfg: TrainConfig):
     else:
         cls = WanTransformer3DModel
     torch.manual_seed(cfg.seed)
-    return pipe, {"transformer": cls(**kwargs)}
+    model = cls(**kwargs)
+    width = model.config.num_attention_heads * model.config.attention_head_dim
+    if values_per_token(model.config) > width + 1:
+        warnings.warn(
+            f"dit: a token holds {values_per_token(model.config)} latent values (patch {tuple(model.config.patch_size)}"
+            f" x {z} channels) but the transformer writes them from {width} features: the sampler never removes "
+            "the noise outside that span, so its samples keep part of their starting noise (notebook 09, section "
+            "11). Use smaller patches, fewer latent channels or a wider model",
+            stacklevel=2,
+        )
+    return pipe, {"transformer": model}
 
 
 def plain_transformer(model, state_dict: dict, dtype: torch.dtype):
