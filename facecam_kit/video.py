@@ -102,14 +102,19 @@ def _open(path) -> tuple[VideoInfo, Iterator[bytes]]:
     if not path.is_file():
         why = " (a broken symbolic link or a symlink loop)" if path.is_symlink() else ""
         raise FileNotFoundError(f"video not found: {path}{why}")
-    reader = imageio_ffmpeg.read_frames(str(path))
-    try:
-        meta = next(reader)
-        w, h = meta["size"]
-        fps = float(meta.get("fps") or 0.0)
-    except (RuntimeError, OSError, StopIteration, KeyError, TypeError, ValueError) as e:
-        reader.close()
-        raise _decode_error(path, e) from None
+    for attempt in range(2):
+        reader = imageio_ffmpeg.read_frames(str(path))
+        try:
+            meta = next(reader)
+            w, h = meta["size"]
+            fps = float(meta.get("fps") or 0.0)
+            break
+        except (RuntimeError, OSError, StopIteration, KeyError, TypeError, ValueError) as e:
+            reader.close()
+            # imageio-ffmpeg gives ffmpeg 10 s to print the header: on a starved CPU a sound file can
+            # miss it once (seen in CI), a broken one fails again at once
+            if attempt:
+                raise _decode_error(path, e) from None
     if not (math.isfinite(fps) and fps > 0):
         fps = 24.0
     duration = meta.get("duration")

@@ -432,3 +432,17 @@ def test_expectations_are_held_missed_or_unresolved_by_their_intervals():
         "plucker_growth": "unresolved",
         "told_close": "held",
     }
+
+
+def test_the_reach_recipe_is_the_scale_recipe_with_a_dit_that_reaches_every_latent_value():
+    from types import SimpleNamespace
+
+    from facecam_kit.mini import recipe
+    from facecam_kit.model.pipeline import values_per_token
+
+    for r, reaches in ((recipe.SCALE, False), (recipe.REACH, True)):
+        dit = SimpleNamespace(patch_size=r.dit["patch_size"], out_channels=r.vae_config()["z_dim"])
+        width = r.dit["num_attention_heads"] * r.dit["attention_head_dim"]
+        assert (values_per_token(dit) <= width + 1) == reaches, r.name
+    scale, reach = dataclasses.asdict(recipe.SCALE), dataclasses.asdict(recipe.REACH)
+    assert {k for k in scale if scale[k] != reach[k]} == {"name", "vae", "dit_steps"}

@@ -28,6 +28,32 @@ def test_errors_name_the_file_and_leave_nothing_behind(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4"]
 
 
+def test_a_header_missed_once_is_read_again(tmp_path, monkeypatch):
+    """imageio-ffmpeg's 10 s wait for ffmpeg's header can run out on a starved CPU: one miss is retried."""
+    import imageio_ffmpeg
+
+    frames = np.zeros((3, 32, 32, 3), np.uint8)
+    path = write_video(tmp_path / "a.mp4", frames, fps=24)
+    real, calls = imageio_ffmpeg.read_frames, []
+
+    def missed():  # a generator, as read_frames is: it fails when the header is asked for
+        raise OSError("Could not load meta information\n=== stderr ===\n")
+        yield
+
+    def starved(*args, **kw):
+        calls.append(args)
+        return missed() if len(calls) == 1 else real(*args, **kw)
+
+    monkeypatch.setattr(imageio_ffmpeg, "read_frames", starved)
+    assert read_video(path)[0].shape == frames.shape and len(calls) == 2
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(100))
+    calls.clear()
+    with pytest.raises(ValueError, match="broken.mp4"):  # a broken file still fails, after a second try
+        read_video(broken)
+    assert len(calls) == 2
+
+
 def test_streaming_in_and_out(tmp_path):
     # a generator goes in frame by frame; iter_video gives them back one at a time, stopping early
     gen = (np.full((32, 48, 3), 10 * i, np.uint8) for i in range(20))
