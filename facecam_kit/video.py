@@ -112,7 +112,7 @@ def _open(path) -> tuple[VideoInfo, Iterator[bytes]]:
         except (RuntimeError, OSError, StopIteration, KeyError, TypeError, ValueError) as e:
             reader.close()
             # imageio-ffmpeg gives ffmpeg 10 s to print the header: on a starved CPU a sound file can
-            # miss it once (seen in CI), a broken one fails again at once
+            # miss it once (seen in a clean-clone test run), a broken one fails again at once
             if attempt:
                 raise _decode_error(path, e) from None
     if not (math.isfinite(fps) and fps > 0):

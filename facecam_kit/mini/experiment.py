@@ -349,16 +349,16 @@ def generate_batch(
     video does not depend on the batch it was generated in (the experiment's rows can be regenerated
     one by one)."""
     from facecam_kit.mini.models import text_embeddings
+    from facecam_kit.mini.vae import clips_tensor
 
-    as_video = lambda clips: torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
     if isinstance(cameras[0], np.ndarray):
-        camera = as_video(np.stack(cameras))
+        camera = clips_tensor(np.stack(cameras))
     else:
         camera = torch.cat([torch.as_tensor(c) for c in cameras])
     b, f, h = sources.shape[:3]
     noise = start_noise(pipe, f, h, seed).expand(b, -1, -1, -1, -1)
     out = pipe(
-        as_video(sources),
+        clips_tensor(sources),
         camera,
         prompt_embeds=text_embeddings(pipe, len(sources)),
         num_inference_steps=steps,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from facecam_kit.mini.experiment import generate_batch, start_noise
+from facecam_kit.mini.vae import clips_tensor
 from facecam_kit.model.pipeline import values_per_token
 
 
@@ -75,5 +76,5 @@ def scene_noise_left(pipe, scene, steps: int = 20, seed: int = 0) -> dict:
     frames, size = scene.source.shape[:2]
     camera = scene.camera_condition(pipe.config.camera_kind, getattr(pipe.transformer, "camera_dim", 12))
     generated = generate_batch(pipe, scene.source[None], [camera], steps, seed, output_type="latent")
-    target = pipe.encode_video(torch.from_numpy(scene.target[None]).permute(0, 4, 1, 2, 3).float() / 127.5 - 1)
+    target = pipe.encode_video(clips_tensor(scene.target[None]))
     return noise_left(start_noise(pipe, frames, size, seed), generated, target, pipe.transformer)

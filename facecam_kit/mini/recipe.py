@@ -1,6 +1,6 @@
 """``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE, DiTs and evaluation, from one command.
 
-A recipe (:class:`MiniRecipe`) holds every number. Three are named:
+A recipe (:class:`MiniRecipe`) holds every number. Three are named (and :data:`SMOKE`, for the tests):
 
 * :data:`KIT_V1`: the kit's first models (issue 11): 12 heads on the studio's arc, the kit's
   earlier data rules (``data.dataset.KIT_V1``), a scene scale in 0.7-1.4, a VAE of 20 dB and three

@@ -66,9 +66,10 @@ def decode_unclamped(vae: AutoencoderKLWan, z: torch.Tensor) -> torch.Tensor:
     return torch.cat(frames, 2)
 
 
-def _batch(clips: np.ndarray, idx) -> torch.Tensor:
-    """(N, F, H, W, 3) uint8 clips -> (B, 3, F, H, W) float in [-1, 1]."""
-    return torch.from_numpy(clips[idx]).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
+def clips_tensor(clips) -> torch.Tensor:
+    """Video clips as the VAE and the pipeline take them: (B, F, H, W, 3) uint8 to (B, 3, F, H, W)
+    float32 in [-1, 1]."""
+    return torch.from_numpy(np.asarray(clips)).permute(0, 4, 1, 2, 3).float() / 127.5 - 1.0
 
 
 def train_vae(
@@ -112,7 +113,7 @@ def train_vae(
     bar = tqdm(range(steps), desc="training the mini VAE", disable=not progress)
     for _ in bar:
         start = int(rng.integers(0, clips.shape[1] - frames + 1)) if frames < clips.shape[1] else 0
-        x = _batch(clips[:, start : start + frames], rng.integers(len(clips), size=batch_size))
+        x = clips_tensor(clips[rng.integers(len(clips), size=batch_size), start : start + frames])
         if crop < min(x.shape[-2:]):
             top, left = (int(rng.integers(0, n - crop + 1)) // 8 * 8 for n in x.shape[-2:])
             x = x[..., top : top + crop, left : left + crop]
@@ -136,7 +137,7 @@ def train_vae(
 @torch.no_grad()
 def latent_statistics(vae: AutoencoderKLWan, clips: np.ndarray, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation (16,) of the posterior modes of ``clips``."""
-    batches = (_batch(clips, slice(i, i + batch_size)) for i in range(0, len(clips), batch_size))
+    batches = (clips_tensor(clips[i : i + batch_size]) for i in range(0, len(clips), batch_size))
     z = torch.cat([vae.encode(x).latent_dist.mode() for x in batches])
     z = z.transpose(0, 1).reshape(z.shape[1], -1).double()
     return z.mean(1).numpy(), z.std(1).clamp_min(1e-3).numpy()
@@ -147,7 +148,7 @@ def reconstruct(vae: AutoencoderKLWan, clips: np.ndarray, batch_size: int = 8) -
     """``vae``'s round trips (posterior mode) of (N, F, H, W, 3) uint8 clips, the same shape and dtype."""
     out = []
     for i in range(0, len(clips), batch_size):
-        x = _batch(clips, slice(i, i + batch_size))
+        x = clips_tensor(clips[i : i + batch_size])
         rec = vae.decode(vae.encode(x).latent_dist.mode()).sample.clamp(-1, 1)
         out.append(((rec + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 4, 1).numpy())
     return np.concatenate(out)
