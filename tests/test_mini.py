@@ -446,3 +446,36 @@ def test_the_reach_recipe_is_the_scale_recipe_with_a_dit_that_reaches_every_late
         assert (values_per_token(dit) <= width + 1) == reaches, r.name
     scale, reach = dataclasses.asdict(recipe.SCALE), dataclasses.asdict(recipe.REACH)
     assert {k for k in scale if scale[k] != reach[k]} == {"name", "vae", "dit_steps"}
+
+
+def test_source_reliance_is_what_the_source_adds_to_the_dits_clean_estimate(monkeypatch):
+    """A DiT that copies its source estimates the target as the source's latents: with its own
+    source the error is the copy's, with another head's it is that head's copy."""
+    from facecam_kit.mini import source_use
+    from facecam_kit.mini.recipe import SHIPPED
+    from facecam_kit.mini.vae import clips_tensor
+
+    made, _ = SHIPPED.sweep_scenes([0, 1], ("orbit_left",), (), (1.0,))
+    assert source_use.swap_partners(made) == [1, 0]
+    with pytest.raises(ValueError, match="another head"):
+        source_use.swap_partners(made[:1])
+    pipe = load_mini_pipeline("landmarks")
+    real = source_use.source_reliance(pipe, made, sigmas=(0.9,))
+    assert real["own"][0] > 0 and real["swapped"][0] > 0 and real["own"][0] != real["swapped"][0]
+
+    def copying(x, t, *args, **kwargs):  # the velocity whose clean estimate is the source half
+        z, f = pipe.vae.config.z_dim, x.shape[2] // 2
+        sigma = (t / 1000).view(-1, 1, 1, 1, 1)
+        return ((x[:, :z, :f] - x[:, :z, f:]) / sigma,)
+
+    monkeypatch.setattr(pipe.transformer, "forward", copying)
+    got = source_use.source_reliance(pipe, made, sigmas=(0.5, 0.9))
+    with torch.no_grad():
+        src = pipe.encode_video(clips_tensor(np.stack([s.source for s in made])))
+        tgt = pipe.encode_video(clips_tensor(np.stack([s.target for s in made])))
+    other = float(((src.flip(0) - tgt) ** 2).mean())
+    assert got["own"] == pytest.approx([got["copy_source"]] * 2, rel=1e-4)
+    assert got["swapped"] == pytest.approx([other] * 2, rel=1e-4)
+    assert other > got["copy_source"]  # another head's face is further from the target than its own
+    with pytest.raises(ValueError, match="sigmas"):
+        source_use.source_reliance(pipe, made, sigmas=(1.0,))
