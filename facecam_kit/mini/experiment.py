@@ -312,12 +312,18 @@ def make_sweep(
     return scenes, dropped
 
 
+def scene_camera(pipe, scene: Scene, **told):
+    """What a pipeline is given of a scene's camera: :meth:`Scene.camera_condition` for its camera kind,
+    with the intrinsics when its transformer reads them (``told``: ``units`` and ``head``)."""
+    return scene.camera_condition(pipe.config.camera_kind, getattr(pipe.transformer, "camera_dim", 12), **told)
+
+
 def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0, camera=None) -> np.ndarray:
     """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8 (no text, so no guidance).
     ``camera``: the condition it is given (default: the scene's for the pipeline's camera kind, metric,
     with the intrinsics when its transformer reads them; :meth:`Scene.camera_condition`)."""
     if camera is None:
-        camera = scene.camera_condition(pipe.config.camera_kind, getattr(pipe.transformer, "camera_dim", 12))
+        camera = scene_camera(pipe, scene)
     return generate_batch(pipe, scene.source[None], [camera], steps, seed)[0]
 
 
@@ -480,8 +486,7 @@ def row_videos(row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int 
         return reconstruct(vae, np.stack([sc.target for sc in scenes]))
     arm, told = ROWS[row]
     pipe = pipes[arm]
-    dim = getattr(pipe.transformer, "camera_dim", 12)
-    cameras = [sc.camera_condition(pipe.config.camera_kind, dim, **told) for sc in scenes]
+    cameras = [scene_camera(pipe, sc, **told) for sc in scenes]
     return generate_batch(pipe, np.stack([sc.source for sc in scenes]), cameras, steps, seed)
 
 

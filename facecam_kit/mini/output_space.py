@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from facecam_kit.mini.experiment import generate_batch, start_noise
+from facecam_kit.mini.experiment import generate_batch, scene_camera, start_noise
 from facecam_kit.mini.vae import clips_tensor
 from facecam_kit.model.pipeline import values_per_token
 
@@ -74,7 +74,7 @@ def scene_noise_left(pipe, scene, steps: int = 20, seed: int = 0) -> dict:
     """:func:`noise_left` of a FaceCam-mini pipeline's generation of a test scene
     (:class:`~facecam_kit.mini.experiment.Scene`), from the noise the experiment starts it from."""
     frames, size = scene.source.shape[:2]
-    camera = scene.camera_condition(pipe.config.camera_kind, getattr(pipe.transformer, "camera_dim", 12))
+    camera = scene_camera(pipe, scene)
     generated = generate_batch(pipe, scene.source[None], [camera], steps, seed, output_type="latent")
     target = pipe.encode_video(clips_tensor(scene.target[None]))
     return noise_left(start_noise(pipe, frames, size, seed), generated, target, pipe.transformer)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from facecam_kit.mini.experiment import scene_camera
 from facecam_kit.mini.vae import clips_tensor
 from facecam_kit.model.pipeline import camera_inputs, dit_input
 
@@ -44,10 +45,8 @@ def swap_partners(scenes) -> list[int]:
 
 def _camera(pipe, scenes) -> torch.Tensor:
     """The scenes' camera conditions as the DiT takes them (landmark latents, rays or poses)."""
-    kind = pipe.config.camera_kind
-    dim = getattr(pipe.transformer, "camera_dim", 12)
-    cams = [s.camera_condition(kind, dim) for s in scenes]
-    if kind == "landmarks":
+    cams = [scene_camera(pipe, s) for s in scenes]
+    if pipe.config.camera_kind == "landmarks":
         return pipe.encode_video(clips_tensor(np.stack(cams)))
     return torch.cat(cams)
 
