@@ -188,6 +188,26 @@ def test_dataset_segments_follow_the_rule(studio):
     assert {tuple(runs(ds[i]["plan"].numpy())) for i in range(40)} == {(5,), (3, 2), (2, 2, 1)}
 
 
+def test_same_camera_samples_are_the_source_video_under_the_target_zoom_and_pan(studio):
+    plain = StudioDataset(studio, 9, 200, augment=False, seed=0)
+    same = StudioDataset(studio, 9, 40, augment=False, seed=0, p_same_camera=1.0)
+    for i in range(40):
+        item = same[i]
+        assert _same(item)
+        torch.testing.assert_close(item["target"], item["source"])  # no zoom or pan: the very video
+    # a share: about half the samples by the rule, and a quarter of the rest by chance (4 cameras, one clip)
+    half = StudioDataset(studio, 9, 200, augment=False, seed=0, p_same_camera=0.5)
+    assert 0.5 < np.mean([_same(half[i]) for i in range(200)]) < 0.8
+    assert np.mean([_same(plain[i]) for i in range(200)]) < 0.3
+    with pytest.raises(ValueError, match="p_same_camera must be a probability"):
+        StudioDataset(studio, 9, 4, p_same_camera=1.5)
+
+
+def _same(item) -> bool:
+    """Every target segment filmed by the source camera."""
+    return all(torch.allclose(R, item["source_R"]) for R in item["R"])
+
+
 def test_zoom_pan_and_source_ranges_over_seeded_samples(studio):
     ds = StudioDataset(studio, 9, 300, p_background=0, seed=5)
     items = [ds[i] for i in range(300)]

@@ -479,3 +479,36 @@ def test_source_reliance_is_what_the_source_adds_to_the_dits_clean_estimate(monk
     assert other > got["copy_source"]  # another head's face is further from the target than its own
     with pytest.raises(ValueError, match="sigmas"):
         source_use.source_reliance(pipe, made, sigmas=(1.0,))
+
+
+def test_sample_reliance_swaps_training_samples_between_heads(tmp_path, monkeypatch):
+    """On dataset items, the same measurement: a copying DiT's error is the copy's with its own
+    source and the partner's copy error when swapped, the partner the next item of another head."""
+    from facecam_kit.data.dataset import StudioDataset
+    from facecam_kit.data.studio import make_studio
+    from facecam_kit.mini import source_use
+    from facecam_kit.mini.recipe import SHIPPED
+
+    assert source_use.partners([0, 1, 0, 1]) == [1, 2, 3, 0]
+    assert source_use.partners([0, 0, 1], ["a", "b", "a"]) == [2, None, 0]
+    make_studio(tmp_path, 2, 3, SHIPPED.num_frames, SHIPPED.size, seed=5, progress=False)
+    data = StudioDataset(tmp_path, SHIPPED.num_frames, 2, seed=0, **SHIPPED.data_options())
+    items, heads = [data[i] for i in range(4)], [i % 2 for i in range(4)]
+    pipe = load_mini_pipeline("landmarks")
+    with pytest.raises(ValueError, match="two heads"):
+        source_use.sample_reliance(pipe, items[::2], heads[::2])
+    with pytest.raises(ValueError, match="head of each"):
+        source_use.sample_reliance(pipe, items, heads[:3])
+
+    def copying(x, t, *args, **kwargs):  # the velocity whose clean estimate is the source half
+        z, f = pipe.vae.config.z_dim, x.shape[2] // 2
+        return ((x[:, :z, :f] - x[:, :z, f:]) / (t / 1000).view(-1, 1, 1, 1, 1),)
+
+    monkeypatch.setattr(pipe.transformer, "forward", copying)
+    got = source_use.sample_reliance(pipe, items, heads, sigmas=(0.9,))
+    with torch.no_grad():
+        src, tgt = (
+            pipe.encode_video(torch.stack([it[k] for it in items]).transpose(1, 2)) for k in ("source", "target")
+        )
+    assert got["own"] == pytest.approx([got["copy_source"]], rel=1e-4)
+    assert got["swapped"] == pytest.approx([float(((src[[1, 2, 3, 0]] - tgt) ** 2).mean())], rel=1e-4)

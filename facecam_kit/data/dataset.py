@@ -20,7 +20,11 @@ named argument with the kit's earlier behaviour as an option:
 * the source: one scale ~ U(``source_scale_range``) at a ``source_position`` ``"random"`` (official)
   or ``"centre"`` (earlier) of the margin;
 * ``fill``: ``"corners"`` (official) the mean of the first frame's top corners, so that borders
-  match the background; ``"white"`` (earlier).
+  match the background; ``"white"`` (earlier);
+* ``p_same_camera`` (studio): the share of samples whose every target segment is the source
+  camera's, so that the target is the source's own video under the target's zoom and pan: the
+  official in-the-wild sample (section 8), made from a capture, with its cameras (0: none, the
+  studio sample alone).
 
 :data:`KIT_V1` collects the earlier choices (FaceCam-mini's shipped models trained on them).
 
@@ -81,6 +85,7 @@ RULES = {
         "fill",
         "p_background",
         "p_motion",
+        "p_same_camera",
     ),
     "monocular": (
         "condition",
@@ -151,7 +156,7 @@ def check_options(**options) -> None:
                 raise ValueError(f"{key} must be [lo, hi] with 0 < lo <= hi <= 4, got {value!r}")
         if key in ("latent_cuts", "crop") and not isinstance(value, bool):
             raise ValueError(f"{key} must be true or false, got {value!r}")
-        if key in ("p_background", "p_motion") and not (number(value) and 0 <= value <= 1):
+        if key in ("p_background", "p_motion", "p_same_camera") and not (number(value) and 0 <= value <= 1):
             raise ValueError(f"{key} must be a probability in [0, 1], got {value!r}")
         if key == "supersample" and (not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 8):
             raise ValueError(f"supersample must be an integer from 1 to 8, got {value!r}")
@@ -258,6 +263,7 @@ class StudioDataset(torch.utils.data.Dataset):
         source_scale_range: tuple[float, float] | None = (0.75, 1.25),
         source_position: str = "random",
         fill: str = "corners",
+        p_same_camera: float = 0.0,
     ):
         check_num_frames(num_frames)
         check_options(
@@ -274,6 +280,7 @@ class StudioDataset(torch.utils.data.Dataset):
             source_scale_range=source_scale_range,
             source_position=source_position,
             fill=fill,
+            p_same_camera=p_same_camera,
         )
         lo, hi = scene_scale_range
         if not 0 < lo <= hi:
@@ -290,7 +297,7 @@ class StudioDataset(torch.utils.data.Dataset):
         self.condition, self.segments, self.latent_cuts, self.max_clips = condition, segments, latent_cuts, max_clips
         self.frames_per_latent = frames_per_latent
         self.supersample = supersample
-        self.fill = fill
+        self.fill, self.p_same_camera = fill, p_same_camera
         self.augment = (
             _Augmenter(p_background, p_motion, source_scale_range, source_position, target_motion, target_scale_range)
             if augment
@@ -324,6 +331,8 @@ class StudioDataset(torch.utils.data.Dataset):
             plan = augment.official_stitch_plan(rng, n, C, self.max_clips, self.latent_cuts, self.frames_per_latent)
         else:
             plan = augment.stitch_plan(rng, n, C, self.max_clips)
+        if self.p_same_camera and rng.random() < self.p_same_camera:  # drawn only when asked: p = 0 keeps every sample
+            plan = np.full_like(plan, src_cam)
         src, src_lm = cap.videos[src_cam, win], cap.landmarks2d[src_cam, win]
         tgt, tgt_lm = augment.stitch(cap.videos[:, win], cap.landmarks2d[:, win], plan)
         # anchor: the head at the clip's start instant, seen from each segment's camera

@@ -10,6 +10,11 @@ average head where the condition puts it. Two references bound the errors: the s
 targets around their mean (the best guess from nothing but the data) and the copy of the source
 (the source's latents taken as the target's).
 
+:func:`source_reliance` asks it of test scenes, :func:`sample_reliance` of training samples (items
+of a :class:`~facecam_kit.data.dataset.StudioDataset`), where the dataset's background rule can be
+switched: a random background colour is shared by a sample's source and target, so a model can
+take it from the source without reading the head at all.
+
 Taught in notebook 09 (FaceCam-mini, section 11).
 """
 
@@ -23,24 +28,31 @@ from facecam_kit.mini.vae import clips_tensor
 from facecam_kit.model.pipeline import camera_inputs, dit_input
 
 
+def partners(heads, groups=None) -> list[int]:
+    """For each item, the index of the next item (cyclically) of another head in the same group (the
+    same move and scale, for scenes): the source it is given in the swap; None where it has none.
+
+    heads: (N,) head of each item; groups: (N,) hashable group of each (None: one group)."""
+    groups = [None] * len(heads) if groups is None else list(groups)
+    out = []
+    for i in range(len(heads)):
+        order = [(i + k) % len(heads) for k in range(1, len(heads))]
+        match = [j for j in order if heads[j] != heads[i] and groups[j] == groups[i]]
+        out.append(match[0] if match else None)
+    return out
+
+
 def swap_partners(scenes) -> list[int]:
-    """For each scene, the index of the next scene (cyclically) of another head along the same move at
-    the same scale: the source it is given in the swap. ValueError when a scene has none."""
-    partners = []
-    for i, a in enumerate(scenes):
-        order = [(i + k) % len(scenes) for k in range(1, len(scenes))]
-        match = [
-            j
-            for j in order
-            if scenes[j].head != a.head and (scenes[j].trajectory, scenes[j].scale) == (a.trajectory, a.scale)
-        ]
-        if not match:
+    """:func:`partners` of test scenes: another head along the same move at the same scale.
+    ValueError when a scene has none."""
+    found = partners([s.head for s in scenes], [(s.trajectory, s.scale) for s in scenes])
+    for scene, j in zip(scenes, found):
+        if j is None:
             raise ValueError(
-                f"scene {a.name!r} has no scene of another head along {a.trajectory} at scale {a.scale:g}: "
-                "give scenes of at least two heads along the same moves"
+                f"scene {scene.name!r} has no scene of another head along {scene.trajectory} at scale "
+                f"{scene.scale:g}: give scenes of at least two heads along the same moves"
             )
-        partners.append(match[0])
-    return partners
+    return found
 
 
 def _camera(pipe, scenes) -> torch.Tensor:
@@ -51,32 +63,71 @@ def _camera(pipe, scenes) -> torch.Tensor:
     return torch.cat(cams)
 
 
-@torch.no_grad()
 def source_reliance(pipe, scenes, sigmas=(0.5, 0.7, 0.9), seed: int = 0) -> dict:
-    """The mean squared error of a FaceCam-mini DiT's clean estimate of the target latents, per noise level.
+    """The mean squared error of a FaceCam-mini DiT's clean estimate of test scenes' target latents,
+    per noise level, with each scene's own source and another head's.
 
     scenes: test scenes (:class:`~facecam_kit.mini.experiment.Scene`) of at least two heads along
     the same moves (:func:`swap_partners`); sigmas: noise levels in (0, 1). Returns ``sigma``
     (list), ``own`` and ``swapped`` (lists, one error per sigma: the scene's own source, another
     head's), ``mean_baseline`` (the targets' mean squared spread around their mean latent) and
     ``copy_source`` (the source's latents against the target's), all in normalised latent units."""
-    from facecam_kit.mini.models import text_embeddings
+    _check_sigmas(sigmas)
+    partner = swap_partners(scenes)
+    with torch.no_grad():
+        source = pipe.encode_video(clips_tensor(np.stack([s.source for s in scenes])))
+        target = pipe.encode_video(clips_tensor(np.stack([s.target for s in scenes])))
+        camera = _camera(pipe, scenes)
+    return latent_errors(pipe, source, target, camera, partner, sigmas, seed)
 
+
+def sample_reliance(pipe, items, heads, sigmas=(0.5, 0.9), seed: int = 0) -> dict:
+    """:func:`source_reliance` of a landmark DiT on training samples.
+
+    items: dataset items (``source``, ``target``, ``condition``: (F, 3, H, W) float in [-1, 1]);
+    heads: (N,) the head (capture) of each, at least two; each is swapped with the next of another
+    head. Returns the same keys."""
+    if pipe.config.camera_kind != "landmarks":
+        raise ValueError(f"sample_reliance takes a landmark model, got camera_kind {pipe.config.camera_kind!r}")
+    if len(items) != len(heads):
+        raise ValueError(f"heads must name the head of each of the {len(items)} items, got {len(heads)}")
+    _check_sigmas(sigmas)
+    partner = partners(list(heads))
+    if None in partner:
+        raise ValueError("sample_reliance needs items of at least two heads")
+
+    def latents(key):
+        return pipe.encode_video(torch.stack([it[key] for it in items]).permute(0, 2, 1, 3, 4).float())
+
+    with torch.no_grad():
+        source, target, camera = latents("source"), latents("target"), latents("condition")
+    return latent_errors(pipe, source, target, camera, partner, sigmas, seed)
+
+
+def _check_sigmas(sigmas) -> None:
     bad = [s for s in sigmas if not 0.0 < s < 1.0]
     if bad:
         raise ValueError(f"sigmas must lie in (0, 1), got {bad}")
-    partner = swap_partners(scenes)
-    source = pipe.encode_video(clips_tensor(np.stack([s.source for s in scenes])))
-    target = pipe.encode_video(clips_tensor(np.stack([s.target for s in scenes])))
-    y, camera_kwargs = camera_inputs(pipe.config.camera_kind, _camera(pipe, scenes))
-    text = text_embeddings(pipe, len(scenes))
+
+
+@torch.no_grad()
+def latent_errors(pipe, source, target, camera, partner, sigmas, seed: int = 0) -> dict:
+    """The clean-estimate errors behind :func:`source_reliance`, on latents.
+
+    source, target: (N, C, f, h, w) latents; camera: the DiT's camera condition, (N, ...) as
+    :func:`~facecam_kit.model.pipeline.camera_inputs` takes it; partner: (N,) the index whose source
+    each item is given in the swap; sigmas: noise levels in (0, 1)."""
+    from facecam_kit.mini.models import text_embeddings
+
+    y, camera_kwargs = camera_inputs(pipe.config.camera_kind, camera)
+    text = text_embeddings(pipe, len(target))
     generator = torch.Generator().manual_seed(seed)
     f = target.shape[2]
     out = {"sigma": list(sigmas), "own": [], "swapped": []}
     for sigma in sigmas:
         noisy = (1 - sigma) * target + sigma * torch.randn(target.shape, generator=generator)
-        t = torch.full((len(scenes),), 1000.0 * sigma)
-        for key, src in (("own", source), ("swapped", source[partner])):
+        t = torch.full((len(target),), 1000.0 * sigma)
+        for key, src in (("own", source), ("swapped", source[list(partner)])):
             v = pipe.transformer(dit_input(noisy, src, y), t, text, return_dict=False, **camera_kwargs)[0]
             out[key].append(float(((noisy - sigma * v[:, :, :f] - target) ** 2).mean()))
     out["mean_baseline"] = float(((target - target.mean(0)) ** 2).mean())
