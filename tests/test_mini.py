@@ -448,6 +448,16 @@ def test_the_reach_recipe_is_the_scale_recipe_with_a_dit_that_reaches_every_late
     assert {k for k in scale if scale[k] != reach[k]} == {"name", "vae", "dit_steps"}
 
 
+def _copying(pipe):
+    """A DiT forward whose clean estimate is its source half: it copies the source."""
+
+    def forward(x, t, *args, **kwargs):
+        z, f = pipe.vae.config.z_dim, x.shape[2] // 2
+        return ((x[:, :z, :f] - x[:, :z, f:]) / (t / 1000).view(-1, 1, 1, 1, 1),)
+
+    return forward
+
+
 def test_source_reliance_is_what_the_source_adds_to_the_dits_clean_estimate(monkeypatch):
     """A DiT that copies its source estimates the target as the source's latents: with its own
     source the error is the copy's, with another head's it is that head's copy."""
@@ -463,12 +473,7 @@ def test_source_reliance_is_what_the_source_adds_to_the_dits_clean_estimate(monk
     real = source_use.source_reliance(pipe, made, sigmas=(0.9,))
     assert real["own"][0] > 0 and real["swapped"][0] > 0 and real["own"][0] != real["swapped"][0]
 
-    def copying(x, t, *args, **kwargs):  # the velocity whose clean estimate is the source half
-        z, f = pipe.vae.config.z_dim, x.shape[2] // 2
-        sigma = (t / 1000).view(-1, 1, 1, 1, 1)
-        return ((x[:, :z, :f] - x[:, :z, f:]) / sigma,)
-
-    monkeypatch.setattr(pipe.transformer, "forward", copying)
+    monkeypatch.setattr(pipe.transformer, "forward", _copying(pipe))
     got = source_use.source_reliance(pipe, made, sigmas=(0.5, 0.9))
     with torch.no_grad():
         src = pipe.encode_video(clips_tensor(np.stack([s.source for s in made])))
@@ -500,11 +505,7 @@ def test_sample_reliance_swaps_training_samples_between_heads(tmp_path, monkeypa
     with pytest.raises(ValueError, match="head of each"):
         source_use.sample_reliance(pipe, items, heads[:3])
 
-    def copying(x, t, *args, **kwargs):  # the velocity whose clean estimate is the source half
-        z, f = pipe.vae.config.z_dim, x.shape[2] // 2
-        return ((x[:, :z, :f] - x[:, :z, f:]) / (t / 1000).view(-1, 1, 1, 1, 1),)
-
-    monkeypatch.setattr(pipe.transformer, "forward", copying)
+    monkeypatch.setattr(pipe.transformer, "forward", _copying(pipe))
     got = source_use.sample_reliance(pipe, items, heads, sigmas=(0.9,))
     with torch.no_grad():
         src, tgt = (
