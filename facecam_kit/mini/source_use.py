@@ -96,11 +96,10 @@ def sample_reliance(pipe, items, heads, sigmas=(0.5, 0.9), seed: int = 0) -> dic
     if None in partner:
         raise ValueError("sample_reliance needs items of at least two heads")
 
-    def latents(key):
-        return pipe.encode_video(torch.stack([it[key] for it in items]).permute(0, 2, 1, 3, 4).float())
+    from facecam_kit.train.cache import encode_item
 
-    with torch.no_grad():
-        source, target, camera = latents("source"), latents("target"), latents("condition")
+    encoded = [encode_item(it, pipe.encode_video) for it in items]  # as the training cache encodes them
+    source, target, camera = (torch.stack([e[k] for e in encoded]) for k in ("source", "target", "condition"))
     return latent_errors(pipe, source, target, camera, partner, sigmas, seed)
 
 
