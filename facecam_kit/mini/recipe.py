@@ -215,10 +215,11 @@ SCALE = MiniRecipe(
     vae_lr=2e-3,
     gate={"psnr_db": 26.0, "detect_share": 0.9, "ceiling": 0.9, "heads": 4},
     dit=dict(DIT, patch_size=(1, 4, 4)),
-    # sized to the 2-hour budget from a 0.47 s step (two 1-thread runs at once): 57 min for the 8
-    # runs, 17 min of evaluation. The shipped run took 131 min: DiTs 66.9 (cache 7.5 on two threads,
-    # then about 0.49 s a step), evaluation 27.4; its losses flatten from about step 400
-    dit_steps=1800,
+    # sized to the 2-hour budget from the 1,800-step run that took 131 min (studios 1.9, VAE 35.2,
+    # DiTs 66.9: cache 7.5 on two threads, then about 0.49 s a step for two 1-thread runs at once,
+    # evaluation 27.4), whose losses flatten from about step 400: 1,200 steps make the DiTs about
+    # 47 min and the run about 112
+    dit_steps=1200,
     arms={
         "landmarks": {"camera": "landmarks"},
         "extrinsics": {"camera": "extrinsics", "camera_intrinsics": True},
