@@ -194,6 +194,19 @@ def test_shipped_models_are_complete_small_clean_and_load():
     assert pipe.transformer_2 is None and pipe.config.camera_kind == "landmarks"
 
 
+def test_the_shipped_readme_is_their_provenance_in_words():
+    from facecam_kit.mini.models import readme
+
+    provenance = json.loads((MINI_DIR / "provenance.json").read_text())
+    text = (MINI_DIR / "README.md").read_text()
+    assert text == readme(provenance), "regenerate data_samples/facecam_mini/README.md with mini.models.readme"
+    # a VAE reused from an earlier run is named by its own commit, never passed off as the run's
+    made_here = {**provenance, "vae": {**provenance["vae"], "commit": provenance["commit"]}}
+    assert "reused with `--vae`" not in readme(made_here)
+    if provenance["vae"]["commit"] != provenance["commit"]:
+        assert f"trained at commit `{provenance['vae']['commit']}`, reused" in text
+
+
 def test_shipped_models_generate_each_scene():
     from facecam_kit.mini.recipe import SHIPPED
 

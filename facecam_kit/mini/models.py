@@ -145,6 +145,12 @@ def readme(p: dict) -> str:
         if gate
         else f"held-out PSNR {vae.get('psnr_held_out_db')} dB"
     )
+    # a VAE stage reused with --vae was trained at its own commit: say so rather than imply the run's
+    reused = (
+        f" (trained at commit `{vae['commit']}`, reused with `--vae`)"
+        if vae.get("commit", p["commit"]) != p["commit"]
+        else ""
+    )
     arms_text = ", ".join(f"`{a}` ({', '.join(f'{k}: {v}' for k, v in s.items())})" for a, s in r["arms"].items())
     return f"""# FaceCam-mini: provenance
 
@@ -156,7 +162,7 @@ studio of `facecam_kit/data/studio.py`, textured from the bundled public-domain 
 - **Data**: {r["train_heads"]} training heads (seed {r["studio_seed"]}), {r["cameras"]} cameras ({r["rig"]} rig),
   {r["capture_frames"]} frames at {r["size"]}x{r["size"]}; training triplets of {r["num_frames"]} frames by the
   {r["rules"]} rules and a random scene scale in {r["scene_scale_range"]}; held-out heads from seed {r["test_seed"]}.
-- **VAE** (`landmarks/vae`): AutoencoderKLWan, {r["vae_steps"]} steps in {sec["vae"] / 60:.1f} min;
+- **VAE** (`landmarks/vae`): AutoencoderKLWan, {r["vae_steps"]} steps in {sec["vae"] / 60:.1f} min{reused};
   training-clip PSNR {vae["psnr_train_db"]} dB; {gate_line}.
 - **DiTs**: WanTransformer3DModel of one size ({r["dit"]["num_layers"]} layers, {r["dit"]["num_attention_heads"]}
   heads of {r["dit"]["attention_head_dim"]}), data, steps ({r["dit_steps"]}, batch {r["dit_batch"]},

@@ -816,7 +816,8 @@ class TrainMiniOptions:
     recipe: str = field(
         default=SCALE.name,
         metadata={
-            "help": "the recipe: scale (issue 20's experiment), kit-v1 (the shipped models)",
+            "help": "the recipe: scale (issue 20's experiment, the shipped models), kit-v1 (the kit's first models), "
+            "reach (scale with a DiT that reaches every latent value), smoke (the tests' tiny one)",
             "choices": list(RECIPES),
         },
     )
