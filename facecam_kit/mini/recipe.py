@@ -816,8 +816,7 @@ class TrainMiniOptions:
     recipe: str = field(
         default=SCALE.name,
         metadata={
-            "help": "the recipe: scale (issue 20's experiment, the shipped models), kit-v1 (the kit's first models), "
-            "reach (scale with a DiT that reaches every latent value), smoke (the tests' tiny one)",
+            "help": f"the recipe, each described in facecam_kit/mini/recipe.py; {SHIPPED.name} made the shipped models",
             "choices": list(RECIPES),
         },
     )
