@@ -269,7 +269,8 @@ SMOKE = replace(
 #: channels, so that a 1x4x4 patch is 128 values for the DiT's 128 features, at the same cost a step;
 #: 1,300 DiT steps to fit the 2 hours beside the VAE, cache and evaluation the scale run measured
 #: (run at b8eb92d: its VAE passed the gate, 31.0 dB on targets and 26.3 on conditions, in 3,149 s
-#: against the 32-channel one's 2,110; its landmark DiT paints no face at 1,300 steps, nor at 7,300)
+#: against the 32-channel one's 2,110, so on this machine the recipe does not fit the 2 hours; its
+#: landmark DiT paints no face at 1,300 steps, nor at 7,300)
 REACH = replace(SCALE, name="reach", vae={**SCALE.vae, "z_dim": 8}, dit_steps=1300)
 RECIPES = {r.name: r for r in (SCALE, KIT_V1, SMOKE, REACH)}
 #: the recipe of the models in data_samples/facecam_mini; the demo and notebook 06 generate at its size
