@@ -142,7 +142,7 @@ def check_render(opts: RenderOptions, extra_files=()) -> RenderPlan:
     decodes, the weights folder complete with the expected keys (headers only). Raises
     ValueError / FileNotFoundError. ``extra_files``: more files of the set (``demo``'s).
     """
-    check_num_frames(opts.frames, "--frames")
+    check_num_frames(opts.frames, "--frames", limit=None)  # bounded by the free memory below
     check_frame_size(opts.height, opts.width)
     size = f"--frames {opts.frames} at {opts.height}x{opts.width}"
     hint = "; pass fewer --frames or a smaller --height/--width"

@@ -34,6 +34,9 @@ CAMERA_KINDS = ("landmarks", "plucker", "extrinsics")
 #: Wan's VAE compresses time by 4 (frames ``4k+1``) and space by 8; the DiT patches 2x2 latents.
 TEMPORAL_COMPRESSION = 4
 SIZE_MULTIPLE = 16
+#: The most frames a trajectory or camera file may hold (7 minutes at 24 fps; the official path
+#: has 81): a 100-byte file claiming a billion frames is refused before anything is computed.
+MAX_FRAMES = 10_001
 
 #: The official proxy orbit: radius, azimuth of the frontal camera (degrees), world up +Z.
 PROXY_RADIUS = 2.7
@@ -68,14 +71,26 @@ def _is_int(v) -> bool:
     return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
-def check_num_frames(num_frames, name: str = "num_frames") -> int:
-    """``num_frames`` as an int, or ValueError unless it is ``4k+1`` (1, 5, ..., 81)."""
+def check_num_frames(num_frames, name: str = "num_frames", limit: int | None = MAX_FRAMES) -> int:
+    """``num_frames`` as an int, or ValueError unless it is ``4k+1`` (1, 5, ..., 81) and at most
+    ``limit`` (None: bounded by the caller, e.g. ``render --frames`` by the free memory)."""
     if not _is_int(num_frames) or num_frames < 1 or (num_frames - 1) % TEMPORAL_COMPRESSION:
         raise ValueError(
             f"{name} must be of the form 4k+1 (1, 5, ..., {NUM_FRAMES}), as Wan's VAE compresses "
             f"time by {TEMPORAL_COMPRESSION}; got {num_frames!r}"
         )
+    check_frame_count(num_frames, name, limit)
     return int(num_frames)
+
+
+def check_frame_count(count: int, what: str, limit: int | None = MAX_FRAMES) -> int:
+    """ValueError unless ``count`` (frames of a path, poses of a file) is at most ``limit``."""
+    if limit is not None and count > limit:
+        raise ValueError(
+            f"{what}: {count:,} frames, more than the kit's {limit:,} ({limit / FPS / 60:.0f} minutes at "
+            f"{FPS} fps; the official path has {NUM_FRAMES}): cut the path or sample every n-th frame"
+        )
+    return count
 
 
 def vae_compression(temperal_downsample) -> tuple[int, int]:

@@ -13,12 +13,21 @@ of view, roll, aim offset) and whether ``render`` accepts the path; ``--html`` w
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from facecam_kit.geometry.camera import CameraPath
-from facecam_kit.geometry.formats import ANCHORS, FORMATS, guess_format, read_cameras, write_cameras
+from facecam_kit.geometry.formats import (
+    ANCHORS,
+    FORMATS,
+    check_units_per_metre,
+    guess_format,
+    read_cameras,
+    write_cameras,
+)
 from facecam_kit.geometry.trajectory import (
     DEFAULT_UNITS_PER_METRE,
     camera_angles,
@@ -122,10 +131,15 @@ def run_trajectory(
     """``convert`` (writes ``out``) or ``show`` (prints the path; writes ``html`` when given)."""
     from facecam_kit.face.template import load_template
 
+    units_per_metre = check_units_per_metre(units_per_metre)  # a preset written out is divided by it too
     target = out if action == "convert" else html
     if target is not None:
         _new_file(Path(target), "OUT" if action == "convert" else "--html")
-    cams, metric = read_path(source, from_format, units_per_metre, anchor, camera)
+    with warnings.catch_warnings(record=True) as caught:  # a coarsely rounded file: said, not a traceback
+        warnings.simplefilter("always")
+        cams, metric = read_path(source, from_format, units_per_metre, anchor, camera)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
     if action == "convert":
         fmt = to_format or ("realestate10k" if Path(out).suffix == ".txt" else "kit")
         if fmt == "kit":  # a kit file is one that render accepts

@@ -26,7 +26,7 @@ from facecam_kit.assets import data_path
 from facecam_kit.cli import main
 from facecam_kit.data.input_video import prepare_input_video
 from facecam_kit.face.landmarks import check_image, detect_landmarks
-from facecam_kit.geometry.trajectory import OrbitTrajectory, PresetTrajectory, save_trajectory
+from facecam_kit.geometry.trajectory import OrbitTrajectory, PresetTrajectory, load_trajectory, save_trajectory
 from facecam_kit.model.pipeline import tiny_facecam_pipeline
 from facecam_kit.model.weights import BASE, EXPERTS, to_original_layout
 from facecam_kit.proxy.gaussians import Gaussians, read_ply, write_ply
@@ -675,3 +675,54 @@ def test_symlink_loops_long_arguments_and_full_disks(tmp_path, capsys):
     (tmp_path / "full" / ".v.partial.mp4").symlink_to("/dev/full")  # where write_video writes first
     with pytest.raises(OSError, match="could not write .*v.mp4: ffmpeg stopped .*is the disk full"):
         write_video(tmp_path / "full" / "v.mp4", np.zeros((30, 64, 64, 3), np.uint8))
+
+
+# == issue 37: real files and hostile ones, round 4 ================================================
+# Each test below failed on the commit before issue 37 (4d58ae2); the closing note lists how.
+
+
+def _unreal_6_decimals(path: Path) -> Path:
+    """A ReCamMaster camera_extrinsics.json written as the official one is: 6 decimals."""
+    import re
+
+    from facecam_kit.geometry.formats import write_cameras
+
+    text = write_cameras(OrbitTrajectory((-30, 30), (0, 10)).cameras(), path, "recammaster").read_text()
+    path.write_text(re.sub(r"-?\d+\.\d+(e-?\d+)?", lambda m: f"{float(m.group()):.6f}", text))
+    return path
+
+
+def test_real_tools_camera_files_are_accepted_and_said_how_far_off(tmp_path, capsys):
+    official = _unreal_6_decimals(tmp_path / "camera_extrinsics.json")
+    capsys.readouterr()
+    assert main(["trajectory", "show", str(official)]) == 0
+    out, err = capsys.readouterr()
+    assert "81 cameras around the head" in out and "render --trajectory accepts" in out
+    assert err.startswith("warning: ") and "orthonormal to 1." in err and "e-06 only" in err
+    mine = tmp_path / "mine.json"
+    assert main(["trajectory", "convert", str(official), str(mine)]) == 0  # a file render accepts
+    assert len(load_trajectory(mine).cameras()) == 81
+
+
+def test_units_per_metre_is_bounded_for_every_source(tmp_path, capsys):
+    src = save_trajectory(OrbitTrajectory((-20, 20)), tmp_path / "kit.json")
+    for source in ("arc_left", str(src)):
+        for value in ("0", "nan", "inf", "-1", "1e300"):
+            out = tmp_path / f"o_{value}.json"
+            args = ["trajectory", "convert", source, str(out), "--to", "c2w-opencv", "--units-per-metre", value]
+            refuse(capsys, args, tmp_path, "--units-per-metre", value.replace("1e300", "1e+300"))
+            assert not out.exists()
+
+
+def test_frame_counts_from_files_are_bounded_before_work(tmp_path, capsys):
+    orbit = tmp_path / "orbit.json"
+    orbit.write_text(json.dumps({"kind": "orbit", "num_frames": 1000000001}))
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"kind": "keyframes", "keyframes": [{"frame": 0}], "num_frames": 1000000001}))
+    poses = tmp_path / "poses.txt"
+    line = "0 0.5 0.5 0.5 0.5 0 0 1 0 0 0 0 1 0 0 0 0 1 -2\n"
+    poses.write_text("https://www.youtube.com/watch?v=x\n" + line * 89_001)
+    for path in (orbit, keys, poses):
+        t0 = time.perf_counter()
+        first = refuse(capsys, ["trajectory", "show", str(path)], tmp_path, path.name, "more than the kit's 10,001")
+        assert time.perf_counter() - t0 < 10, first

@@ -229,3 +229,69 @@ def test_cli_show_prints_the_path_around_the_head_and_writes_the_3d_view(tmp_pat
     # read with twice the scale, relative to the frontal camera: further from the head, not accepted as is
     code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--units-per-metre", "5")
     assert code == 0 and "units_per_metre = 5" in out and "would refuse" in out
+
+
+# -- real tools' files (issue 37): written as the tools write them, rounded as they round ----------
+
+
+def _rounded(text: str, digits: int) -> str:
+    """``text`` with every decimal number written to ``digits`` decimals, as a tool's writer does."""
+    import re
+
+    return re.sub(r"-?\d+\.\d+(e-?\d+)?", lambda m: f"{float(m.group()):.{digits}f}", text)
+
+
+def test_recammaster_file_at_6_decimals_is_read_and_made_orthonormal(tmp_path):
+    # ReCamMaster's camera_extrinsics.json writes 6 decimals: rotations orthonormal to about 1e-6
+    full = write_cameras(PATH, tmp_path / "full.json", "recammaster")
+    official = tmp_path / "camera_extrinsics.json"
+    official.write_text(_rounded(full.read_text(), 6))
+    with pytest.warns(UserWarning, match=r"orthonormal to [0-9.e-]+ only .*made orthonormal"):
+        cams = read_cameras(official, anchor="world", start=PATH)
+    np.testing.assert_allclose(np.swapaxes(cams.R, 1, 2) @ cams.R, np.broadcast_to(np.eye(3), cams.R.shape), atol=1e-12)
+    _same(cams, PATH, fov=False, tol=1e-5)  # the path, to the file's precision
+    # a matrix that is truly not a rotation (scaled by 1%) is still refused
+    text = json.loads(full.read_text())
+    m = np.array([[float(v) for v in r.strip("[] ").split()] for r in text["frame3"]["cam01"].strip().split("] [")])
+    m[:3, :3] *= 1.01
+    text["frame3"]["cam01"] = _unreal(m)
+    (tmp_path / "scaled.json").write_text(json.dumps(text))
+    with pytest.raises(ValueError, match="matrix 3 has a rotation that is not orthonormal \\(R\\^T R is 0.02"):
+        read_cameras(tmp_path / "scaled.json")
+
+
+def test_realestate10k_and_nerfstudio_files_at_their_precision(tmp_path):
+    # RealEstate10K's pose text: 9 decimals; nerfstudio's viewer: float32 matrices, fov and aspect per camera
+    text = write_cameras(PATH, tmp_path / "full.txt", "realestate10k").read_text()
+    (tmp_path / "re10k.txt").write_text(_rounded(text, 9))
+    _same(read_cameras(tmp_path / "re10k.txt", anchor="world"), PATH, tol=1e-6)
+    c2w = _c2w(PATH)
+    c2w[:, :3, 3] /= DEFAULT_UNITS_PER_METRE
+    gl = (c2w @ np.diag([1.0, -1, -1, 1])).astype(np.float32)
+    data = {
+        "keyframes": [],
+        "camera_type": "perspective",
+        "render_height": 480,
+        "render_width": 480,
+        "camera_path": [
+            {"camera_to_world": m.reshape(16).tolist(), "fov": float(np.float32(f)), "aspect": 1}
+            for m, f in zip(gl, PATH.hfov_deg)
+        ],
+        "fps": 24,
+        "seconds": len(gl) / 24,
+        "smoothness_value": 0.5,
+        "is_cycle": False,
+        "crop": None,
+    }
+    (tmp_path / "camera_path.json").write_text(json.dumps(data))
+    with pytest.warns(UserWarning, match="made orthonormal"):
+        cams = read_cameras(tmp_path / "camera_path.json", anchor="world")
+    _same(cams, PATH, tol=1e-5)
+
+
+def test_a_recammaster_file_with_a_frame_missing_is_refused(tmp_path):
+    data = json.loads(write_cameras(PATH, tmp_path / "full.json", "recammaster").read_text())
+    del data["frame41"]
+    (tmp_path / "gap.json").write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="frame41 is missing of frame0 ... frame80"):
+        read_cameras(tmp_path / "gap.json")

@@ -35,6 +35,8 @@ Taught in notebook 03 (trajectories); ``python -m facecam_kit trajectory convert
 from __future__ import annotations
 
 import json
+import numbers
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,7 +50,7 @@ from facecam_kit.geometry.trajectory import (
     load_trajectory,
     save_trajectory,
 )
-from facecam_kit.spec import FPS
+from facecam_kit.spec import FPS, check_frame_count
 from facecam_kit.userfiles import parse_json, read_json, read_text, short
 
 MATRIX_FORMATS = ("c2w-opencv", "c2w-opengl", "w2c-opencv", "w2c-opengl")
@@ -60,31 +62,74 @@ GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 UNREAL_WORLD = np.diag([1.0, -1.0, 1.0, 1.0])
 #: the size nerfstudio and RealEstate10K files are written for: the proxy's rendered square
 SQUARE = 480
+#: the scales a metric path may be placed with: outside, the head is a dot or the path inside it
+UNITS_PER_METRE_RANGE = (1e-6, 1e6)
+
+
+#: How far from orthonormal a file's rotation may be (max |R^T R - I|) and still be read as a rotation
+#: written coarsely: real tools write float32 (1e-7) or 6 decimals (ReCamMaster's own
+#: camera_extrinsics.json: 1.1e-6); a scaled or sheared matrix, or intrinsics multiplied in, is
+#: off by 1e-2 and more. Accepted rotations are made orthonormal (the nearest rotation, by SVD).
+ORTHONORMAL_TOL = 1e-3
+#: ... and below which it is rounding of no consequence (9 decimals): read as it is, without a warning
+ROUNDING_TOL = 1e-8
 
 
 def check_rigid(m, what: str, tol: float = 1e-6) -> np.ndarray:
     """(F, 4, 4) float64 rigid transforms, or ValueError naming the first bad matrix and what is wrong:
-    not finite, last row not (0, 0, 0, 1), rotation not orthonormal, determinant not +1."""
+    not finite, last row not (0, 0, 0, 1) (to ``tol``), rotation off orthonormal by more than
+    ``ORTHONORMAL_TOL``, determinant not +1. Rotations written coarsely are made orthonormal, with
+    a warning saying how far off the worst one was (docs/camera_files.md: the real files tried)."""
     try:
-        m = np.asarray(m, dtype=np.float64)
+        m = np.array(m, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(f"{what}: not a list of 4x4 matrices of numbers ({short(m)})") from None
     if m.ndim != 3 or m.shape[1:] != (4, 4) or len(m) == 0:
         raise ValueError(f"{what}: expected a non-empty list of 4x4 matrices, got shape {m.shape}")
+    check_frame_count(len(m), what)
+    R = m[:, :3, :3]
+    with np.errstate(invalid="ignore"):
+        off = np.abs(np.swapaxes(R, 1, 2) @ R - np.eye(3)).max((1, 2))
     for i, a in enumerate(m):
-        R = a[:3, :3]
         if not np.isfinite(a).all():
             problem = "holds NaN or infinity"
         elif np.abs(a[3] - [0, 0, 0, 1]).max() > tol:
             problem = f"has the last row {a[3].tolist()}, not [0, 0, 0, 1] (a projection, or a transposed matrix?)"
-        elif np.abs(R.T @ R - np.eye(3)).max() > tol:
-            problem = "has a rotation that is not orthonormal (scaled, sheared, or intrinsics multiplied in?)"
-        elif np.linalg.det(R) < 0:
+        elif off[i] > ORTHONORMAL_TOL:
+            problem = (
+                f"has a rotation that is not orthonormal (R^T R is {off[i]:.2g} from the identity, more than the "
+                f"{ORTHONORMAL_TOL:g} of a rotation written coarsely: scaled, sheared, or intrinsics multiplied in?)"
+            )
+        elif np.linalg.det(a[:3, :3]) < 0:
             problem = "has a rotation of determinant -1 (left-handed axes such as Unreal's, or a flipped axis)"
         else:
             continue
         raise ValueError(f"{what}: matrix {i} {problem}")
+    if off.max() > ROUNDING_TOL:
+        U, _, Vt = np.linalg.svd(R)
+        m[:, :3, :3] = U @ Vt
+        m[:, 3] = (0, 0, 0, 1)
+        worst = int(np.argmax(off))
+        warnings.warn(
+            f"{what}: rotations orthonormal to {off[worst]:.2g} only (matrix {worst}; rounded as float32 or "
+            f"decimals are): made orthonormal",
+            stacklevel=2,
+        )
     return m
+
+
+def check_units_per_metre(units_per_metre) -> float:
+    """``units_per_metre`` as a float, or ValueError unless it is a number in [1e-6, 1e6] (0, NaN or a
+    negative scale would collapse, blank or mirror the path)."""
+    if isinstance(units_per_metre, bool) or not isinstance(units_per_metre, numbers.Real):
+        raise ValueError(f"units_per_metre (--units-per-metre) must be a number, got {short(units_per_metre)}")
+    if not (np.isfinite(units_per_metre) and UNITS_PER_METRE_RANGE[0] <= units_per_metre <= UNITS_PER_METRE_RANGE[1]):
+        lo, hi = UNITS_PER_METRE_RANGE
+        raise ValueError(
+            f"units_per_metre (--units-per-metre) must be a number in [{lo:g}, {hi:g}] (proxy units per metre; default "
+            f"{DEFAULT_UNITS_PER_METRE:g}), got {short(units_per_metre)}"
+        )
+    return float(units_per_metre)
 
 
 def _c2w_of(cameras: CameraPath) -> np.ndarray:
@@ -115,11 +160,17 @@ def _read_recammaster(path: Path, camera: int = 1) -> tuple[np.ndarray, None]:
     key = f"cam{camera:02d}"
     if not isinstance(data, dict) or "frame0" not in data:
         raise ValueError(f"ReCamMaster camera file {path} must map frame0, frame1, ... to cameras; got {short(data)}")
+    check_frame_count(len(data), f"ReCamMaster camera file {path}")
+    indices = [int(k[5:]) for k in data if k.startswith("frame") and k[5:].isdigit()]
+    gap = next((i for i in range(max(indices) + 1) if f"frame{i}" not in data), None)
+    if gap is not None:  # a path read up to the gap would drop the rest without a word
+        raise ValueError(
+            f"ReCamMaster camera file {path}: frame{gap} is missing of frame0 ... frame{max(indices)}; "
+            "restore it, or cut the path before it"
+        )
     mats = []
-    for i in range(len(data)):
-        frame = data.get(f"frame{i}")
-        if frame is None:
-            break
+    for i in range(max(indices) + 1):
+        frame = data[f"frame{i}"]
         if not isinstance(frame, dict) or not isinstance(frame.get(key), str):
             cams = sorted(frame) if isinstance(frame, dict) else frame
             raise ValueError(f"{path}: frame{i} has no camera {key} (it holds {short(cams)}); choose --camera")
@@ -283,13 +334,12 @@ def read_cameras(
     camera: ReCamMaster's camera number (cam01 ... cam10).
     """
     path = Path(path)
+    units_per_metre = check_units_per_metre(units_per_metre)
     fmt = _check_format(guess_format(path) if fmt is None else fmt)
     if fmt == "kit":
         return load_trajectory(path).cameras()
     if anchor not in ANCHORS:
         raise ValueError(f"anchor must be one of {ANCHORS}, got {short(anchor)}")
-    if not (np.isfinite(units_per_metre) and units_per_metre > 0):
-        raise ValueError(f"units_per_metre must be a finite positive number, got {short(units_per_metre)}")
     if fmt == "recammaster":
         c2w, hfov = _read_recammaster(path, camera)
     elif fmt in MATRIX_FORMATS:
@@ -320,6 +370,7 @@ def write_cameras(cameras: CameraPath, path, fmt: str, units_per_metre: float = 
     (metres in every foreign format); the world is the head's (origin at the head centre, +Z up).
     ``kit`` writes a keyframe per frame (ValueError when a camera is outside the kit's limits)."""
     path = Path(path)
+    units_per_metre = check_units_per_metre(units_per_metre)
     if _check_format(fmt) == "kit":
         return save_trajectory(keyframes_from_cameras(cameras), path)
     c2w = _c2w_of(cameras)

@@ -384,6 +384,11 @@ def trajectory_from_dict(d: dict) -> Trajectory:
     if not isinstance(d, dict):
         raise ValueError(f"a trajectory must be a JSON object with a 'kind', got {short(d)}")
     kind = d.get("kind")
+    if kind is None and ("frame0" in d or "camera_path" in d):
+        raise ValueError(
+            "a camera file of another tool (ReCamMaster's or nerfstudio's), not a kit trajectory: convert it with "
+            "python -m facecam_kit trajectory convert FILE OUT.json (its --units-per-metre places it around the head)"
+        )
     if not isinstance(kind, str) or kind not in kinds:
         raise ValueError(f"trajectory 'kind' must be one of {sorted(kinds)}, got {short(kind)}")
     unknown = sorted(set(d) - {f.name for f in fields(kinds[kind])})
