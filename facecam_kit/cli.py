@@ -84,6 +84,11 @@ def _terminate(signum, frame):
     raise Terminated
 
 
+def _kept(command: str, e: BaseException) -> str:
+    """What a stopped job leaves: nothing, or what it says it kept (``train``'s checkpoints)."""
+    return "; ".join(getattr(e, "__notes__", [])) or f"{command} wrote nothing"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     command = args.pop("command")
@@ -108,11 +113,11 @@ def main(argv: list[str] | None = None) -> int:
     except MemoryError:
         print(f"error: out of memory during {command}; nothing was written", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"interrupted: {command} wrote nothing", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"interrupted: {_kept(command, e)}", file=sys.stderr)
         return 130
-    except Terminated:
-        print(f"terminated (SIGTERM): {command} wrote nothing", file=sys.stderr)
+    except Terminated as e:
+        print(f"terminated (SIGTERM): {_kept(command, e)}", file=sys.stderr)
         return 143
     finally:
         if previous is not None:

@@ -726,3 +726,32 @@ def test_frame_counts_from_files_are_bounded_before_work(tmp_path, capsys):
         t0 = time.perf_counter()
         first = refuse(capsys, ["trajectory", "show", str(path)], tmp_path, path.name, "more than the kit's 10,001")
         assert time.perf_counter() - t0 < 10, first
+
+
+class _Payload:
+    """A pickle that runs ``os.mkdir(path)`` when loaded, as a crafted checkpoint would run anything."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (os.mkdir, (self.path,))
+
+
+def test_resume_runs_no_code_from_a_checkpoint_and_a_refused_run_leaves_no_folder(tmp_path, capsys):
+    state = tmp_path / "downloaded" / "training_state"
+    state.mkdir(parents=True)
+    (state / "trainer_state.json").write_text('{"step": 1}')
+    ran = tmp_path / "code_ran"
+    torch.save({"random_state": _Payload(ran), "torch_manual_seed": 0}, state / "random_states_0.pkl")
+    args = ["train", TRAIN_YAML, *train_sets(tmp_path, resume=state.parent)]
+    # output_dir (tmp_path / "run") is new: refused, it is not left behind holding train_run.json
+    first = refuse(capsys, args, tmp_path / "run", "cannot be resumed", "code to run (posix.mkdir)")
+    assert not ran.exists(), first
+
+
+def test_a_refused_train_run_leaves_no_output_dir(tmp_path, capsys):
+    # refused after the model is built (the checkpoint to resume is missing): the new output_dir is not left
+    # behind holding train_run.json, which would make it look like a run of the kit
+    args = ["train", TRAIN_YAML, *train_sets(tmp_path, resume=tmp_path / "nowhere")]
+    refuse(capsys, args, tmp_path / "run", "nowhere", "not a training checkpoint")

@@ -160,6 +160,27 @@ def read_safetensors_header(path) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def safe_torch_load(path, **kwargs):
+    """The one way the kit reads a torch pickle from a folder a user points to (*.bin, *.pt, *.ckpt,
+    a training checkpoint's RNG state): ``weights_only=True`` with accelerate's allow-list of
+    numpy's arrays, so tensors, numbers, strings and arrays load and a crafted file's code never
+    runs. ValueError naming the file for anything else."""
+    import pickle
+
+    from accelerate.utils.other import TORCH_SAFE_GLOBALS
+
+    try:
+        with torch.serialization.safe_globals(TORCH_SAFE_GLOBALS):
+            return torch.load(path, weights_only=True, **kwargs)
+    except pickle.UnpicklingError as e:
+        found = re.search(r"GLOBAL (\S+)", str(e))  # torch's wording: "unsupported GLOBAL posix.mkdir"
+        what = found.group(1) if found else "a pickled object"
+        raise ValueError(
+            f"code to run ({what}) in {Path(path).name}: the kit loads tensors, numbers and arrays only, never "
+            "code from a file; use a file the kit or the official code wrote"
+        ) from None
+
+
 def checkpoint_shapes(folder) -> dict[str, tuple[int, ...]]:
     """Names and shapes of every tensor in a checkpoint folder, without reading the tensors
     (safetensors headers; other formats memory-mapped)."""
@@ -169,7 +190,7 @@ def checkpoint_shapes(folder) -> dict[str, tuple[int, ...]]:
             shapes.update(read_safetensors_header(p))
             continue
         try:
-            loaded = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+            loaded = safe_torch_load(p, map_location="cpu", mmap=True)
         except Exception as e:  # pickle, zip and torch errors alike: the file is unusable
             raise _corrupt(p, str(e).splitlines()[0] if str(e) else type(e).__name__) from None
         sd = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else {}
@@ -187,7 +208,7 @@ def read_checkpoint_folder(folder) -> dict:
             read_safetensors_header(p)  # a one-line error for a corrupt file
             sd.update(load_file(p))
         else:
-            loaded = torch.load(p, map_location="cpu", weights_only=True)
+            loaded = safe_torch_load(p, map_location="cpu")
             sd.update(loaded.get("state_dict", loaded) if isinstance(loaded, dict) else loaded)
     return sd
 

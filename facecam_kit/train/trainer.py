@@ -46,6 +46,7 @@ import torch
 
 from facecam_kit.data.dataset import resolve_options
 from facecam_kit.model.pipeline import FaceCamPipeline, camera_inputs, dit_input, make_scheduler
+from facecam_kit.model.weights import safe_torch_load
 from facecam_kit.outputs import check_own_folder
 from facecam_kit.spec import GUIDANCE_SCALE
 from facecam_kit.train.cache import CachedLatents, LazyLatents, build_cache, settings_hash
@@ -406,10 +407,12 @@ class Trainer:
             raise ValueError(f"trainer state {state} holds no step; the checkpoint is damaged: resume from another")
         rng = ckpt / STATE_DIR / f"random_states_{self.acc.process_index}.pkl"
         try:  # accelerate skips an unreadable RNG state with no more than a log line
-            states = torch.load(rng, weights_only=False)
+            states = safe_torch_load(rng)  # a crafted state runs no code
             if not {"random_state", "torch_manual_seed"} <= set(states):
                 raise KeyError("random_state")
             self.acc.load_state(str(ckpt / STATE_DIR))
+        except ValueError as e:  # safe_torch_load's refusal of code: said whole
+            raise ValueError(f"checkpoint {ckpt} cannot be resumed: {e}") from None
         except Exception as e:  # torch, pickle, safetensors: a truncated or damaged checkpoint
             why = short(str(e).splitlines()[0] if str(e) else type(e).__name__, 120)
             raise ValueError(f"checkpoint {ckpt} cannot be resumed ({why}); resume from another checkpoint") from None
@@ -602,5 +605,28 @@ class Trainer:
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Run a training configuration; returns the last checkpoint folder (a saved pipeline)."""
-    return Trainer(cfg).train()
+    """Run a training configuration; returns the last checkpoint folder (a saved pipeline).
+
+    A run that fails or is stopped before its first checkpoint leaves ``output_dir`` as it was: a
+    folder it created (or found empty) is emptied of what it wrote (the run record, logs), so a
+    refused run never leaves a half-made run behind. Kept checkpoints are said on the exception."""
+    import shutil
+
+    out = Path(cfg.output_dir)
+    existed = out.exists()
+    fresh = not existed or (out.is_dir() and not any(out.iterdir()))
+    try:
+        return Trainer(cfg).train()
+    except BaseException as e:
+        kept = sorted(out.glob("checkpoint-*[0-9]")) if out.is_dir() else []
+        if kept:
+            e.add_note(f"kept {len(kept)} checkpoint(s) in {out}, the last {kept[-1].name}; resume=latest continues")
+        elif fresh and not existed:
+            shutil.rmtree(out, ignore_errors=True)
+        elif fresh:  # an empty folder given: only this run wrote in it
+            for p in out.iterdir():
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink()
+        raise
