@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facecam_kit.data.path_from_video import is_clip_spec, load_trajectory_or_clip
 from facecam_kit.geometry.trajectory import check_trajectory, load_trajectory, trajectory_to_dict
 from facecam_kit.outputs import OutputSet
 from facecam_kit.spec import (
@@ -39,7 +40,10 @@ from facecam_kit.video import probe_video, write_video
 RANDOM_WEIGHTS_LABEL = "RANDOM WEIGHTS"
 INVALID_LABEL = "INVALID OUTPUT"
 CONDITIONS = ("analytic", "proxy")
-_TRAJECTORY_HELP = "a ReCamMaster preset name (pan_left, arc_right, ...), random, random:SEED or a trajectory JSON file"
+_TRAJECTORY_HELP = (
+    "a ReCamMaster preset name (pan_left, arc_right, ...), random, random:SEED, a trajectory JSON file, or "
+    "video:REF.mp4 (the camera motion of a reference portrait clip; trajectory from-video for its options)"
+)
 _WEIGHTS_HELP = (
     "local weights: a saved FaceCamPipeline, or a folder with Wan2.2-I2V-A14B-Diffusers/, "
     "facecam_high_noise/ and facecam_low_noise/"
@@ -165,9 +169,12 @@ def check_render(opts: RenderOptions, extra_files=()) -> RenderPlan:
 
     from facecam_kit.face.template import load_template
 
-    traj = load_trajectory(opts.trajectory, opts.frames)
+    if is_clip_spec(opts.trajectory):  # the clone decodes a whole clip: the source video is checked first
+        probe_video(opts.video)
+    traj = load_trajectory_or_clip(opts.trajectory, opts.frames)
     check_trajectory(traj, load_template(), opts.height, opts.width)
-    probe_video(opts.video)
+    if not is_clip_spec(opts.trajectory):
+        probe_video(opts.video)
     report = None
     if opts.weights is not None:
         from facecam_kit.model.weights import inspect_weights
@@ -329,7 +336,7 @@ def run_demo(opts: DemoOptions) -> list[Path]:
     plan = check_render(render, extra + (["sample_mini.mp4"] if opts.weights is None else []))
     studio = None
     if opts.weights is None:  # the second set checked too before the first is written
-        studio = (studio_scene(opts.trajectory), OutputSet(opts.out, "studio", STUDIO_FILES))
+        studio = (studio_scene(plan.trajectory, label=opts.trajectory), OutputSet(opts.out, "studio", STUDIO_FILES))
     traj, title = plan.trajectory, Path(str(opts.trajectory)).stem
     with plan.outputs as outs:
         summary = _render_into(outs, plan)
@@ -349,7 +356,7 @@ def run_demo(opts: DemoOptions) -> list[Path]:
             from facecam_kit.mini.models import load_mini_pipeline
 
             mini = load_mini_pipeline()
-            sample = _mini_sample(mini, opts.trajectory)
+            sample = _mini_sample(mini, traj)
             write_video(outs.path("sample_mini.mp4"), sample.pop("generated"))
             summary["facecam_mini"] = sample
         files = outs.commit({"job": "demo", **summary})
@@ -372,19 +379,20 @@ def _mini_sample(pipe, trajectory) -> dict:
 STUDIO_FILES = ["studio_generated.mp4", "studio_target.mp4", "studio_side_by_side.mp4"]
 
 
-def studio_scene(trajectory, head: int = 1):
+def studio_scene(trajectory, head: int = 1, label: str | None = None):
     """The held-out studio ``head`` filmed along ``trajectory`` (a mini.experiment Scene, its
     condition drawn as the shipped models learnt it), or ValueError when the trajectory takes the
-    camera away from its face."""
+    camera away from its face. ``label``: the trajectory's name (default ``str(trajectory)``)."""
+    label = str(trajectory) if label is None else label
     from facecam_kit.mini.experiment import held_out_head, make_scene
     from facecam_kit.mini.recipe import GENERATE_FRAMES, SHIPPED, SIZE
 
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
     h = held_out_head(head, SIZE, GENERATE_FRAMES, SHIPPED.test_seed)
-    scene = make_scene(h, traj.cameras(), 1.0, str(trajectory), "demo", **SHIPPED.scene_options())
+    scene = make_scene(h, traj.cameras(), 1.0, label, "demo", **SHIPPED.scene_options())
     if scene is None:
         raise ValueError(
-            f"trajectory {trajectory!r} takes the camera away from the studio head's face (FaceCam-mini's demo "
+            f"trajectory {label!r} takes the camera away from the studio head's face (FaceCam-mini's demo "
             "needs 90% of the landmarks in view); choose a gentler one, e.g. arc_left"
         )
     return scene

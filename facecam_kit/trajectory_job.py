@@ -1,13 +1,16 @@
-"""The ``trajectory`` command: convert a camera path between formats, and show one around the head.
+"""The ``trajectory`` command: convert a camera path, show one around the head, take one from a clip.
 
     python -m facecam_kit trajectory convert IN OUT [--from FORMAT] [--to FORMAT] [--units-per-metre U]
     python -m facecam_kit trajectory show FILE [--from FORMAT] [--units-per-metre U] [--html OUT]
+    python -m facecam_kit trajectory from-video REF.mp4 OUT.json [--hfov DEG] [--smooth S] [--frames N]
 
 IN and FILE are a camera file (formats in :mod:`facecam_kit.geometry.formats`, conventions in
 docs/cameras.md) or anything ``render --trajectory`` takes (a preset name, ``random:SEED``, a kit
-JSON). ``show`` prints each frame's camera around the head (azimuth, elevation, distance, field
-of view, roll, aim offset) and whether ``render`` accepts the path; ``--html`` writes the plotly
-3D view. Existing files are never replaced. Taught in notebook 03 (trajectories).
+JSON, ``video:REF.mp4``). ``from-video`` writes the camera path of a reference portrait clip
+(:mod:`facecam_kit.data.path_from_video`) as a kit trajectory file. ``show`` prints each frame's
+camera around the head (azimuth, elevation, distance, field of view, roll, aim offset) and whether
+``render`` accepts the path; ``--html`` writes the plotly 3D view. Existing files are never
+replaced. Taught in notebook 03 (trajectories).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facecam_kit.data import path_from_video as clone
 from facecam_kit.geometry.camera import CameraPath
 from facecam_kit.geometry.formats import (
     ANCHORS,
@@ -36,6 +40,7 @@ from facecam_kit.geometry.trajectory import (
     load_trajectory,
 )
 from facecam_kit.outputs import check_writable_folder
+from facecam_kit.spec import NUM_FRAMES
 from facecam_kit.userfiles import short
 
 HELP = "convert a camera path between formats (ReCamMaster, 4x4 lists, RealEstate10K, nerfstudio) or show one"
@@ -56,6 +61,41 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
     show = sub.add_parser("show", help="print a path's cameras around the head; --html writes the 3D view")
     show.add_argument("source", metavar="FILE", help="a camera file, a preset name or random:SEED")
     show.add_argument("--html", type=Path, help="write the plotly 3D view of the path around the head here")
+    video = sub.add_parser(
+        "from-video", help="the camera path of a reference portrait clip (MediaPipe + PnP), as a kit trajectory file"
+    )
+    video.add_argument("source", metavar="REF", help="a portrait clip whose camera motion to copy")
+    video.add_argument("out", metavar="OUT", type=Path, help="the kit trajectory file to write (.json)")
+    video.add_argument(
+        "--hfov",
+        type=float,
+        default=clone.DEFAULT_HFOV,
+        help="REF's lens: its field of view across the frame's width, degrees; no clip says it, and a wrong "
+        f"guess costs little once the path is re-anchored (docs/cameras.md) (default: {clone.DEFAULT_HFOV:g})",
+    )
+    video.add_argument(
+        "--smooth",
+        type=float,
+        default=clone.DEFAULT_SMOOTH_S,
+        help="sigma of the centred Gaussian that removes the landmarks' jitter, seconds of REF; no lag, a move's "
+        f"start and end spread over about 2.6 sigma; 0: none (default: {clone.DEFAULT_SMOOTH_S:g})",
+    )
+    video.add_argument(
+        "--frames", type=int, default=NUM_FRAMES, help=f"frames of the path, 4k+1: all of REF (default: {NUM_FRAMES})"
+    )
+    video.add_argument(
+        "--head",
+        choices=clone.HEADS,
+        default="generic",
+        help="the 3D landmarks PnP fits: the kit's generic head or the reference person's own shape (default: generic)",
+    )
+    video.add_argument(
+        "--anchor",
+        choices=clone.ANCHORS,
+        default="first",
+        help="first: REF's camera motion relative to its first frame, started at the kit's frontal camera (what "
+        "render expects of your video); world: REF's own viewpoints around its head (default: first)",
+    )
     for p in (convert, show):
         p.add_argument("--from", dest="from_format", choices=FORMATS, help="IN's format (default: guessed)")
         p.add_argument("--units-per-metre", type=float, default=DEFAULT_UNITS_PER_METRE, help=UNITS_HELP)
@@ -74,6 +114,8 @@ def read_path(
 ) -> tuple[CameraPath, bool]:
     """The cameras of a camera file, or of a trajectory name ``render --trajectory`` takes, and
     whether they came from a metric file (placed with ``units_per_metre``)."""
+    if clone.is_clip_spec(source) and fmt in (None, "kit"):
+        return clone.load_trajectory_or_clip(source).cameras(), False
     path = Path(str(source))
     try:
         is_file = path.is_file()
@@ -127,9 +169,25 @@ def run_trajectory(
     out: Path | None = None,
     to_format: str | None = None,
     html: Path | None = None,
+    hfov: float = clone.DEFAULT_HFOV,
+    smooth: float = clone.DEFAULT_SMOOTH_S,
+    frames: int = NUM_FRAMES,
+    head: str = "generic",
 ) -> list[Path]:
-    """``convert`` (writes ``out``) or ``show`` (prints the path; writes ``html`` when given)."""
+    """``convert`` (writes ``out``), ``show`` (prints the path; writes ``html`` when given) or
+    ``from-video`` (writes the camera path of the clip ``source`` to ``out``)."""
     from facecam_kit.face.template import load_template
+
+    if action == "from-video":
+        _new_file(Path(out), "OUT")
+        cloned = clone.clone_camera_path(source, frames, hfov, smooth, head, anchor)
+        for line in cloned.summary():
+            print(line)
+        try:
+            check_trajectory(cloned.trajectory(), load_template())
+        except ValueError as e:
+            raise ValueError(f"the path cloned from {source} is not one render accepts: {e}") from None
+        return [write_cameras(cloned.cameras, out, "kit")]
 
     units_per_metre = check_units_per_metre(units_per_metre)  # a preset written out is divided by it too
     target = out if action == "convert" else html

@@ -11,8 +11,9 @@ import torch
 from matplotlib import cbook
 
 from facecam_kit.cli import main
+from facecam_kit.data.path_from_video import solve_cameras
 from facecam_kit.data.studio import make_studio
-from facecam_kit.evaluation.camera_accuracy import camera_accuracy, classify_motion, solve_cameras
+from facecam_kit.evaluation.camera_accuracy import camera_accuracy, classify_motion
 from facecam_kit.evaluation.fidelity import psnr, psnr_per_frame, ssim, ssim_per_frame
 from facecam_kit.evaluation.identity import identity_similarity
 from facecam_kit.geometry.camera import project_points, rotation_about_axis

@@ -15,7 +15,8 @@ On-disk layout of a studio folder (one sub-folder per capture)::
       landmarks2d.npy  (C, F, 478, 2) their pixel projections in each camera
       cam_00.mp4 ...   one H.264 video per camera, size x size, 24 fps
 
-Taught in notebook 04; its captures are ground truth in notebooks 05 and 07.
+Taught in notebook 04; its captures are ground truth in notebooks 05 and 07, and its moving
+cameras (:func:`film_path`) in notebook 03's reference clips.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tqdm.auto import tqdm
 from facecam_kit.face import topology
 from facecam_kit.face.template import load_template
 from facecam_kit.geometry.camera import (
+    CameraPath,
     intrinsics_from_fov,
     look_at,
     orbit_cameras,
@@ -149,6 +151,16 @@ def film(head: ProxyHead, poses: np.ndarray, R, t, K, size: int, backend: str = 
             if bar is not None:
                 bar.update()
     return videos
+
+
+def film_path(head: ProxyHead, cameras: CameraPath, size: int, head_poses=None, backend: str = "auto") -> np.ndarray:
+    """``head`` filmed by a moving camera, one camera a frame (``cameras``: F, each with its own field of
+    view across the ``size`` x ``size`` frame); ``head_poses`` (F, 4, 4) head-to-world, default still.
+    Returns (F, size, size, 3) uint8: a reference clip whose every camera is known."""
+    F = len(cameras)
+    poses = np.tile(np.eye(4), (F, 1, 1)) if head_poses is None else np.asarray(head_poses, np.float64)
+    K = intrinsics_from_fov(cameras.hfov_deg, size, size)
+    return film(head, poses, cameras.R[None], cameras.t[None], K[None], size, backend)[0]
 
 
 def studio_head(rng: np.random.Generator, photo: np.ndarray, photo_landmarks: np.ndarray, seed: int) -> ProxyHead:

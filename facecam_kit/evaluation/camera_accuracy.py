@@ -3,7 +3,7 @@
 Our definition, step by step:
 
 1. **Recover the cameras.** Detect MediaPipe's landmarks on every generated frame and solve PnP
-   (:func:`~facecam_kit.geometry.pnp.solve_pnp`) of the 468 mesh points (irises excluded: they
+   (:func:`~facecam_kit.data.path_from_video.solve_cameras`) of the 468 mesh points (irises excluded: they
    follow the gaze) against the person's own 3D landmarks in the proxy world: by default
    :func:`~facecam_kit.proxy.head.personalised_landmarks` of the source video, i.e. the person's
    shape at the template's size. PnP gives the *face-centric* camera (head to camera). When the
@@ -37,9 +37,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from facecam_kit.data.path_from_video import MESH_POINTS, solve_cameras
 from facecam_kit.face.topology import NUM_LANDMARKS
 from facecam_kit.geometry.camera import CameraPath, project_points, relative_pose, rotation_angle_deg
-from facecam_kit.geometry.pnp import solve_pnp
 from facecam_kit.geometry.trajectory import (
     DEFAULT_UNITS_PER_METRE,
     RECAMMASTER_PRESETS,
@@ -48,36 +48,12 @@ from facecam_kit.geometry.trajectory import (
 )
 from facecam_kit.spec import TEMPORAL_COMPRESSION
 
-MESH_POINTS = 468  # MediaPipe's face mesh; the 10 iris points after it follow the gaze
-
 
 def _check_head_poses(head_poses, num_frames: int) -> np.ndarray:
     H = np.asarray(head_poses, dtype=np.float64)
     if H.shape != (num_frames, 4, 4):
         raise ValueError(f"head_poses must have shape ({num_frames}, 4, 4) (head-to-world per frame), got {H.shape}")
     return H
-
-
-def solve_cameras(landmarks, points3d, K) -> tuple[np.ndarray, np.ndarray]:
-    """Face-centric camera of every frame by PnP of the mesh points.
-
-    landmarks: (F, 478, 2|3) pixels, NaN rows where no face was found; points3d: (478, 3) the
-    person's 3D landmarks; K: (3, 3) or (F, 3, 3). Returns R (F, 3, 3), t (F, 3), NaN for missed
-    frames.
-    """
-    lm = np.asarray(landmarks, dtype=np.float64)
-    points3d = np.asarray(points3d, dtype=np.float64)
-    if lm.ndim != 3 or lm.shape[1] != NUM_LANDMARKS or lm.shape[2] not in (2, 3):
-        raise ValueError(f"landmarks must have shape (F, {NUM_LANDMARKS}, 2|3), got {lm.shape}")
-    if points3d.shape != (NUM_LANDMARKS, 3):
-        raise ValueError(f"points3d must have shape ({NUM_LANDMARKS}, 3), got {points3d.shape}")
-    K = np.broadcast_to(np.asarray(K, dtype=np.float64), (len(lm), 3, 3))
-    R, t = np.full((len(lm), 3, 3), np.nan), np.full((len(lm), 3), np.nan)
-    for f in range(len(lm)):
-        uv = lm[f, :MESH_POINTS, :2]
-        if np.isfinite(uv).all():
-            R[f], t[f] = solve_pnp(points3d[:MESH_POINTS], uv, K[f])
-    return R, t
 
 
 def remove_head_motion(R, t, head_poses) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +89,21 @@ def pose_errors(R_est, t_est, R_req, t_req, ref: int = 0) -> tuple[np.ndarray, n
     scale = np.linalg.norm(np.asarray(t_req, dtype=np.float64)[ref])
     rot = rotation_angle_deg(Re @ np.swapaxes(Rq, 1, 2))
     return np.where(np.isfinite(ce).all(1), rot, np.nan), np.linalg.norm(ce - cq, axis=1) / scale
+
+
+def path_errors(estimated: CameraPath, truth: CameraPath, points3d, height: int, width: int) -> dict[str, np.ndarray]:
+    """How far a recovered camera path is from the true one, frame by frame (both F, head at the origin).
+
+    ``rot_err_deg`` and ``trans_err``: :func:`pose_errors` relative to frame 0 (NaN there: 0 by
+    construction); ``landmark_px``: the mean distance between ``points3d`` (N, 3) projected by the two
+    paths on a ``height`` x ``width`` canvas, i.e. how far apart the two conditions draw the face.
+    """
+    if len(estimated) != len(truth):
+        raise ValueError(f"the paths must have as many frames: {len(estimated)} and {len(truth)}")
+    rot, trans = pose_errors(estimated.R, estimated.t, truth.R, truth.t, 0)
+    rot[0] = trans[0] = np.nan
+    px = np.linalg.norm(estimated.project(points3d, height, width) - truth.project(points3d, height, width), axis=-1)
+    return {"rot_err_deg": rot, "trans_err": trans, "landmark_px": px.mean(1)}
 
 
 def _reference_frame(R: np.ndarray) -> int | None:
