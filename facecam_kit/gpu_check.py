@@ -26,7 +26,9 @@ built from configurations:
 Each stage runs in a process of its own, forked from a server that imported torch and diffusers
 once, with its own time limit: a stage that raises, runs out of memory, crashes or hangs is
 recorded with its error, and the next one runs. Results go to ``OUT/report.json`` (each stage's
-output in ``OUT/stages.log``) and, on a GPU, to a dated section of ``docs/benchmarks.md``.
+output in ``OUT/stages.log``) and, on a GPU, to a dated section of ``docs/benchmarks.md``. OUT is
+new, empty or an earlier gpu-check's (``outputs.check_own_folder``); the stages work in a hidden
+folder of the run's own inside it, removed at the end.
 
 Large models are created directly on the GPU (PyTorch's default-device context: every
 parameter is allocated and initialised there; their size is counted on the meta device first),
@@ -44,6 +46,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -51,6 +54,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from facecam_kit.outputs import check_own_folder, check_writable_folder
 from facecam_kit.spec import HEIGHT, NUM_FRAMES, NUM_STEPS, WIDTH
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -803,8 +807,8 @@ def run_stages(stages, dry: bool, out: Path, budget_s: float, say=print) -> list
     os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
     ctx = multiprocessing.get_context("forkserver")
     ctx.set_forkserver_preload(list(PRELOAD) + ["facecam_kit.gpu_check"])
-    work_root = out / "work"
-    work_root.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    work_root = Path(tempfile.mkdtemp(prefix=".gpu-check-work-", dir=out))  # this run's own: removed whole
     combined = out / "stages.log"
     combined.write_text("")
     start, records = time.perf_counter(), []
@@ -919,6 +923,15 @@ def markdown_section(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_report(path: Path) -> bool:
+    """Whether ``path`` is a report.json that gpu-check wrote (not a user's file of that name)."""
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(report, dict) and {"environment", "stages", "budget_s"} <= set(report)
+
+
 def run_gpu_check(opts: GpuCheckOptions) -> list[Path]:
     """The ``gpu-check`` job: every stage (or ``--only`` some) within the budget; writes
     ``OUT/report.json``, ``OUT/stages.log``, and (on a GPU, or with ``--docs``) the Markdown
@@ -937,9 +950,13 @@ def run_gpu_check(opts: GpuCheckOptions) -> list[Path]:
             f"gpu-check needs a CUDA GPU and torch {torch.__version__} sees none here; "
             "--dry-run runs the same stages at tiny sizes on the CPU"
         )
-    out = Path(opts.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = check_own_folder(opts.out, "report.json", "--out", "gpu-check report", _is_report)
     docs = opts.docs if opts.docs is not None or opts.dry_run else BENCHMARKS_DOC
+    if docs is not None:  # before any stage: a folder or a read-only place would fail only at the end
+        docs = Path(docs)
+        check_writable_folder(docs.parent, "--docs")
+        if docs.exists() and not (docs.is_file() and os.access(docs, os.W_OK)):
+            raise ValueError(f"--docs {docs} is not a writable file; name a Markdown file to append the section to")
     stages = [s for s in STAGES if s.name in wanted]
     date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     env = environment(opts.dry_run)
@@ -960,7 +977,6 @@ def run_gpu_check(opts: GpuCheckOptions) -> list[Path]:
     files[0].write_text(json.dumps(report, indent=1, default=str) + "\n")
     files.append(out / "stages.log")
     if docs is not None:
-        docs = Path(docs)
         docs.parent.mkdir(parents=True, exist_ok=True)
         before = docs.read_text() if docs.is_file() else "# Benchmarks\n"
         docs.write_text(before.rstrip("\n") + "\n\n" + markdown_section(report))

@@ -67,12 +67,14 @@ def check_writable_folder(out, flag: str = "--out") -> Path:
     return out
 
 
-def check_own_folder(folder, marker: str, flag: str, what: str) -> Path:
+def check_own_folder(folder, marker: str, flag: str, what: str, is_marker=None) -> Path:
     """ValueError unless ``folder`` is missing, empty, or holds ``marker`` (the kit's own earlier
-    ``what``); then checked writable. The kit fills such a folder whole, so it never adopts a
-    user's folder (``--out ~/thesis``, ``--out ..``)."""
+    ``what``; ``is_marker(path)``, when given, tells a marker of a common name such as
+    ``report.json`` from a user's file of that name); then checked writable. The kit fills such a
+    folder whole, so it never adopts a user's folder (``--out ~/thesis``, ``--out ..``)."""
     folder = check_writable_folder(folder, flag)
-    if folder.is_dir() and any(folder.iterdir()) and not (folder / marker).is_file():
+    mark = folder / marker
+    if folder.is_dir() and any(folder.iterdir()) and not (mark.is_file() and (is_marker is None or is_marker(mark))):
         raise ValueError(
             f"{flag} {folder} is not empty and holds no {marker}, so it is not an earlier {what} of the kit; "
             f"the kit writes only into a new or empty folder, or its own: choose another {flag}"

@@ -110,11 +110,11 @@ def test_a_failing_stage_is_recorded_and_the_next_one_runs(tmp_path):
 
 
 def test_the_hanging_stage_leaves_no_process(tmp_path):
-    pid_file = tmp_path / "work" / "hangs" / "child.pid"
     stage = Stage("hangs", "never returns", _hangs, 60, dry_limit_s=4)
     seen = []
 
-    def say(line):  # the work folder goes at the end of the run: read the pid before that
+    def say(line):  # the run's hidden work folder goes at its end: read the pid before that
+        (pid_file,) = tmp_path.glob(".gpu-check-work-*/hangs/child.pid")
         seen.append(int(pid_file.read_text()))
 
     run_stages([stage], True, tmp_path, budget_s=60, say=say)

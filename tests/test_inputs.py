@@ -755,3 +755,24 @@ def test_a_refused_train_run_leaves_no_output_dir(tmp_path, capsys):
     # behind holding train_run.json, which would make it look like a run of the kit
     args = ["train", TRAIN_YAML, *train_sets(tmp_path, resume=tmp_path / "nowhere")]
     refuse(capsys, args, tmp_path / "run", "nowhere", "not a training checkpoint")
+
+
+def test_gpu_check_keeps_a_users_folder_and_checks_docs_first(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    (mine / "work").mkdir(parents=True)
+    (mine / "work" / "thesis.tex").write_text("years of work")
+    (mine / "report.json").write_text('{"my": "report"}')
+    (mine / "stages.log").write_text("my log")
+    quick = ["gpu-check", "--dry-run", "--budget", "1"]  # every stage skipped: seconds
+    refuse(capsys, [*quick, "--out", str(mine)], mine, "--out", "not empty", "report.json")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    refuse(capsys, [*quick, "--out", str(a_file)], tmp_path, "file.txt", "is a file")
+    out = tmp_path / "report"
+    t0 = time.perf_counter()
+    refuse(capsys, [*quick, "--out", str(out), "--docs", str(mine)], mine, "--docs", "not a writable file")
+    refuse(capsys, [*quick, "--out", str(out), "--docs", "/proc/self/b.md"], tmp_path, "--docs", "not writable")
+    assert time.perf_counter() - t0 < 10 and not out.exists()  # refused before any stage
+    assert main([*quick, "--out", str(out)]) == 0
+    assert main([*quick, "--out", str(out)]) == 0  # its own folder: run again
+    assert sorted(p.name for p in out.iterdir()) == ["report.json", "stages.log"]
