@@ -776,3 +776,16 @@ def test_gpu_check_keeps_a_users_folder_and_checks_docs_first(tmp_path, capsys):
     assert main([*quick, "--out", str(out)]) == 0
     assert main([*quick, "--out", str(out)]) == 0  # its own folder: run again
     assert sorted(p.name for p in out.iterdir()) == ["report.json", "stages.log"]
+
+
+def test_nested_settings_are_typed_to_any_depth(tmp_path, capsys):
+    cases = {
+        "dit={num_layers: abc}": "dit.num_layers must be a whole number",
+        "dit={patch_size: [1, 2, x]}": "dit.patch_size[2] must be a whole number",
+        "make_studio={bogus: 1}": "make_studio has no setting 'bogus'",
+        "make_studio={num_heads: 1, size: 32.5}": "make_studio.size must be a whole number",
+        "extra_trainable=[nosuchmodule]": "extra_trainable ['nosuchmodule'] name no module",
+    }
+    for item, message in cases.items():
+        key, _, value = item.partition("=")
+        refuse(capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, **{key: value})], tmp_path / "run", message)

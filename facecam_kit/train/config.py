@@ -10,6 +10,7 @@ Taught in notebook 08 (training); notebook 04 (the training dataset) makes the d
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import typing
 from dataclasses import asdict, dataclass, field
@@ -236,10 +237,11 @@ def _check_value(key: str, value, hint):
             return None
         (hint,) = [a for a in args if a is not type(None)]
     origin = typing.get_origin(hint)
-    if origin is list:
+    if origin in (list, tuple):
         if not isinstance(value, list | tuple):
             raise ValueError(f"{key} must be a list, got {short(value)}")
-        return [_check_value(f"{key}[{i}]", v, typing.get_args(hint)[0]) for i, v in enumerate(value)]
+        items = [_check_value(f"{key}[{i}]", v, typing.get_args(hint)[0]) for i, v in enumerate(value)]
+        return items if origin is list else tuple(items)
     if hint is float and isinstance(value, str):
         try:
             value = float(value)  # YAML 1.1 reads 1e-4 (no dot) as a string
@@ -259,10 +261,50 @@ def _check_value(key: str, value, hint):
 
 
 def check_types(cfg: TrainConfig) -> None:
-    """Every field of ``cfg`` of its annotated type (values converted in place where needed)."""
+    """Every field of ``cfg`` of its annotated type (values converted in place where needed), and
+    the mappings passed on as keyword arguments (:data:`KEYWORD_SETTINGS`) to any depth."""
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         setattr(cfg, f.name, _check_value(f.name, getattr(cfg, f.name), hints[f.name]))
+    for key, (target, given) in KEYWORD_SETTINGS.items():
+        if getattr(cfg, key) is not None:
+            setattr(cfg, key, check_keywords(key, getattr(cfg, key), target(), given))
+
+
+def _wan_transformer():
+    from diffusers import WanTransformer3DModel  # ReCamMaster's transformers take its arguments too
+
+    return WanTransformer3DModel.__init__
+
+
+def _make_studio():
+    from facecam_kit.data.studio import make_studio
+
+    return make_studio
+
+
+#: the settings whose mapping becomes keyword arguments: the function taking them, and the
+#: arguments the trainer gives it itself
+KEYWORD_SETTINGS = {"dit": (_wan_transformer, ()), "make_studio": (_make_studio, ("out_dir", "progress"))}
+
+
+def check_keywords(key: str, value: dict, fn, given=()) -> dict:
+    """``value``, a setting passed to ``fn`` as keyword arguments, checked as the top-level
+    settings are: each key one of ``fn``'s parameters (less ``given``), each value of the type
+    its annotation (or, without one, its default) says; ValueError naming ``key.name``."""
+    params = {
+        n: p
+        for n, p in inspect.signature(fn).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and n not in ("self", *given)
+    }
+    hints = typing.get_type_hints(fn)  # annotations written as strings (PEP 563) resolved
+    checked = {}
+    for name, v in value.items():
+        if name not in params:
+            raise ValueError(f"{key} has no setting {short(name)}; its settings are {', '.join(params)}")
+        hint = hints.get(name, type(params[name].default))
+        checked[name] = v if hint is type(None) else _check_value(f"{key}.{name}", v, hint)
+    return checked
 
 
 def parse_value(text: str):

@@ -70,6 +70,9 @@ def apply_preset(
             LoraConfig(r=lora_rank, lora_alpha=lora_alpha, target_modules=targets, init_lora_weights=True)
         )
     patterns = _PRESET_PATTERNS[preset] + tuple(f"{p.strip('.')}." for p in extra_trainable)
+    if unknown := [e for e in extra_trainable if not any(_matches(n, (f"{e.strip('.')}.",)) for n in names)]:
+        # as lora_targets: a misspelt module would silently train nothing extra
+        raise ValueError(f"extra_trainable {unknown} name no module of {type(model).__name__}")
     for name, p in model.named_parameters():
         if _matches(name, patterns) or (preset == "lora" and "lora_" in name):
             p.requires_grad_(True)
