@@ -27,6 +27,7 @@ from facecam_kit.geometry.camera import CameraPath
 from facecam_kit.geometry.formats import (
     ANCHORS,
     FORMATS,
+    MATRIX_FORMATS,
     check_units_per_metre,
     guess_format,
     read_cameras,
@@ -102,15 +103,19 @@ def add_trajectory_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--anchor",
             choices=ANCHORS,
-            default="first",
             help="first: the path relative to its first camera, started at the official frontal camera (as "
-            "ReCamMaster and CameraCtrl read poses); world: the file's origin is the head centre (default: first)",
+            "ReCamMaster and CameraCtrl read poses); world: the file's origin is the head centre (default: world "
+            "for a file the kit wrote, which says so; first for any other)",
         )
         p.add_argument("--camera", type=int, default=1, help="ReCamMaster's camera number, cam01 ... cam10")
 
 
 def read_path(
-    source, fmt: str | None = None, units_per_metre: float = DEFAULT_UNITS_PER_METRE, anchor: str = "first", camera=1
+    source,
+    fmt: str | None = None,
+    units_per_metre: float = DEFAULT_UNITS_PER_METRE,
+    anchor: str | None = None,
+    camera=1,
 ) -> tuple[CameraPath, bool]:
     """The cameras of a camera file, or of a trajectory name ``render --trajectory`` takes, and
     whether they came from a metric file (placed with ``units_per_metre``)."""
@@ -205,6 +210,8 @@ def run_trajectory(
                 check_trajectory(keyframes_from_cameras(cams), load_template())
             except ValueError as e:
                 raise ValueError(f"OUT {out} as a kit trajectory (what render accepts): {e}") from None
+        if fmt in MATRIX_FORMATS:  # the other formats say so themselves (formats.KIT_MARK)
+            print(f"note: a list of matrices cannot say where it was placed: read {out} back with --anchor world")
         return [write_cameras(cams, out, fmt, units_per_metre)]
     print(describe_path(cams, units_per_metre if metric else None))
     try:

@@ -194,7 +194,7 @@ def test_cli_convert_writes_a_file_render_accepts(tmp_path, capsys):
     code, out, err = _cli(capsys, "trajectory", "convert", tmp_path / "path.txt", tmp_path / "mine.json")
     assert code == 0 and f"wrote {tmp_path / 'mine.json'}" in out, err
     traj = load_trajectory(tmp_path / "mine.json")  # what render --trajectory does, then its check
-    _same(check_trajectory(traj, load_template()), read_cameras(tmp_path / "path.txt"))
+    _same(check_trajectory(traj, load_template()), read_cameras(tmp_path / "path.txt", anchor=None))  # as the CLI
     code, _, _ = _cli(capsys, "trajectory", "convert", "arc_left", tmp_path / "arc.json", "--to", "nerfstudio")
     assert code == 0 and guess_format(tmp_path / "arc.json") == "nerfstudio"
     # an existing file is never replaced; a missing one is named; both one error line, exit 2
@@ -214,20 +214,23 @@ def test_cli_convert_writes_a_file_render_accepts(tmp_path, capsys):
 def test_cli_show_prints_the_path_around_the_head_and_writes_the_3d_view(tmp_path, capsys):
     write_cameras(PATH, tmp_path / "path.txt", "realestate10k")
     html = tmp_path / "view.html"
-    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--anchor", "world", "--html", html)
+    # the kit wrote it (its first line says so): read back where it was, as --anchor world reads it
+    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--html", html)
     assert code == 0 and "units_per_metre = 0.675" in out and "render --trajectory accepts" in out
     rows = np.array([line.split()[:5] for line in out.splitlines() if line[:5].strip().isdigit()], float)
     assert len(rows) == 81
     np.testing.assert_allclose(rows[[0, 40, 80], 1], [-30, 20, 30], atol=0.05)  # azimuth
     np.testing.assert_allclose(rows[[0, 40, 80], 3], [2.7, 2.2, 3.2], atol=0.001)  # distance
     np.testing.assert_allclose(rows[[0, 80], 4], [35, 55], atol=0.05)  # hfov
-    # relative to its first camera (the default), started frontal: the path turns 30 degrees about the head
-    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt")
+    # relative to its first camera, started frontal: the path turns 30 degrees about the head
+    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--anchor", "first")
     rows = np.array([line.split()[:5] for line in out.splitlines() if line[:5].strip().isdigit()], float)
     np.testing.assert_allclose(rows[[0, 40, 80], 1], [0, 50, 60], atol=0.05)
     assert "plotly" in (tmp_path / "view.html").read_text()[:100000]
     # read with twice the scale, relative to the frontal camera: further from the head, not accepted as is
-    code, out, _ = _cli(capsys, "trajectory", "show", tmp_path / "path.txt", "--units-per-metre", "5")
+    code, out, _ = _cli(
+        capsys, "trajectory", "show", tmp_path / "path.txt", "--units-per-metre", "5", "--anchor", "first"
+    )
     assert code == 0 and "units_per_metre = 5" in out and "would refuse" in out
 
 
@@ -295,3 +298,18 @@ def test_a_recammaster_file_with_a_frame_missing_is_refused(tmp_path):
     (tmp_path / "gap.json").write_text(json.dumps(data))
     with pytest.raises(ValueError, match="frame41 is missing of frame0 ... frame80"):
         read_cameras(tmp_path / "gap.json")
+
+
+def test_a_round_trip_with_default_options_returns_the_path_or_names_the_option(tmp_path, capsys):
+    kit = write_cameras(PATH, tmp_path / "path.json", "kit")
+    start = load_trajectory(kit).cameras()
+    for fmt in FORMATS[1:]:
+        there = tmp_path / f"there_{fmt}.{'txt' if fmt == 'realestate10k' else 'json'}"
+        code, out, err = _cli(capsys, "trajectory", "convert", kit, there, "--to", fmt)
+        assert code == 0, err
+        back = tmp_path / f"back_{fmt}.json"
+        extra = ["--anchor", "world"] if "--anchor world" in out else []  # what the tool said it needs
+        assert extra == ([] if fmt in WITH_FOV | {"recammaster"} else ["--anchor", "world"]), (fmt, out)
+        code, _, err = _cli(capsys, "trajectory", "convert", there, back, "--from", fmt, *extra)
+        assert code == 0, err
+        _same(load_trajectory(back).cameras(), start, fov=fmt in WITH_FOV, tol=1e-6)

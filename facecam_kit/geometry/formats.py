@@ -62,6 +62,10 @@ GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
 UNREAL_WORLD = np.diag([1.0, -1.0, 1.0, 1.0])
 #: the size nerfstudio and RealEstate10K files are written for: the proxy's rendered square
 SQUARE = 480
+#: the key (nerfstudio, ReCamMaster) or first line (RealEstate10K) by which a file says the kit wrote
+#: it around the head, so that it reads back where it was (anchor "world") with default options
+KIT_MARK = "facecam_kit"
+KIT_MARK_TEXT = "written by facecam_kit around the head (origin at the head centre): read with --anchor world"
 #: the scales a metric path may be placed with: outside, the head is a dot or the path inside it
 UNITS_PER_METRE_RANGE = (1e-6, 1e6)
 
@@ -254,7 +258,7 @@ def _write_recammaster(c2w, hfov) -> str:
         cols[:3, 3] *= 100  # metres -> centimetres
         text = " ".join("[" + " ".join(repr(float(v)) for v in row) + "]" for row in cols.T)
         frames[f"frame{i}"] = {"cam01": text + " "}
-    return json.dumps(frames, indent=1)
+    return json.dumps({**frames, KIT_MARK: KIT_MARK_TEXT}, indent=1)  # the official parser reads frameN only
 
 
 def _write_matrices(c2w, hfov, fmt: str) -> str:
@@ -266,7 +270,7 @@ def _write_matrices(c2w, hfov, fmt: str) -> str:
 def _write_realestate10k(c2w, hfov) -> str:
     f = 0.5 / np.tan(np.deg2rad(hfov) / 2)  # on a square image, divided by its side
     w2c = np.linalg.inv(c2w)[:, :3].reshape(-1, 12)
-    lines = ["facecam_kit camera path (RealEstate10K layout; first line: the source, skipped by readers)"]
+    lines = [f"{KIT_MARK} camera path, {KIT_MARK_TEXT} (first line: the source, skipped by readers)"]
     for i in range(len(c2w)):
         values = [f[i], f[i], 0.5, 0.5, 0.0, 0.0, *w2c[i]]
         lines.append(" ".join([str(round(i * 1e6 / FPS))] + [repr(float(v)) for v in values]))
@@ -286,6 +290,7 @@ def _write_nerfstudio(c2w, hfov) -> str:
             "fps": FPS,
             "seconds": len(c2w) / FPS,
             "camera_path": path,
+            KIT_MARK: KIT_MARK_TEXT,
         },
         indent=1,
     )
@@ -308,6 +313,17 @@ def guess_format(path) -> str:
     raise ValueError(f"{path} is {what}: name its format, one of {', '.join(FORMATS)}")
 
 
+def written_by_kit(path, fmt: str) -> bool:
+    """Whether a camera file says the kit wrote it around the head (:data:`KIT_MARK`); a list of
+    matrices has no place to say it."""
+    if fmt == "realestate10k":
+        return read_text(path, "pose file").startswith(KIT_MARK)
+    if fmt in ("recammaster", "nerfstudio"):
+        data = read_json(path, "camera file")
+        return isinstance(data, dict) and KIT_MARK in data
+    return False
+
+
 def _check_format(fmt: str) -> str:
     if fmt not in FORMATS:
         raise ValueError(f"unknown camera format {short(fmt)}; choose one of {', '.join(FORMATS)}")
@@ -318,7 +334,7 @@ def read_cameras(
     path,
     fmt: str | None = None,
     units_per_metre: float = DEFAULT_UNITS_PER_METRE,
-    anchor: str = "first",
+    anchor: str | None = "first",
     start: CameraPath | None = None,
     camera: int = 1,
 ) -> CameraPath:
@@ -328,7 +344,9 @@ def read_cameras(
     head by ``anchor``: ``"first"`` (as ReCamMaster's and CameraCtrl's parsers read poses: relative
     to the first camera, which becomes ``start``'s first camera, default the official frontal
     camera at 2.7 units) or ``"world"`` (the file's world is the head's, its origin the head
-    centre). Positions are multiplied by ``units_per_metre``; see the module docstring for why it
+    centre); None (``trajectory convert`` and ``show``'s default): ``"world"`` for a file the kit
+    wrote (it says so, :func:`written_by_kit`: a round trip returns the path), else ``"first"``. Positions are
+    multiplied by ``units_per_metre``; see the module docstring for why it
     must be named. A format without a field of view takes ``start``'s (40 degrees by default).
     A ``kit`` file is read as it is (it is already around the head, in proxy units).
     camera: ReCamMaster's camera number (cam01 ... cam10).
@@ -338,6 +356,8 @@ def read_cameras(
     fmt = _check_format(guess_format(path) if fmt is None else fmt)
     if fmt == "kit":
         return load_trajectory(path).cameras()
+    if anchor is None:
+        anchor = "world" if written_by_kit(path, fmt) else "first"
     if anchor not in ANCHORS:
         raise ValueError(f"anchor must be one of {ANCHORS}, got {short(anchor)}")
     if fmt == "recammaster":
