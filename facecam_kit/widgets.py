@@ -23,6 +23,7 @@ import cv2
 import ipywidgets as widgets
 import numpy as np
 
+from facecam_kit.data.path_from_video import load_trajectory_or_clip
 from facecam_kit.face.condition import draw_condition
 from facecam_kit.face.template import load_template
 from facecam_kit.geometry.formats import guess_format, read_cameras
@@ -252,19 +253,21 @@ def editor_trajectory(
 ) -> KeyframeTrajectory:
     """The preset menu's and the Load button's callback: a trajectory as keyframes to edit.
 
-    name_or_path: ``PRESET_CHOICES``, anything ``render --trajectory`` takes, or a camera file of
-    another tool (``geometry.formats``; a metric one placed with ``units_per_metre``). An orbit
-    becomes its two ends (linear: the same cameras); a keyframe file stays itself (resampled to
-    ``num_frames``); any other path gets ``keys`` keyframes evenly spaced from its first frame to
-    its last (smooth), close to it (``tests/test_widgets.py`` bounds how close).
+    name_or_path: ``PRESET_CHOICES``, anything ``render --trajectory`` takes (``video:REF.mp4``: the
+    camera path of a reference clip), or a camera file of another tool (``geometry.formats``; a
+    metric one placed with ``units_per_metre``). An orbit becomes its two ends (linear: the same
+    cameras); a keyframe file stays itself (resampled to ``num_frames``) unless it holds a keyframe
+    on every frame (as ``trajectory convert`` and ``from-video`` write), which, like any other path,
+    gets ``keys`` keyframes evenly spaced from its first frame to its last (smooth), close to it
+    (``tests/test_widgets.py`` bounds how close).
     """
     path = Path(str(name_or_path))
     if path.is_file() and guess_format(path) != "kit":
         cams = read_cameras(path, units_per_metre=units_per_metre)
     else:
-        traj = load_trajectory(name_or_path, num_frames)
-        if isinstance(traj, KeyframeTrajectory):
-            return traj
+        traj = load_trajectory_or_clip(name_or_path, progress=False)
+        if isinstance(traj, KeyframeTrajectory) and len(traj.keyframes) < traj.num_frames:
+            return load_trajectory(traj, num_frames)
         if isinstance(traj, OrbitTrajectory):
             ends = [
                 Keyframe(f, traj.azimuth[i], traj.elevation[i], traj.radius, traj.hfov[i])

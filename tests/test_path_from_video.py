@@ -18,6 +18,7 @@ from facecam_kit.cli import main
 from facecam_kit.data.path_from_video import (
     clone_camera_path,
     fill_gaps,
+    from_centres,
     reanchor,
     smooth_cameras,
 )
@@ -27,6 +28,7 @@ from facecam_kit.geometry.camera import CameraPath, orbit_cameras, rotation_abou
 from facecam_kit.geometry.trajectory import OrbitTrajectory, camera_angles, load_trajectory
 from facecam_kit.mini.experiment import trajectory_cameras
 from facecam_kit.video import write_video
+from facecam_kit.widgets import editor_trajectory
 
 F, S, LENS = 17, 192, 45.0
 START = OrbitTrajectory(num_frames=1).cameras()
@@ -34,11 +36,6 @@ START = OrbitTrajectory(num_frames=1).cameras()
 
 def _with_lens(cams: CameraPath) -> CameraPath:
     return CameraPath(cams.R, cams.t, np.full(len(cams), LENS))
-
-
-def _anchored(cams: CameraPath) -> CameraPath:
-    R, c = reanchor(cams.R, cams.centers, START)
-    return CameraPath(R, -np.einsum("fij,fj->fi", R, c), np.full(len(cams), START.hfov_deg[0]))
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +66,7 @@ def test_the_cloned_path_is_the_true_one(clips, template, name, rot_max, trans_m
     assert np.linalg.norm(world.cameras.centers[0]) == pytest.approx(np.linalg.norm(truth.centers[0]), rel=0.2)
     first = clone_camera_path(path, F, hfov=LENS, progress=False)
     np.testing.assert_allclose(first.cameras.R[0], START.R[0], atol=1e-9)  # starts at the kit's camera
-    assert path_errors(first.cameras, _anchored(truth), template, 704, 480)["landmark_px"].mean() < 4.0
+    assert path_errors(first.cameras, reanchor(truth, START), template, 704, 480)["landmark_px"].mean() < 4.0
 
 
 def test_an_orbit_is_read_as_an_orbit_of_the_right_side_and_size(clips):
@@ -86,11 +83,11 @@ def test_an_orbit_is_read_as_an_orbit_of_the_right_side_and_size(clips):
 def test_reanchoring_maps_an_orbit_about_the_reference_head_onto_one_about_yours():
     # the reference orbits its head at distance 1.8 from azimuth 20 with a 60-degree lens
     reference = orbit_cameras(np.linspace(20, -10, 9), np.linspace(5, 10, 9), 60.0, radius=1.8)
-    R, c = reanchor(reference.R, reference.centers, START)
+    got = reanchor(reference, START)
     # the same turn about your head from the kit's frontal camera at 2.7
     want = orbit_cameras(np.linspace(0, -30, 9), np.zeros(9), 40.0)
-    got = CameraPath(R, -np.einsum("fij,fj->fi", R, c), np.full(9, 40.0))
-    np.testing.assert_allclose(np.linalg.norm(c, axis=1), 2.7, atol=1e-9)
+    np.testing.assert_allclose(np.linalg.norm(got.centers, axis=1), 2.7, atol=1e-9)
+    np.testing.assert_allclose(got.hfov_deg, 40.0)
     rel = np.einsum("fij,fkj->fik", got.R, got.R[:1])  # each camera relative to the first
     rel_ref = np.einsum("fij,fkj->fik", reference.R, reference.R[:1])
     np.testing.assert_allclose(rel, rel_ref, atol=1e-9)
@@ -109,7 +106,7 @@ def test_smoothing_keeps_a_steady_move_and_adds_no_lag():
     step = np.where(np.arange(41) < 20, 0.0, 10.0)
     cams = orbit_cameras(step, 0.0, 40.0)
     R, c = smooth_cameras(cams.R, cams.centers, 3.0)
-    az = camera_angles(CameraPath(R, -np.einsum("fij,fj->fi", R, c), np.full(41, 40.0)))["azimuth"]
+    az = camera_angles(from_centres(R, c, 40.0))["azimuth"]
     assert az[19] == pytest.approx(10 - az[20], abs=0.05)  # symmetric about the step
     assert 0.5 < az[18] < az[19] < az[20] < az[21] < 9.5  # spread over a few frames
 
@@ -140,6 +137,14 @@ def test_from_video_writes_what_render_accepts(clips, tmp_path, capsys):
     assert main([*args, "--frames", "9", "--height", "128", "--width", "96", "--name", "clone"]) == 0
     run = json.loads((render_out / "clone_run.json").read_text())
     assert run["trajectory"]["kind"] == "keyframes" and len(run["trajectory"]["keyframes"]) == 9
+
+
+def test_the_keyframe_editor_loads_a_clip_as_a_few_keyframes_close_to_its_path(clips):
+    path, _, _ = clips["orbit_left"]
+    keys = editor_trajectory(f"video:{path}", 33)
+    cloned = clone_camera_path(path, 33, progress=False).cameras
+    assert len(keys.keyframes) == 5 and keys.num_frames == 33
+    assert np.abs(keys.cameras().centers - cloned.centers).max() < 0.05  # proxy units, of 2.7
 
 
 def test_several_faces_follow_the_largest_with_a_warning(clips, tmp_path, capsys):

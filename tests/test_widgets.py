@@ -170,6 +170,15 @@ def test_every_preset_becomes_editable_keyframes_close_to_it(name):
     assert np.abs(keys.cameras().R - original.R).max() < (1e-12 if name.startswith("random") else 0.01)
 
 
+def test_a_file_with_a_keyframe_on_every_frame_becomes_a_few_to_edit(tmp_path):
+    # what trajectory convert and from-video write: 81 keyframes, too many to drag one by one
+    dense = write_cameras(load_trajectory("arc_left").cameras(), tmp_path / "dense.json", "kit")
+    assert len(load_trajectory(str(dense)).keyframes) == 81
+    keys = editor_trajectory(dense)
+    assert [k.frame for k in keys.keyframes] == [0, 20, 40, 60, 80]
+    assert np.abs(keys.cameras().centers - load_trajectory("arc_left").cameras().centers).max() < 0.01
+
+
 def test_editor_saves_what_render_accepts_and_loads_it_back(tmp_path):
     edited, _ = add_keyframe(EDIT, 60)
     path = save_trajectory(edited, tmp_path / "mine.json")

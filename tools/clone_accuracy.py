@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from facecam_kit.assets import load_sample_portrait
-from facecam_kit.data.path_from_video import clone_camera_path, reanchor, solve_cameras, track_face
+from facecam_kit.data.path_from_video import clone_camera_path, from_centres, reanchor, solve_cameras, track_face
 from facecam_kit.data.studio import film_path, studio_head
 from facecam_kit.evaluation.camera_accuracy import path_errors
 from facecam_kit.face.landmarks import detect_landmarks
@@ -46,18 +46,13 @@ def with_lens(path: CameraPath, hfov: float) -> CameraPath:
     return CameraPath(path.R, path.t, np.full(len(path), hfov))
 
 
-def anchored(path: CameraPath) -> CameraPath:
-    R, c = reanchor(path.R, path.centers, START)
-    return CameraPath(R, -np.einsum("fij,fj->fi", R, c), np.full(len(path), START.hfov_deg[0]))
-
-
 def score(clip: Path, truth: CameraPath, hfov: float = LENS, head: str = "generic") -> dict:
     """RotErr, TransErr (world anchor) and the landmark distance (first anchor) of one clone."""
     F, points = len(truth), load_template()
     world = clone_camera_path(clip, F, hfov=hfov, head=head, anchor="world", progress=False)
     first = clone_camera_path(clip, F, hfov=hfov, head=head, anchor="first", progress=False)
     e = path_errors(world.cameras, truth, points, HEIGHT, WIDTH)
-    px = path_errors(first.cameras, anchored(truth), points, HEIGHT, WIDTH)["landmark_px"]
+    px = path_errors(first.cameras, reanchor(truth, START), points, HEIGHT, WIDTH)["landmark_px"]
     return {
         "rot_err_deg": float(np.nanmean(e["rot_err_deg"])),
         "rot_err_max_deg": float(np.nanmax(e["rot_err_deg"])),
@@ -146,7 +141,7 @@ def main() -> None:
     ratio = np.tan(np.deg2rad(30.0 / 2)) / np.tan(np.deg2rad(LENS / 2))
     dist = np.linalg.norm(still.centers[0]) * np.linspace(1.0, ratio, F)
     c = still.centers[0] / np.linalg.norm(still.centers[0]) * dist[:, None]
-    dolly = CameraPath(still.R, -np.einsum("fij,fj->fi", still.R, c), np.full(F, LENS))
+    dolly = from_centres(still.R, c, LENS)
     z, d = clip("zoom", 0, zoom), clip("zoom_dolly", 0, dolly)
     read = clone_camera_path(z, F, hfov=LENS, anchor="world", progress=False).cameras
     results["zoom"] = {

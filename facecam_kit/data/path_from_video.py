@@ -259,18 +259,23 @@ def resample_cameras(R, centres, num_frames: int) -> tuple[np.ndarray, np.ndarra
     return out_R, out_c
 
 
-def reanchor(R, centres, start: CameraPath) -> tuple[np.ndarray, np.ndarray]:
-    """The motion of cameras R (F, 3, 3), centres (F, 3) (head at the origin) relative to their first
-    camera, started at ``start``'s first camera, translations scaled by the ratio of the two first
-    cameras' distances to the head centre. Returns R, centres of the new path."""
-    R, centres = np.asarray(R, np.float64), np.asarray(centres, np.float64)
+def from_centres(R, centres, hfov) -> CameraPath:
+    """A CameraPath from rotations R (F, 3, 3), camera centres (F, 3) and a lens (scalar or (F,) degrees)."""
+    R = np.asarray(R, np.float64)
+    return CameraPath(R, -np.einsum("fij,fj->fi", R, centres), np.broadcast_to(np.asarray(hfov, np.float64), len(R)))
+
+
+def reanchor(cameras: CameraPath, start: CameraPath) -> CameraPath:
+    """The motion of ``cameras`` (head at the origin) relative to their first camera, started at
+    ``start``'s first camera, translations scaled by the ratio of the two first cameras' distances
+    to the head centre, through ``start``'s lens."""
+    R, centres = cameras.R, cameras.centers
     s = np.linalg.norm(start.centers[0]) / np.linalg.norm(centres[0])
     # camera-to-world of frame i in the first camera's frame: rotation R0 R_i^T, centre R0 (c_i - c0)
     R_rel = R[0] @ np.swapaxes(R, 1, 2)
     c_rel = np.einsum("ij,fj->fi", R[0], centres - centres[0])
     R_s, c_s = start.R[0], start.centers[0]
-    new_R = np.swapaxes(R_s.T @ R_rel, 1, 2)
-    return new_R, c_s + s * c_rel @ R_s
+    return from_centres(np.swapaxes(R_s.T @ R_rel, 1, 2), c_s + s * c_rel @ R_s, start.hfov_deg[0])
 
 
 @dataclass
@@ -372,15 +377,12 @@ def clone_camera_path(
     K = intrinsics_from_fov(hfov, ref.width, ref.height)
     R, t = solve_cameras(ref.landmarks, points, K)
     R, c = fill_gaps(R, camera_centers(R, t))
-    raw = CameraPath(R, -np.einsum("fij,fj->fi", R, c), np.full(len(R), hfov))
+    raw = from_centres(R, c, hfov)
     step_s = (ref.frames[1] - ref.frames[0]) / ref.fps  # seconds between used frames
     R, c = smooth_cameras(R, c, smooth_s / step_s)
-    R, c = resample_cameras(R, c, num_frames)
-    lens = hfov  # the reference's own viewpoints through its own lens, or the start camera's lens
+    cams = from_centres(*resample_cameras(R, c, num_frames), hfov)  # the reference's viewpoints, its lens
     if anchor == "first":
-        R, c = reanchor(R, c, start)
-        lens = start.hfov_deg[0]
-    cams = CameraPath(R, -np.einsum("fij,fj->fi", R, c), np.full(num_frames, lens))
+        cams = reanchor(cams, start)
     return ClonedPath(cams, raw, ref, float(hfov), float(smooth_s), head, anchor, face_px, time.perf_counter() - t0)
 
 
