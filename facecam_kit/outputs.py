@@ -32,6 +32,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+#: the longest file name (bytes) that Linux file systems allow
+NAME_MAX = 255
+
 
 def _loop_or_broken(path: Path) -> bool:
     """True for a symlink whose target is missing or loops (``exists()`` hides both)."""
@@ -65,6 +68,23 @@ def check_writable_folder(out, flag: str = "--out") -> Path:
     except OSError as e:
         raise ValueError(f"{flag} {out} is not writable ({probe}: {e.strerror}); choose another folder") from None
     return out
+
+
+def write_text_file(path, text: str) -> Path:
+    """Write ``text`` to ``path`` whole or not at all (through ``.<name>.partial`` beside it); a
+    full disk is an OSError naming the file and the free space, not a bare ``[Errno 28]``."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
+        raise OSError(
+            f"could not write {path}: {e.strerror or e}; is the disk full? {free / 2**20:,.0f} MB free in {path.parent}"
+        ) from None
+    return path
 
 
 def check_own_folder(folder, marker: str, flag: str, what: str, is_marker=None) -> Path:
@@ -137,7 +157,16 @@ class OutputSet:
         self._fd: int | None = None
 
     def check(self, files) -> None:
-        """ValueError if writing ``files`` (and the run record) would replace a file the kit did not write."""
+        """ValueError if writing ``files`` (and the run record) would replace a file the kit did not
+        write, or if a name is longer than a file system allows (found only at the end, as Errno 36)."""
+        hidden = f".{self.name}.partial-{'0' * 16}"  # the hidden folder's name (__enter__)
+        for f in [*files, f"{self.name}_run.json", hidden]:
+            if len(os.fsencode(f)) > NAME_MAX:
+                raise ValueError(
+                    f"--name {self.name[:40]}... ({len(self.name)} characters) makes the file name {f[:40]}... "
+                    f"{len(os.fsencode(f))} bytes long, more than the {NAME_MAX} a file system allows: "
+                    "choose a shorter --name"
+                )
         owned = owned_files(self.out, self.name)
         for f in [*files, f"{self.name}_run.json"]:
             if (self.out / f).exists() and f not in owned:

@@ -789,3 +789,14 @@ def test_nested_settings_are_typed_to_any_depth(tmp_path, capsys):
     for item, message in cases.items():
         key, _, value = item.partition("=")
         refuse(capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, **{key: value})], tmp_path / "run", message)
+
+
+def test_no_raw_errno_lines(tmp_path, capsys):
+    out = used_out(tmp_path)
+    refuse(capsys, render(CLIP, out, "--name", "n" * 250), out, "--name", "255", "shorter --name")
+    refuse(capsys, ["trajectory", "show", "random:²"], tmp_path, "random:²", "whole number")
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / ".mine.json.partial").symlink_to("/dev/full")  # where the file is written first
+    first = refuse(capsys, ["trajectory", "convert", "arc_left", str(full / "mine.json")], out, "mine.json")
+    assert "is the disk full" in first and not (full / "mine.json").exists()

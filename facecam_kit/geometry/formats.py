@@ -50,6 +50,7 @@ from facecam_kit.geometry.trajectory import (
     load_trajectory,
     save_trajectory,
 )
+from facecam_kit.outputs import write_text_file
 from facecam_kit.spec import FPS, check_frame_count
 from facecam_kit.userfiles import parse_json, read_json, read_text, short
 
@@ -401,5 +402,4 @@ def write_cameras(cameras: CameraPath, path, fmt: str, units_per_metre: float = 
         text = _write_matrices(c2w, cameras.hfov_deg, fmt)
     else:
         text = (_write_realestate10k if fmt == "realestate10k" else _write_nerfstudio)(c2w, cameras.hfov_deg)
-    path.write_text(text + ("" if text.endswith("\n") else "\n"))
-    return path
+    return write_text_file(path, text + ("" if text.endswith("\n") else "\n"))

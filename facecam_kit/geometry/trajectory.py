@@ -42,6 +42,7 @@ from facecam_kit.geometry.camera import (
     orbit_positions,
     rotation_about_axis,
 )
+from facecam_kit.outputs import write_text_file
 from facecam_kit.spec import (
     HEIGHT,
     LIMITS,
@@ -402,9 +403,7 @@ def _allowed(cls) -> str:
 
 
 def save_trajectory(traj: Trajectory, path) -> Path:
-    path = Path(path)
-    path.write_text(json.dumps(trajectory_to_dict(traj), indent=2) + "\n")
-    return path
+    return write_text_file(path, json.dumps(trajectory_to_dict(traj), indent=2) + "\n")
 
 
 def load_trajectory(name_or_path, num_frames: int | None = None) -> Trajectory:
@@ -424,7 +423,7 @@ def _load_spec(s: str) -> Trajectory:
         return PresetTrajectory(s)
     if s == "random" or s.startswith("random:"):  # the official default: FaceCam's random sampler
         seed = s.partition(":")[2]
-        if s != "random" and not seed.isdigit():
+        if s != "random" and not (seed.isascii() and seed.isdigit()):  # "²" is a digit to str.isdigit
             raise ValueError(f"{short(s)}: write random or random:SEED with SEED a whole number, e.g. random:7")
         return OrbitTrajectory.sample_official(np.random.default_rng(int(seed) if seed else _process_seed()))
     path = Path(s)
