@@ -800,3 +800,28 @@ def test_no_raw_errno_lines(tmp_path, capsys):
     (full / ".mine.json.partial").symlink_to("/dev/full")  # where the file is written first
     first = refuse(capsys, ["trajectory", "convert", "arc_left", str(full / "mine.json")], out, "mine.json")
     assert "is the disk full" in first and not (full / "mine.json").exists()
+
+
+def test_evaluate_checks_names_then_headers_then_frame_counts_before_decoding(tmp_path, capsys, portrait, monkeypatch):
+    import facecam_kit.evaluation.job as job
+
+    def never(*args, **kwargs):
+        raise AssertionError("decoded or probed before the cheaper checks")
+
+    face = portrait[:128, :128]
+    long = write_video(tmp_path / "long.mp4", np.stack([face] * 240))  # 10 s at 24 fps: not 4k+1 frames
+    manifest = tmp_path / "m.json"
+    manifest.write_text(json.dumps([{"generated": "long.mp4"}, {"generated": "long.mp4", "reference": "long.mp4"}]))
+    out = tmp_path / "ev"
+    with monkeypatch.context() as m:
+        m.setattr(job, "probe_video", never)  # a duplicate name is found before any video is probed
+        refuse(capsys, ["evaluate", "--manifest", str(manifest), "--out", str(out)], out, "'long'", "unique")
+    with monkeypatch.context() as m:
+        m.setattr(job, "read_video", never)  # the frame count is refused from the packets, nothing decoded
+        args = ["evaluate", "--generated", str(long), "--trajectory", "pan_left", "--out", str(out)]
+        refuse(capsys, args, out, "long.mp4", "has 240 frames", "4k+1")
+    # one frame has no motion: not classified as a preset (it was pan_right)
+    one = write_video(tmp_path / "one.mp4", portrait[None])
+    assert main(["evaluate", "--generated", str(one), "--trajectory", "pan_left", "--out", str(out)]) == 0
+    video = json.loads((out / "evaluation.json").read_text())["videos"][0]
+    assert video["face_detected"] == 1 and video["motion"] is None

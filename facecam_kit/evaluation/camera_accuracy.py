@@ -155,7 +155,7 @@ def camera_accuracy(
     Returns a dict: ``rot_err_deg``, ``trans_err`` (NaN at the reference frame and frames without a
     face), ``landmark_px``, ``detected`` (all (F,)), ``reference`` (the reference frame, None without a face), the
     recovered world-to-camera ``R`` (F, 3, 3) and ``t`` (F, 3), ``motion`` (the nearest preset,
-    None for F not 4k+1 or no face), ``motion_scores`` and ``motion_correct`` (None unless
+    None for one frame, F not 4k+1 or no face), ``motion_scores`` and ``motion_correct`` (None unless
     ``preset`` is given).
     """
     lm = np.asarray(landmarks, dtype=np.float64)
@@ -181,7 +181,7 @@ def camera_accuracy(
         rot, trans = pose_errors(R, t, cameras.R, cameras.t, ref)
         rot[ref] = trans[ref] = np.nan  # relative to itself: 0 by construction, not a measurement
     motion, scores = None, {}
-    if (F - 1) % TEMPORAL_COMPRESSION == 0:  # presets exist for 4k+1 frames
+    if F > 1 and (F - 1) % TEMPORAL_COMPRESSION == 0:  # presets exist for 4k+1 frames; one frame has no motion
         kwargs = {} if preset is None else dict(units_per_metre=preset.units_per_metre, start=preset.start)
         motion, scores = classify_motion(R, t, **kwargs)
     return {

@@ -12,6 +12,7 @@ Taught in notebook 09 (learning camera control at mini scale).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from facecam_kit.evaluation.report import EvaluationCase, evaluate, studio_case
 from facecam_kit.geometry.trajectory import load_trajectory, trajectory_from_dict
 from facecam_kit.outputs import OutputSet
 from facecam_kit.userfiles import check_memory, read_json, short
-from facecam_kit.video import probe_video, read_video
+from facecam_kit.video import count_frames, probe_video, read_video
 
 _KEYS = {"name", "generated", "source", "reference", "trajectory", "studio", "source_camera", "target_camera"}
 _PATHS = ("generated", "source", "reference", "studio")
@@ -62,10 +63,9 @@ def _probe(path, what: str):
         raise FileNotFoundError(f"{what} not found: {path}") from None
 
 
-def check_entry(entry, root: Path, index: int) -> str:
-    """Every cheap check of one manifest entry, from file headers only (no frame beyond the first
-    decoded): keys and value types, files present, generated and reference videos of the same size
-    and length, the case within the free memory, the trajectory valid. Returns the entry's name."""
+def entry_name(entry, index: int) -> str:
+    """The checks of one manifest entry that read no file (keys and value types), and its name:
+    run over every entry before any video is opened, so a duplicate name costs no probe."""
     where = f"manifest entry {index}"
     if not isinstance(entry, dict):
         raise ValueError(f"{where} must be an object, got {short(entry)}")
@@ -79,10 +79,23 @@ def check_entry(entry, root: Path, index: int) -> str:
         for k in ("source_camera", "target_camera"):
             if isinstance(entry.get(k), bool) or not isinstance(entry.get(k), int):
                 raise ValueError(f"{where}: a studio entry needs {k} as a whole number, got {short(entry.get(k))}")
-        if not (root / entry["studio"] / "capture.json").is_file():
-            raise FileNotFoundError(f"{where}: studio capture not found: {root / entry['studio']} (no capture.json)")
     elif entry.get("generated") is None:
         raise ValueError(f"{where} has no 'generated' video")
+    if entry.get("name"):
+        return entry["name"]
+    if entry.get("generated"):
+        return Path(entry["generated"]).stem
+    return f"cam{entry['source_camera']:02d}_to_cam{entry['target_camera']:02d}"
+
+
+def check_entry(entry: dict, root: Path, index: int) -> None:
+    """The cheap checks of one entry that read its files' headers (no frame beyond the first
+    decoded; :func:`entry_name`'s first): files present, generated and reference videos of the same
+    size and length, the case within the free memory, the trajectory valid and fitting the
+    generated video's exact frame count (counted from its packets)."""
+    where = f"manifest entry {index}"
+    if "studio" in entry and not (root / entry["studio"] / "capture.json").is_file():
+        raise FileNotFoundError(f"{where}: studio capture not found: {root / entry['studio']} (no capture.json)")
     infos = {k: _probe(root / entry[k], f"{k} video") for k in ("generated", "source", "reference") if entry.get(k)}
     gen, ref = infos.get("generated"), infos.get("reference")
     if gen is not None and ref is not None:
@@ -100,12 +113,16 @@ def check_entry(entry, root: Path, index: int) -> str:
     check_memory(_BYTES_PER_PIXEL, pixels, f"{where}", "pixels", "; score shorter or smaller videos")
     traj = entry.get("trajectory")
     if traj is not None:
-        _trajectory(traj, root)
-    if entry.get("name"):
-        return entry["name"]
-    if entry.get("generated"):
-        return Path(entry["generated"]).stem
-    return f"cam{entry['source_camera']:02d}_to_cam{entry['target_camera']:02d}"
+        traj = _trajectory(traj, root)
+        if gen is not None:
+            frames = count_frames(gen.path)
+            try:
+                load_trajectory(traj, frames)  # as scoring will, once the video is decoded
+            except ValueError as e:
+                raise ValueError(
+                    f"{where}: the generated video {gen.path} has {frames} frames, to which its trajectory cannot "
+                    f"be fitted ({e}); camera accuracy scores videos of 4k+1 frames"
+                ) from None
 
 
 def _trajectory(traj, root: Path):
@@ -163,15 +180,22 @@ def _entries(opts: EvaluateOptions) -> tuple[list[dict], Path]:
 def run_evaluate(opts: EvaluateOptions, progress: bool = True) -> list[Path]:
     """Score the videos of ``opts``, print the table and write it with the figure under ``opts.out``.
 
-    Every entry is checked from its files' headers first (:func:`check_entry`), and ``--out`` too;
+    Every entry's keys and name are checked first (:func:`entry_name`), then its files' headers
+    (:func:`check_entry`, with a progress bar for a long manifest), and ``--out`` too;
     then the videos are decoded one case at a time, and the four files and ``evaluation_run.json``
     move into ``--out`` together (a failure leaves it as it was)."""
     entries, root = _entries(opts)
     outputs = OutputSet(opts.out, "evaluation", FILES)
-    names = [check_entry(e, root, i) for i, e in enumerate(entries)]
-    twice = sorted({n for n in names if names.count(n) > 1})
+    names = [entry_name(e, i) for i, e in enumerate(entries)]  # every name before any video is opened
+    twice = sorted(n for n, count in Counter(names).items() if count > 1)
     if twice:
         raise ValueError(f"video names must be unique; {short(twice)} come more than once (set 'name')")
+    from tqdm.auto import tqdm
+
+    for i, e in enumerate(
+        tqdm(entries, desc="checking the videos' headers", disable=not progress or len(entries) < 20)
+    ):
+        check_entry(e, root, i)
     report = evaluate((_case(e, root) for e in entries), progress=progress)
     print(report.table())
     with outputs as outs:
