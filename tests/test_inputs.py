@@ -825,3 +825,11 @@ def test_evaluate_checks_names_then_headers_then_frame_counts_before_decoding(tm
     assert main(["evaluate", "--generated", str(one), "--trajectory", "pan_left", "--out", str(out)]) == 0
     video = json.loads((out / "evaluation.json").read_text())["videos"][0]
     assert video["face_detected"] == 1 and video["motion"] is None
+
+
+def test_cache_dir_is_checked_before_the_cache_is_built(tmp_path, capsys):
+    a_file = tmp_path / "cache.bin"
+    a_file.write_text("mine")
+    args = ["train", TRAIN_YAML, *train_sets(tmp_path, cache_dir=a_file)]
+    refuse(capsys, args, tmp_path / "run", "cache_dir", "is a file")
+    assert not (tmp_path / "studio").exists()  # refused before the studio and its latents

@@ -47,7 +47,7 @@ import torch
 from facecam_kit.data.dataset import resolve_options
 from facecam_kit.model.pipeline import FaceCamPipeline, camera_inputs, dit_input, make_scheduler
 from facecam_kit.model.weights import safe_torch_load
-from facecam_kit.outputs import check_own_folder
+from facecam_kit.outputs import check_own_folder, check_writable_folder
 from facecam_kit.spec import GUIDANCE_SCALE
 from facecam_kit.train.cache import CachedLatents, LazyLatents, build_cache, settings_hash
 from facecam_kit.train.config import TrainConfig
@@ -233,6 +233,8 @@ class Trainer:
         self.cfg = cfg
         # before any heavy work: a folder of our own (never a user's) that we can write in
         self.out = check_own_folder(cfg.output_dir, RUN_MARKER, "output_dir", "training run")
+        if cfg.cache_dir:  # a file there failed only once the cache was built
+            check_writable_folder(cfg.cache_dir, "cache_dir")
         self.acc = Accelerator(
             mixed_precision=cfg.mixed_precision,
             gradient_accumulation_steps=cfg.grad_accum,
