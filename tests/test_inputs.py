@@ -833,3 +833,26 @@ def test_cache_dir_is_checked_before_the_cache_is_built(tmp_path, capsys):
     args = ["train", TRAIN_YAML, *train_sets(tmp_path, cache_dir=a_file)]
     refuse(capsys, args, tmp_path / "run", "cache_dir", "is a file")
     assert not (tmp_path / "studio").exists()  # refused before the studio and its latents
+
+
+def test_train_mini_refuses_a_damaged_vae_before_copying_it(tmp_path, capsys):
+    from diffusers import AutoencoderKLWan
+
+    from facecam_kit.mini.recipe import SMOKE, vae_settings
+
+    vae = tmp_path / "vae"
+    AutoencoderKLWan(**SMOKE.vae_config()).save_pretrained(vae)
+    (vae / "record.json").write_text(json.dumps({"settings": vae_settings(SMOKE)}))
+    weights = vae / "diffusion_pytorch_model.safetensors"
+    whole = weights.read_bytes()
+    work = tmp_path / "work"
+    args = ["train-mini", "--recipe", "smoke", "--vae", str(vae), "--out", str(tmp_path / "m"), "--work", str(work)]
+    for damage, message in [
+        (lambda: weights.write_bytes(whole[: len(whole) // 2]), "truncated"),
+        (lambda: weights.write_bytes(b"garbage" * 100), "not a safetensors file"),
+        (lambda: (vae / "record.json").write_text("[1, 2]"), "holds no training settings"),
+    ]:
+        damage()
+        refuse(capsys, args, work, str(vae), message)
+        weights.write_bytes(whole)
+        (vae / "record.json").write_text(json.dumps({"settings": vae_settings(SMOKE)}))

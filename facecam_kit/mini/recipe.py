@@ -425,6 +425,9 @@ def check_vae_stage(folder: Path, recipe: MiniRecipe) -> None:
     """ValueError unless ``folder`` is a VAE stage that train-mini would reuse for ``recipe``: a saved
     VAE with the record of its training (``work/vae`` of an earlier run) made with the same
     :func:`vae_settings`."""
+    from facecam_kit.model.weights import check_saved_model
+    from facecam_kit.userfiles import read_json
+
     folder = Path(folder)
     missing = [
         n for n in ("config.json", "diffusion_pytorch_model.safetensors", "record.json") if not (folder / n).is_file()
@@ -434,13 +437,18 @@ def check_vae_stage(folder: Path, recipe: MiniRecipe) -> None:
             f"--vae {folder} is not a trained VAE stage (no {', '.join(missing)}): "
             "give the vae folder of a train-mini --work"
         )
-    settings = json.loads((folder / "record.json").read_text()).get("settings", {})
+    record = read_json(folder / "record.json", "--vae record")
+    settings = record.get("settings") if isinstance(record, dict) else None
+    if not isinstance(settings, dict):
+        raise ValueError(f"--vae {folder}: record.json holds no training settings (damaged?); leave --vae out")
     changed = sorted(k for k, v in vae_settings(recipe).items() if settings.get(k) != v)
     if changed:
         raise ValueError(
             f"--vae {folder} was trained with other {', '.join(changed)} than recipe {recipe.name!r}; "
             "leave --vae out to train one"
         )
+    # a truncated or garbage VAE failed minutes later, and its copy in --work on every rerun
+    check_saved_model(folder, "AutoencoderKLWan", "--vae")
 
 
 def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> dict:

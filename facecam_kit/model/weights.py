@@ -284,6 +284,20 @@ def _expected_shapes(model_cls, folder: Path) -> dict[str, tuple[int, ...]]:
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def check_saved_model(folder, cls_name: str, flag: str) -> ComponentCheck:
+    """From headers only: ``folder`` (a diffusers ``save_pretrained``) holds a ``cls_name`` whose
+    config builds and whose weights have every key in its shape; ValueError naming ``flag`` (a
+    truncated or garbage file, another model's weights) before anything is loaded or copied."""
+    import diffusers
+
+    folder = Path(folder)
+    expected = _expected_shapes(getattr(diffusers, cls_name), folder)
+    check = _compare(flag, folder, expected, _diffusers_weights(folder))
+    if check.missing or check.mismatched:
+        raise ValueError(f"{flag} {folder} is not a whole {cls_name}: {check.line()}; give a folder saved whole")
+    return check
+
+
 def _compare(name: str, source: Path, expected: dict, stored: dict) -> ComponentCheck:
     return ComponentCheck(
         name,
