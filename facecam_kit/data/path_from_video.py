@@ -34,9 +34,11 @@ Taught in notebook 03 (trajectories from a reference clip).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 from tqdm.auto import tqdm
 
 from facecam_kit.face.landmarks import LandmarkDetector
@@ -79,7 +81,7 @@ def solve_cameras(landmarks, points3d, K) -> tuple[np.ndarray, np.ndarray]:
 
     landmarks: (F, 478, 2|3) pixels, NaN rows where no face was found; points3d: (478, 3) the
     person's 3D landmarks; K: (3, 3) or (F, 3, 3). Returns world-to-camera R (F, 3, 3), t (F, 3)
-    with the head centre at the origin, NaN for missed frames.
+    with the head centre at the origin, NaN for missed frames and for frames PnP cannot solve.
     """
     lm = np.asarray(landmarks, dtype=np.float64)
     points3d = np.asarray(points3d, dtype=np.float64)
@@ -92,7 +94,10 @@ def solve_cameras(landmarks, points3d, K) -> tuple[np.ndarray, np.ndarray]:
     for f in range(len(lm)):
         uv = lm[f, :MESH_POINTS, :2]
         if np.isfinite(uv).all():
-            R[f], t[f] = solve_pnp(points3d[:MESH_POINTS], uv, K[f])
+            try:
+                R[f], t[f] = solve_pnp(points3d[:MESH_POINTS], uv, K[f])
+            except RuntimeError:  # degenerate landmarks (all on a line): no pose, as without a face
+                pass
     return R, t
 
 
@@ -196,12 +201,6 @@ def face_height_px(landmarks) -> np.ndarray:
     return out
 
 
-def _rotations():
-    from scipy.spatial.transform import Rotation
-
-    return Rotation
-
-
 def fill_gaps(R, centres) -> tuple[np.ndarray, np.ndarray]:
     """Cameras for the frames without one (NaN): rotations by slerp and centres linearly between the
     nearest frames with a camera, held before the first and after the last. R (T, 3, 3), centres
@@ -213,13 +212,10 @@ def fill_gaps(R, centres) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError("no frame has a camera to fill the others from")
     if len(missing) == 0:
         return R, centres
-    Rotation = _rotations()
     x = np.clip(missing, known[0], known[-1]).astype(np.float64)
     if len(known) == 1:
         R[missing], centres[missing] = R[known[0]], centres[known[0]]
         return R, centres
-    from scipy.spatial.transform import Slerp
-
     R[missing] = Slerp(known.astype(np.float64), Rotation.from_matrix(R[known]))(x).as_matrix()
     for k in range(3):
         centres[missing, k] = np.interp(x, known, centres[known, k])
@@ -236,7 +232,6 @@ def smooth_cameras(R, centres, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         return np.asarray(R, np.float64), np.asarray(centres, np.float64)
     from scipy.ndimage import gaussian_filter1d
 
-    Rotation = _rotations()
     rot = Rotation.from_matrix(R)
     mean = rot.mean()
     values = np.concatenate([(mean.inv() * rot).as_rotvec(), np.asarray(centres, np.float64)], 1)
@@ -249,9 +244,6 @@ def smooth_cameras(R, centres, sigma: float) -> tuple[np.ndarray, np.ndarray]:
 def resample_cameras(R, centres, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
     """The path of T cameras (R (T, 3, 3), centres (T, 3)) over ``num_frames`` frames at even times,
     first to last: slerp and linear interpolation."""
-    from scipy.spatial.transform import Slerp
-
-    Rotation = _rotations()
     T = len(R)
     x = np.linspace(0.0, T - 1.0, num_frames)
     out_R = Slerp(np.arange(T, dtype=np.float64), Rotation.from_matrix(R))(x).as_matrix()
@@ -349,8 +341,6 @@ def clone_camera_path(
     (default the kit's: frontal, 2.7 from the head, hfov 40), whose lens the path keeps (``"world"``: ``hfov``).
     Raises ValueError naming the clip or the option.
     """
-    import time
-
     t0 = time.perf_counter()
     check_clone_options(hfov, smooth_s, num_frames, head, anchor)
     start = OrbitTrajectory(num_frames=1).cameras() if start is None else start
