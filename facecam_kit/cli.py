@@ -80,7 +80,26 @@ class Terminated(BaseException):
     """SIGTERM, raised where the job is so that its ``with`` blocks clean up as for Ctrl-C."""
 
 
+#: seconds after which a SIGTERM that did not end the job is raised again
+_RETRY_S = 0.2
+
+
 def _terminate(signum, frame):
+    """SIGTERM (and its retries, on SIGALRM): raise Terminated where the job is. Python swallows an
+    exception raised inside a finaliser (``__del__``, a generator closed by the garbage collector,
+    as while ffmpeg's pipes are being set up), printing a traceback and running on: there it is
+    deferred, and a timer raises it again until it propagates; an unwinding one is left to finish."""
+    handling = sys.exc_info()[1]
+    if isinstance(handling, Terminated):
+        return  # already unwinding: its with blocks are cleaning up
+    signal.setitimer(signal.ITIMER_REAL, _RETRY_S)  # cancelled once main has caught it
+    if isinstance(handling, GeneratorExit):
+        return  # a generator being closed (by the garbage collector too): raised there, it could be swallowed
+    f = frame
+    while f is not None:
+        if f.f_code.co_name == "__del__":
+            return  # a finaliser: raised there, Python prints it and runs on
+        f = f.f_back
     raise Terminated
 
 
@@ -94,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.pop("command")
     t0 = time.perf_counter()
     main_thread = threading.current_thread() is threading.main_thread()  # signals are set there only
-    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
+    previous = [signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGALRM)] if main_thread else None
     try:
         if command == "make-samples":
             from facecam_kit.data.samples import make_data_samples
@@ -117,11 +136,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted: {_kept(command, e)}", file=sys.stderr)
         return 130
     except Terminated as e:
+        signal.setitimer(signal.ITIMER_REAL, 0)  # no retry: it propagated
         print(f"terminated (SIGTERM): {_kept(command, e)}", file=sys.stderr)
         return 143
     finally:
         if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            for s, handler in zip((signal.SIGTERM, signal.SIGALRM), previous):
+                signal.signal(s, handler)
     for f in files:
         print(f"wrote {f}")
     print(f"done in {time.perf_counter() - t0:.1f} s")

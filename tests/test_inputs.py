@@ -856,3 +856,28 @@ def test_train_mini_refuses_a_damaged_vae_before_copying_it(tmp_path, capsys):
         refuse(capsys, args, work, str(vae), message)
         weights.write_bytes(whole)
         (vae / "record.json").write_text(json.dumps({"settings": vae_settings(SMOKE)}))
+
+
+def test_a_sigterm_during_a_finaliser_still_ends_the_run(tmp_path):
+    """Python swallows an exception raised in ``__del__`` (or a generator closed by the garbage
+    collector, as while ffmpeg's pipes are set up): SIGTERM there must still end the run, once."""
+    code = (
+        "import os, signal, sys, time\n"
+        "import facecam_kit.cli as cli\n"
+        "class Pipe:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(0.05)\n"
+        "def job(**kwargs):\n"
+        "    Pipe()\n"
+        "    for _ in range(100):\n"
+        "        time.sleep(0.1)\n"
+        "    print('kept going', file=sys.stderr)\n"
+        "    return []\n"
+        "cli.run_trajectory = job\n"
+        "sys.exit(cli.main(['trajectory', 'show', 'arc_left']))\n"
+    )
+    t0 = time.perf_counter()
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 143 and time.perf_counter() - t0 < 8, r.stderr
+    assert r.stderr == "terminated (SIGTERM): trajectory wrote nothing\n", r.stderr
