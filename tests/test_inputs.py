@@ -881,3 +881,11 @@ def test_a_sigterm_during_a_finaliser_still_ends_the_run(tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 143 and time.perf_counter() - t0 < 8, r.stderr
     assert r.stderr == "terminated (SIGTERM): trajectory wrote nothing\n", r.stderr
+
+
+def test_a_dit_too_large_or_a_vae_not_whole_is_refused_before_it_is_built(tmp_path, capsys):
+    huge = "{attention_head_dim: 1000000, num_layers: 100}"  # 3e15 parameters: counted on the meta device
+    refuse(capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, dit=huge)], tmp_path / "run", "dit", "GB to spare")
+    refuse(
+        capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, vae=tmp_path)], tmp_path / "run", "vae", "no config.json"
+    )

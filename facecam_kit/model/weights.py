@@ -291,6 +291,10 @@ def check_saved_model(folder, cls_name: str, flag: str) -> ComponentCheck:
     import diffusers
 
     folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        raise FileNotFoundError(
+            f"{flag} {folder} is not a saved {cls_name} (no config.json): give its save_pretrained folder"
+        )
     expected = _expected_shapes(getattr(diffusers, cls_name), folder)
     check = _compare(flag, folder, expected, _diffusers_weights(folder))
     if check.missing or check.mismatched:

@@ -302,8 +302,12 @@ def check_keywords(key: str, value: dict, fn, given=()) -> dict:
     for name, v in value.items():
         if name not in params:
             raise ValueError(f"{key} has no setting {short(name)}; its settings are {', '.join(params)}")
-        hint = hints.get(name, type(params[name].default))
+        default = params[name].default
+        hint = hints.get(name, type(default))
         checked[name] = v if hint is type(None) else _check_value(f"{key}.{name}", v, hint)
+        lo = min(1, default) if isinstance(default, int) else 1  # a count or a size; a seed may be 0
+        if hint is int and not lo <= checked[name] < 2**31:
+            raise ValueError(f"{key}.{name} must be a whole number in [{lo}, 2**31), got {v}")
     return checked
 
 

@@ -46,14 +46,14 @@ import torch
 
 from facecam_kit.data.dataset import resolve_options
 from facecam_kit.model.pipeline import FaceCamPipeline, camera_inputs, dit_input, make_scheduler
-from facecam_kit.model.weights import safe_torch_load
+from facecam_kit.model.weights import check_saved_model, safe_torch_load
 from facecam_kit.outputs import check_own_folder, check_writable_folder
 from facecam_kit.spec import GUIDANCE_SCALE
 from facecam_kit.train.cache import CachedLatents, LazyLatents, build_cache, settings_hash
 from facecam_kit.train.config import TrainConfig
 from facecam_kit.train.flow_matching import add_noise, expert_share, sample_timesteps, velocity_target
 from facecam_kit.train.trainable import apply_preset, count_parameters, merged_state_dict
-from facecam_kit.userfiles import read_json, short
+from facecam_kit.userfiles import check_memory, read_json, short
 
 #: expert name -> the pipeline component it is
 COMPONENTS = {"high": "transformer", "low": "transformer_2"}
@@ -184,8 +184,7 @@ def load_base(cfg: TrainConfig):
 
         pipe = load_pipeline(cfg.model)
     if cfg.vae is not None:
-        if not (Path(cfg.vae) / "config.json").is_file():
-            raise FileNotFoundError(f"vae {cfg.vae} is not a saved AutoencoderKLWan folder (config.json missing)")
+        check_saved_model(cfg.vae, "AutoencoderKLWan", "vae")  # headers: a truncated file is one line
         pipe.vae = AutoencoderKLWan.from_pretrained(cfg.vae)
     kind = cfg.camera_kind
     if cfg.dit is None and kind == "landmarks":
@@ -198,6 +197,12 @@ def load_base(cfg: TrainConfig):
         cls = rc.IntrinsicsReCamMasterTransformer if cfg.camera_intrinsics else rc.ReCamMasterTransformer
     else:
         cls = WanTransformer3DModel
+    try:  # built on the meta device first: a setting the model refuses, or one too large, costs nothing
+        with torch.device("meta"):
+            size = sum(p.numel() for p in cls(**kwargs).parameters())
+    except Exception as e:  # diffusers and torch raise many kinds on settings that make no model
+        raise ValueError(f"dit {short(cfg.dit)} makes no {cls.__name__}: {short(str(e), 160)}") from None
+    check_memory(4, size, f"dit {short(cfg.dit)}", "parameters", "; choose a smaller dit")
     torch.manual_seed(cfg.seed)
     model = cls(**kwargs)
     width = model.config.num_attention_heads * model.config.attention_head_dim
