@@ -889,3 +889,18 @@ def test_a_dit_too_large_or_a_vae_not_whole_is_refused_before_it_is_built(tmp_pa
     refuse(
         capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, vae=tmp_path)], tmp_path / "run", "vae", "no config.json"
     )
+
+
+def test_a_stopped_train_run_says_the_checkpoints_it_kept(tmp_path):
+    args = ["train", TRAIN_YAML, *train_sets(tmp_path, max_steps=10_000)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "facecam_kit", *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    deadline = time.time() + 120
+    while not (tmp_path / "run" / "checkpoint-000002").is_dir() and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    last = proc.stderr.read().decode().strip().splitlines()[-1]
+    assert last.startswith("terminated (SIGTERM): kept ") and "checkpoint-0000" in last, last  # not "wrote nothing"
+    assert (tmp_path / "run" / "checkpoint-000002").is_dir()
