@@ -95,8 +95,9 @@ def check_own_folder(folder, marker: str, flag: str, what: str, is_marker=None) 
     folder = check_writable_folder(folder, flag)
     mark = folder / marker
     if folder.is_dir() and any(folder.iterdir()) and not (mark.is_file() and (is_marker is None or is_marker(mark))):
+        holds = f"a {marker} the kit did not write" if mark.is_file() else f"no {marker}"
         raise ValueError(
-            f"{flag} {folder} is not empty and holds no {marker}, so it is not an earlier {what} of the kit; "
+            f"{flag} {folder} is not empty and holds {holds}, so it is not an earlier {what} of the kit; "
             f"the kit writes only into a new or empty folder, or its own: choose another {flag}"
         )
     return folder

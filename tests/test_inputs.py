@@ -764,7 +764,7 @@ def test_gpu_check_keeps_a_users_folder_and_checks_docs_first(tmp_path, capsys):
     (mine / "report.json").write_text('{"my": "report"}')
     (mine / "stages.log").write_text("my log")
     quick = ["gpu-check", "--dry-run", "--budget", "1"]  # every stage skipped: seconds
-    refuse(capsys, [*quick, "--out", str(mine)], mine, "--out", "not empty", "report.json")
+    refuse(capsys, [*quick, "--out", str(mine)], mine, "--out", "not empty", "a report.json the kit did not write")
     a_file = tmp_path / "file.txt"
     a_file.write_text("x")
     refuse(capsys, [*quick, "--out", str(a_file)], tmp_path, "file.txt", "is a file")
