@@ -40,7 +40,7 @@ from facecam_kit.geometry.trajectory import (
     keyframes_from_cameras,
     load_trajectory,
 )
-from facecam_kit.outputs import check_writable_folder
+from facecam_kit.outputs import check_writable_folder, write_text_file
 from facecam_kit.spec import NUM_FRAMES
 from facecam_kit.userfiles import short
 
@@ -225,5 +225,4 @@ def run_trajectory(
 
     name = Path(str(source)).name
     fig = camera_figure({name: cams}, {"generic head": load_template()}, title=f"Camera path {name!r} around the head")
-    fig.write_html(html, include_plotlyjs=True)
-    return [Path(html)]
+    return [write_text_file(html, fig.to_html(include_plotlyjs=True))]  # whole or not at all

@@ -904,3 +904,13 @@ def test_a_stopped_train_run_says_the_checkpoints_it_kept(tmp_path):
     last = proc.stderr.read().decode().strip().splitlines()[-1]
     assert last.startswith("terminated (SIGTERM): kept ") and "checkpoint-0000" in last, last  # not "wrote nothing"
     assert (tmp_path / "run" / "checkpoint-000002").is_dir()
+
+
+def test_show_html_is_written_whole_or_not_at_all(tmp_path, capsys):
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / ".view.html.partial").symlink_to("/dev/full")  # where the page is written first
+    first = refuse(
+        capsys, ["trajectory", "show", "arc_left", "--html", str(full / "view.html")], tmp_path / "o", "view"
+    )
+    assert "is the disk full" in first and not (full / "view.html").exists()
