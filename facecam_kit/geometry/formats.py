@@ -176,14 +176,14 @@ def _read_recammaster(path: Path, camera: int = 1) -> tuple[np.ndarray, None]:
     mats = []
     for i in range(max(indices) + 1):
         frame = data[f"frame{i}"]
-        if not isinstance(frame, dict) or not isinstance(frame.get(key), str):
+        if not isinstance(frame, dict) or key not in frame:
             cams = sorted(frame) if isinstance(frame, dict) else frame
             raise ValueError(f"{path}: frame{i} has no camera {key} (it holds {short(cams)}); choose --camera")
         try:
             m = parse_unreal_matrix(frame[key])
             if m.shape != (4, 4):
                 raise ValueError
-        except ValueError:
+        except (ValueError, AttributeError):  # AttributeError: not a string
             raise ValueError(f"{path}: frame{i} {key} is not a 4x4 matrix string: {short(frame[key])}") from None
         c2w = m.T[:, [1, 2, 0, 3]]  # transposed to columns; Unreal (X fwd, Y right, Z up) -> OpenCV camera axes
         c2w[:3, 1] *= -1
