@@ -784,6 +784,8 @@ def test_nested_settings_are_typed_to_any_depth(tmp_path, capsys):
         "dit={patch_size: [1, 2, x]}": "dit.patch_size[2] must be a whole number",
         "make_studio={bogus: 1}": "make_studio has no setting 'bogus'",
         "make_studio={num_heads: 1, size: 32.5}": "make_studio.size must be a whole number",
+        "make_studio={rig: {aim_offset: x}}": "make_studio.rig.aim_offset must be a finite number",
+        "make_studio={num_heads: -1}": "make_studio.num_heads must be a whole number in [1, 2**31)",
         "extra_trainable=[nosuchmodule]": "extra_trainable ['nosuchmodule'] name no module",
     }
     for item, message in cases.items():

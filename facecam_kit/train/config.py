@@ -266,9 +266,9 @@ def check_types(cfg: TrainConfig) -> None:
     hints = typing.get_type_hints(type(cfg))
     for f in dataclasses.fields(cfg):
         setattr(cfg, f.name, _check_value(f.name, getattr(cfg, f.name), hints[f.name]))
-    for key, (target, given) in KEYWORD_SETTINGS.items():
+    for key in ("dit", "make_studio"):
         if getattr(cfg, key) is not None:
-            setattr(cfg, key, check_keywords(key, getattr(cfg, key), target(), given))
+            setattr(cfg, key, check_keywords(key, getattr(cfg, key)))
 
 
 def _wan_transformer():
@@ -283,15 +283,28 @@ def _make_studio():
     return make_studio
 
 
-#: the settings whose mapping becomes keyword arguments: the function taking them, and the
-#: arguments the trainer gives it itself
-KEYWORD_SETTINGS = {"dit": (_wan_transformer, ()), "make_studio": (_make_studio, ("out_dir", "progress"))}
+def _rig_cameras():
+    from facecam_kit.data.studio import rig_cameras
+
+    return rig_cameras
 
 
-def check_keywords(key: str, value: dict, fn, given=()) -> dict:
-    """``value``, a setting passed to ``fn`` as keyword arguments, checked as the top-level
-    settings are: each key one of ``fn``'s parameters (less ``given``), each value of the type
-    its annotation (or, without one, its default) says; ValueError naming ``key.name``."""
+#: the settings (dotted: one inside another) whose mapping becomes keyword arguments: the
+#: function taking them, and the arguments the caller gives it itself
+KEYWORD_SETTINGS = {
+    "dit": (_wan_transformer, ()),
+    "make_studio": (_make_studio, ("out_dir", "progress")),
+    "make_studio.rig": (_rig_cameras, ("rng", "num_cameras", "size")),
+}
+
+
+def check_keywords(key: str, value: dict) -> dict:
+    """``value``, the setting ``key`` of :data:`KEYWORD_SETTINGS`, checked as the top-level settings
+    are, to any depth: each key one of its function's parameters (less those the caller gives),
+    each value of the type its annotation (or, without one, its default) says, a mapping of
+    :data:`KEYWORD_SETTINGS` in turn; ValueError naming ``key.name``."""
+    target, given = KEYWORD_SETTINGS[key]
+    fn = target()
     params = {
         n: p
         for n, p in inspect.signature(fn).parameters.items()
@@ -304,7 +317,11 @@ def check_keywords(key: str, value: dict, fn, given=()) -> dict:
             raise ValueError(f"{key} has no setting {short(name)}; its settings are {', '.join(params)}")
         default = params[name].default
         hint = hints.get(name, type(default))
+        if hint is tuple and default:  # an unannotated default such as (1.0, 1.0): numbers of its kind
+            hint = tuple[type(default[0]), ...]
         checked[name] = v if hint is type(None) else _check_value(f"{key}.{name}", v, hint)
+        if f"{key}.{name}" in KEYWORD_SETTINGS and isinstance(checked[name], dict):
+            checked[name] = check_keywords(f"{key}.{name}", checked[name])
         lo = min(1, default) if isinstance(default, int) else 1  # a count or a size; a seed may be 0
         if hint is int and not lo <= checked[name] < 2**31:
             raise ValueError(f"{key}.{name} must be a whole number in [{lo}, 2**31), got {v}")
