@@ -82,6 +82,8 @@ class Terminated(BaseException):
 
 #: seconds after which a SIGTERM that did not end the job is raised again
 _RETRY_S = 0.2
+#: a SIGTERM came and has not ended the job yet: only then is a SIGALRM its retry
+_PENDING = threading.Event()
 
 
 def _terminate(signum, frame):
@@ -89,6 +91,10 @@ def _terminate(signum, frame):
     exception raised inside a finaliser (``__del__``, a generator closed by the garbage collector,
     as while ffmpeg's pipes are being set up), printing a traceback and running on: there it is
     deferred, and a timer raises it again until it propagates; an unwinding one is left to finish."""
+    if signum == signal.SIGTERM:
+        _PENDING.set()
+    elif not _PENDING.is_set():
+        return  # an alarm of something else's: no SIGTERM to retry
     handling = sys.exc_info()[1]
     if isinstance(handling, Terminated):
         return  # already unwinding: its with blocks are cleaning up
@@ -114,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     main_thread = threading.current_thread() is threading.main_thread()  # signals are set there only
     previous = [signal.signal(s, _terminate) for s in (signal.SIGTERM, signal.SIGALRM)] if main_thread else None
+    _PENDING.clear()
     try:
         if command == "make-samples":
             from facecam_kit.data.samples import make_data_samples
@@ -142,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
+            _PENDING.clear()
             for s, handler in zip((signal.SIGTERM, signal.SIGALRM), previous):
                 signal.signal(s, handler)
     for f in files:

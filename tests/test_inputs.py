@@ -885,6 +885,22 @@ def test_a_sigterm_during_a_finaliser_still_ends_the_run(tmp_path):
     assert r.stderr == "terminated (SIGTERM): trajectory wrote nothing\n", r.stderr
 
 
+def test_an_alarm_that_is_not_a_sigterms_retry_does_not_end_the_run():
+    """SIGALRM retries a SIGTERM that did not end the job; any other alarm is not a SIGTERM."""
+    code = (
+        "import os, signal, sys, time\n"
+        "import facecam_kit.cli as cli\n"
+        "def job(**kwargs):\n"
+        "    os.kill(os.getpid(), signal.SIGALRM)\n"
+        "    time.sleep(0.2)\n"
+        "    return []\n"
+        "cli.run_trajectory = job\n"
+        "sys.exit(cli.main(['trajectory', 'show', 'arc_left']))\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "terminated" not in r.stderr, r.stderr
+
+
 def test_a_dit_too_large_or_a_vae_not_whole_is_refused_before_it_is_built(tmp_path, capsys):
     huge = "{attention_head_dim: 1000000, num_layers: 100}"  # 3e15 parameters: counted on the meta device
     refuse(capsys, ["train", TRAIN_YAML, *train_sets(tmp_path, dit=huge)], tmp_path / "run", "dit", "GB to spare")
