@@ -11,7 +11,7 @@ budget on a fixed number of threads:
   high noise;
 * ``warp``: the same UNet predicting a flow field, a blend weight and colours: the clean frame is
   the source warped by the flow (``grid_sample``) blended with the colours, so the source's pixels
-  are carried, not re-painted;
+  are carried, not re-painted; ``warpcopy`` starts it as a copy of the source;
 * ``latent``: a UNet on the shipped VAE's latents (32 x 24 x 24, 16x fewer positions), the source
   and condition latents on channels, x0 prediction, decoded by the VAE.
 
@@ -106,11 +106,17 @@ class PixelUNet(torch.nn.Module):
 
 
 class WarpUNet(torch.nn.Module):
-    """x0 = a * source warped by a predicted flow + (1 - a) * predicted colours."""
+    """x0 = a * source warped by a predicted flow + (1 - a) * predicted colours. ``copy``: start as a
+    copy of the source (flow 0, a = 0.98, colours 0: the last layer zeroed, a's bias 4), so training
+    starts from copying and learns where to move it."""
 
-    def __init__(self, size: int = 96):
+    def __init__(self, size: int = 96, copy: bool = False):
         super().__init__()
         self.net = _unet(9, 6, size)
+        if copy:
+            torch.nn.init.zeros_(self.net.conv_out.weight)
+            with torch.no_grad():
+                self.net.conv_out.bias.copy_(torch.tensor([0.0, 0.0, 4.0, 0.0, 0.0, 0.0]))
         ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
         self.register_buffer("grid", torch.stack([xs, ys], -1)[None], persistent=False)
 
@@ -132,7 +138,7 @@ class LatentUNet(torch.nn.Module):
         return self.net(torch.cat([xt, source, condition], 1), s * 1000).sample
 
 
-DESIGNS = {"unet": PixelUNet, "warp": WarpUNet, "latent": LatentUNet}
+DESIGNS = {"unet": PixelUNet, "warp": WarpUNet, "warpcopy": lambda: WarpUNet(copy=True), "latent": LatentUNet}
 
 
 # -- data as each design sees it ------------------------------------------------------------------
@@ -240,6 +246,7 @@ def evaluate(model, test: dict, scenes, to8, seed: int = 0) -> dict:
         "faces": float(found),
         "faces_truth": float(found_truth),
         "swap_gap_s09": swap_gap(model, test, scenes["heads"]),
+        "copy_psnr_db": float(np.mean([psnr(s, t) for s, t in zip(scenes["source"], truth)])),
         "clips": clips,
     }
 
@@ -281,7 +288,7 @@ def train(design: str, minutes: float, threads: int, batch: int = 8, lr: float =
         loss.backward()
         opt.step()
         step += 1
-        log.append(float(loss))
+        log.append(loss.item())
         elapsed = (time.perf_counter() - t0) / 60
         if checkpoints and elapsed >= checkpoints[0]:
             checkpoints.pop(0)
