@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from facecam_kit.cli import main
+from facecam_kit.data import path_from_video
 from facecam_kit.data.path_from_video import (
     clone_camera_path,
     fill_gaps,
@@ -196,7 +197,7 @@ def test_bad_options_are_refused_before_the_clip_is_read(capsys, tmp_path, optio
     _refused(capsys, ["trajectory", "from-video", str(tmp_path / "missing.mp4"), str(out), option, value], out, word)
 
 
-def test_clips_without_a_usable_face_are_refused(clips, tmp_path, capsys, portrait):
+def test_clips_without_a_usable_face_are_refused(clips, tmp_path, capsys, portrait, monkeypatch):
     _, _, frames = clips["dolly_in"]
     out = tmp_path / "out.json"
     cases = {
@@ -211,6 +212,10 @@ def test_clips_without_a_usable_face_are_refused(clips, tmp_path, capsys, portra
     for name, (video, words) in cases.items():
         write_video(tmp_path / name, video)
         _refused(capsys, ["trajectory", "from-video", str(tmp_path / name), str(out)], out, name, words)
+    # a clip longer than the kit reads (its header says so): refused before a frame is decoded
+    monkeypatch.setattr(path_from_video, "MAX_REFERENCE_FRAMES", F - 1)
+    _refused(capsys, ["trajectory", "from-video", str(clips["dolly_in"][0]), str(out)], out, "trim it")
+    monkeypatch.undo()
     still = tmp_path / "still.png"
     cv2.imwrite(str(still), portrait[:, :, ::-1])
     _refused(capsys, ["trajectory", "from-video", str(still), str(out)], out, "still image")

@@ -68,8 +68,9 @@ DEFAULT_SMOOTH_S = 0.1
 MAX_SMOOTH_S = 10.0
 #: frames looked at, at most, per output frame (more only average jitter the smoothing removes)
 MAX_USED_PER_FRAME = 4
-#: a clip whose header gives no frame count is read up to this many frames
-MAX_UNCOUNTED_FRAMES = 5000
+#: the longest reference clip read (11 minutes at 30 fps): checked from the header before decoding,
+#: or while decoding when the header does not say
+MAX_REFERENCE_FRAMES = 20_000
 #: a face whose landmarks span fewer pixels (median height) gives poses off by degrees
 MIN_FACE_PX = 48
 ANCHORS = ("first", "world")
@@ -104,12 +105,14 @@ def solve_cameras(landmarks, points3d, K) -> tuple[np.ndarray, np.ndarray]:
 @dataclass
 class ReferenceLandmarks:
     """What :func:`track_face` found: ``landmarks`` (T, 478, 3) pixels of the followed face (NaN rows:
-    no face), ``frames`` (T,) their indices in the clip, the clip's ``fps``, ``width`` and
-    ``height``, and the used frames (positions in ``frames``) with ``no_face`` or ``several_faces``."""
+    no face), ``frames`` (T,) their indices in the clip, the ``decoded`` frames of the clip, its
+    ``fps``, ``width`` and ``height``, and the used frames (positions in ``frames``) with
+    ``no_face`` or ``several_faces``."""
 
     path: str
     landmarks: np.ndarray
     frames: np.ndarray
+    decoded: int
     fps: float
     width: int
     height: int
@@ -138,10 +141,17 @@ def track_face(path, num_frames: int = NUM_FRAMES, progress: bool = True) -> Ref
     """Landmarks of the followed face on the frames of ``path`` a ``num_frames`` path uses.
 
     Frames are decoded one at a time. Raises ValueError naming the clip when it has fewer than two
-    frames (a still image), no face at all, or more frames than ``MAX_UNCOUNTED_FRAMES`` with no
-    count in its header.
+    frames (a still image), no face at all, or more than ``MAX_REFERENCE_FRAMES``.
     """
     info, frames = iter_video(path)
+    decoded = 0
+    too_long = (
+        f"reference clip {path} has more than {MAX_REFERENCE_FRAMES:,} frames: trim it to the move to copy "
+        "(ffmpeg -ss START -t SECONDS)"
+    )
+    if info.num_frames is not None and info.num_frames > MAX_REFERENCE_FRAMES:
+        frames.close()
+        raise ValueError(too_long)
     stride = _used_frames(info.num_frames, num_frames)
     landmarks, used, no_face, several = [], [], [], []
     previous = None
@@ -150,11 +160,8 @@ def track_face(path, num_frames: int = NUM_FRAMES, progress: bool = True) -> Ref
     try:
         with LandmarkDetector(max_faces=4) as det:
             for i, frame in enumerate(frames):
-                if i >= MAX_UNCOUNTED_FRAMES and info.num_frames is None:
-                    raise ValueError(
-                        f"reference clip {path} has more than {MAX_UNCOUNTED_FRAMES} frames and its header does not "
-                        "say how many: trim it (ffmpeg -t SECONDS) or re-encode it"
-                    )
+                if i >= MAX_REFERENCE_FRAMES:
+                    raise ValueError(too_long)
                 if i % stride:
                     continue
                 faces = det.detect_all(frame, f"frame {i} of {path}")
@@ -170,6 +177,7 @@ def track_face(path, num_frames: int = NUM_FRAMES, progress: bool = True) -> Ref
                 landmarks.append(face)
                 used.append(i)
                 bar.update()
+            decoded = i + 1
     finally:
         frames.close()
         bar.close()
@@ -184,7 +192,7 @@ def track_face(path, num_frames: int = NUM_FRAMES, progress: bool = True) -> Ref
             "choose a clip showing one face, not turned further than profile"
         )
     return ReferenceLandmarks(
-        str(path), np.stack(landmarks), np.array(used), info.fps, info.width, info.height, no_face, several
+        str(path), np.stack(landmarks), np.array(used), decoded, info.fps, info.width, info.height, no_face, several
     )
 
 
@@ -274,13 +282,11 @@ def reanchor(cameras: CameraPath, start: CameraPath) -> CameraPath:
 class ClonedPath:
     """A camera path cloned from a reference clip (:func:`clone_camera_path`).
 
-    ``cameras``: the path (num_frames) in the proxy world, re-anchored as asked; ``raw``: the
-    face-centric PnP cameras of every used frame, gaps filled, unsmoothed (T); ``reference``: the
+    ``cameras``: the path (num_frames) in the proxy world, re-anchored as asked; ``reference``: the
     landmarks and what was found; ``hfov``, ``smooth_s``, ``head``, ``anchor``: how it was made;
     ``face_px``: the followed face's median height in pixels; ``seconds``: the time it took."""
 
     cameras: CameraPath
-    raw: CameraPath
     reference: ReferenceLandmarks
     hfov: float
     smooth_s: float
@@ -296,7 +302,7 @@ class ClonedPath:
     def summary(self) -> list[str]:
         ref = self.reference
         return [
-            f"cloned the camera of {ref.path}: {len(ref.frames)} frames used of its {ref.frames[-1] + 1} "
+            f"cloned the camera of {ref.path}: {len(ref.frames)} frames used of its {ref.decoded} "
             f"({ref.fps:g} fps, {ref.width}x{ref.height}), face {self.face_px:.0f} px tall, lens {self.hfov:g} degrees "
             f"across (--hfov), {self.head} head, smoothed over {self.smooth_s:g} s, anchor {self.anchor}: "
             f"{len(self.cameras)} frames in {self.seconds:.1f} s",
@@ -367,13 +373,12 @@ def clone_camera_path(
     K = intrinsics_from_fov(hfov, ref.width, ref.height)
     R, t = solve_cameras(ref.landmarks, points, K)
     R, c = fill_gaps(R, camera_centers(R, t))
-    raw = from_centres(R, c, hfov)
     step_s = (ref.frames[1] - ref.frames[0]) / ref.fps  # seconds between used frames
     R, c = smooth_cameras(R, c, smooth_s / step_s)
     cams = from_centres(*resample_cameras(R, c, num_frames), hfov)  # the reference's viewpoints, its lens
     if anchor == "first":
         cams = reanchor(cams, start)
-    return ClonedPath(cams, raw, ref, float(hfov), float(smooth_s), head, anchor, face_px, time.perf_counter() - t0)
+    return ClonedPath(cams, ref, float(hfov), float(smooth_s), head, anchor, face_px, time.perf_counter() - t0)
 
 
 def is_clip_spec(spec) -> bool:
