@@ -12,6 +12,8 @@ budget on a fixed number of threads:
 * ``warp``: the same UNet predicting a flow field, a blend weight and colours: the clean frame is
   the source warped by the flow (``grid_sample``) blended with the colours, so the source's pixels
   are carried, not re-painted; ``warpcopy`` starts it as a copy of the source;
+* ``anchor``: a flow predicted from the source and the condition alone (no noise) warps the source
+  into an anchor frame, regressed on the target directly; diffusion predicts only the residual;
 * ``latent``: a UNet on the shipped VAE's latents (32 x 24 x 24, 16x fewer positions), the source
   and condition latents on channels, x0 prediction, decoded by the VAE.
 
@@ -127,6 +129,37 @@ class WarpUNet(torch.nn.Module):
         return alpha * warped + (1 - alpha) * rgb
 
 
+class AnchorUNet(torch.nn.Module):
+    """A deterministic anchor, then diffusion on what it misses: a UNet reads [source | condition]
+    (no noise) and predicts a smooth flow (at a quarter of the resolution, upsampled) that warps the
+    source into an anchor frame, trained directly against the target (``anchor_loss``); a second
+    UNet reads [x_t | anchor | condition] and predicts x0 as the anchor plus a residual. Both last
+    layers start at zero: the model starts as a copy of the source."""
+
+    def __init__(self, size: int = 96):
+        super().__init__()
+        self.warper = _unet(6, 2, size)
+        self.net = _unet(9, 3, size)
+        for last in (self.warper.conv_out, self.net.conv_out):
+            torch.nn.init.zeros_(last.weight)
+            torch.nn.init.zeros_(last.bias)
+        ys, xs = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
+        self.register_buffer("grid", torch.stack([xs, ys], -1)[None], persistent=False)
+
+    def anchor(self, source, condition):
+        zero = torch.zeros(len(source))
+        flow = self.warper(torch.cat([source, condition], 1), zero).sample
+        flow = F.interpolate(F.avg_pool2d(flow, 4), size=source.shape[-2:], mode="bilinear", align_corners=False)
+        return F.grid_sample(source, self.grid + flow.permute(0, 2, 3, 1), align_corners=True, padding_mode="border")
+
+    def forward(self, xt, source, condition, s):
+        a = self.anchor(source, condition)
+        return a + self.net(torch.cat([xt, a, condition], 1), s * 1000).sample
+
+    def anchor_loss(self, source, condition, x0):
+        return F.mse_loss(self.anchor(source, condition), x0)
+
+
 class LatentUNet(torch.nn.Module):
     """x0 of a latent frame from [z_t | source latent | condition latent] (B, 96, 24, 24)."""
 
@@ -138,7 +171,13 @@ class LatentUNet(torch.nn.Module):
         return self.net(torch.cat([xt, source, condition], 1), s * 1000).sample
 
 
-DESIGNS = {"unet": PixelUNet, "warp": WarpUNet, "warpcopy": lambda: WarpUNet(copy=True), "latent": LatentUNet}
+DESIGNS = {
+    "unet": PixelUNet,
+    "warp": WarpUNet,
+    "warpcopy": lambda: WarpUNet(copy=True),
+    "anchor": AnchorUNet,
+    "latent": LatentUNet,
+}
 
 
 # -- data as each design sees it ------------------------------------------------------------------
@@ -284,6 +323,8 @@ def train(design: str, minutes: float, threads: int, batch: int = 8, lr: float =
         s = draw_sigma(batch, g)
         xt = (1 - s.view(-1, 1, 1, 1)) * x0 + s.view(-1, 1, 1, 1) * torch.randn(x0.shape, generator=g)
         loss = F.mse_loss(model(xt, src, cond, s), x0)
+        if hasattr(model, "anchor_loss"):
+            loss = loss + model.anchor_loss(src, cond, x0)
         opt.zero_grad()
         loss.backward()
         opt.step()
