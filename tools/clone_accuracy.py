@@ -50,9 +50,9 @@ def score(clip: Path, truth: CameraPath, hfov: float = LENS, head: str = "generi
     """RotErr, TransErr (world anchor) and the landmark distance (first anchor) of one clone."""
     F, points = len(truth), load_template()
     world = clone_camera_path(clip, F, hfov=hfov, head=head, anchor="world", progress=False)
-    first = clone_camera_path(clip, F, hfov=hfov, head=head, anchor="first", progress=False)
     e = path_errors(world.cameras, truth, points, HEIGHT, WIDTH)
-    px = path_errors(first.cameras, reanchor(truth, START), points, HEIGHT, WIDTH)["landmark_px"]
+    # anchor="first" is the world path re-anchored: derived, not read from the clip again
+    px = path_errors(reanchor(world.cameras, START), reanchor(truth, START), points, HEIGHT, WIDTH)["landmark_px"]
     return {
         "rot_err_deg": float(np.nanmean(e["rot_err_deg"])),
         "rot_err_max_deg": float(np.nanmax(e["rot_err_deg"])),
