@@ -286,6 +286,8 @@ def evaluate(model, test: dict, scenes, to8, seed: int = 0) -> dict:
         "faces_truth": float(found_truth),
         "swap_gap_s09": swap_gap(model, test, scenes["heads"]),
         "copy_psnr_db": float(np.mean([psnr(s, t) for s, t in zip(scenes["source"], truth)])),
+        # the ceiling: the truth through the design's own space (the VAE round trip for latents)
+        "ceiling_psnr_db": float(np.mean([psnr(c, t) for c, t in zip(to8(test["target"]), truth)])),
         "clips": clips,
     }
 
