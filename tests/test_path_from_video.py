@@ -19,7 +19,6 @@ from facecam_kit.data import path_from_video
 from facecam_kit.data.path_from_video import (
     clone_camera_path,
     fill_gaps,
-    from_centres,
     reanchor,
     smooth_cameras,
 )
@@ -107,7 +106,7 @@ def test_smoothing_keeps_a_steady_move_and_adds_no_lag():
     step = np.where(np.arange(41) < 20, 0.0, 10.0)
     cams = orbit_cameras(step, 0.0, 40.0)
     R, c = smooth_cameras(cams.R, cams.centers, 3.0)
-    az = camera_angles(from_centres(R, c, 40.0))["azimuth"]
+    az = camera_angles(CameraPath.from_centres(R, c, 40.0))["azimuth"]
     assert az[19] == pytest.approx(10 - az[20], abs=0.05)  # symmetric about the step
     assert 0.5 < az[18] < az[19] < az[20] < az[21] < 9.5  # spread over a few frames
 

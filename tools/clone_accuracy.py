@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from facecam_kit.assets import load_sample_portrait
-from facecam_kit.data.path_from_video import clone_camera_path, from_centres, reanchor, solve_cameras, track_face
+from facecam_kit.data.path_from_video import clone_camera_path, reanchor, solve_cameras, track_face
 from facecam_kit.data.studio import film_path, studio_head
 from facecam_kit.evaluation.camera_accuracy import path_errors
 from facecam_kit.face.landmarks import detect_landmarks
@@ -141,7 +141,7 @@ def main() -> None:
     ratio = np.tan(np.deg2rad(30.0 / 2)) / np.tan(np.deg2rad(LENS / 2))
     dist = np.linalg.norm(still.centers[0]) * np.linspace(1.0, ratio, F)
     c = still.centers[0] / np.linalg.norm(still.centers[0]) * dist[:, None]
-    dolly = from_centres(still.R, c, LENS)
+    dolly = CameraPath.from_centres(still.R, c, LENS)
     z, d = clip("zoom", 0, zoom), clip("zoom_dolly", 0, dolly)
     read = clone_camera_path(z, F, hfov=LENS, anchor="world", progress=False).cameras
     results["zoom"] = {

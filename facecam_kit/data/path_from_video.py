@@ -259,12 +259,6 @@ def resample_cameras(R, centres, num_frames: int) -> tuple[np.ndarray, np.ndarra
     return out_R, out_c
 
 
-def from_centres(R, centres, hfov) -> CameraPath:
-    """A CameraPath from rotations R (F, 3, 3), camera centres (F, 3) and a lens (scalar or (F,) degrees)."""
-    R = np.asarray(R, np.float64)
-    return CameraPath(R, -np.einsum("fij,fj->fi", R, centres), np.broadcast_to(np.asarray(hfov, np.float64), len(R)))
-
-
 def reanchor(cameras: CameraPath, start: CameraPath) -> CameraPath:
     """The motion of ``cameras`` (head at the origin) relative to their first camera, started at
     ``start``'s first camera, translations scaled by the ratio of the two first cameras' distances
@@ -275,7 +269,7 @@ def reanchor(cameras: CameraPath, start: CameraPath) -> CameraPath:
     R_rel = R[0] @ np.swapaxes(R, 1, 2)
     c_rel = np.einsum("ij,fj->fi", R[0], centres - centres[0])
     R_s, c_s = start.R[0], start.centers[0]
-    return from_centres(np.swapaxes(R_s.T @ R_rel, 1, 2), c_s + s * c_rel @ R_s, start.hfov_deg[0])
+    return CameraPath.from_centres(np.swapaxes(R_s.T @ R_rel, 1, 2), c_s + s * c_rel @ R_s, start.hfov_deg[0])
 
 
 @dataclass
@@ -375,7 +369,7 @@ def clone_camera_path(
     R, c = fill_gaps(R, camera_centers(R, t))
     step_s = (ref.frames[1] - ref.frames[0]) / ref.fps  # seconds between used frames
     R, c = smooth_cameras(R, c, smooth_s / step_s)
-    cams = from_centres(*resample_cameras(R, c, num_frames), hfov)  # the reference's viewpoints, its lens
+    cams = CameraPath.from_centres(*resample_cameras(R, c, num_frames), hfov)  # the reference's viewpoints, its lens
     if anchor == "first":
         cams = reanchor(cams, start)
     return ClonedPath(cams, ref, float(hfov), float(smooth_s), head, anchor, face_px, time.perf_counter() - t0)

@@ -132,6 +132,13 @@ class CameraPath:
         object.__setattr__(self, "t", t)
         object.__setattr__(self, "hfov_deg", fov)
 
+    @classmethod
+    def from_centres(cls, R, centres, hfov_deg) -> CameraPath:
+        """Cameras from rotations R (F, 3, 3), centres (F, 3) in the world and a lens (scalar or (F,))."""
+        R = np.asarray(R, dtype=np.float64)
+        hfov = np.broadcast_to(np.asarray(hfov_deg, dtype=np.float64), (len(R),))
+        return cls(R, -np.einsum("fij,fj->fi", R, np.asarray(centres, dtype=np.float64)), hfov)
+
     def __len__(self) -> int:
         return self.R.shape[0]
 

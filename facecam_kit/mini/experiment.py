@@ -92,7 +92,7 @@ def trajectory_cameras(name: str, azimuth: float, num_frames: int, orbits: dict 
         ramp = np.linspace(0, 1, num_frames)[:, None] * np.asarray(MOVES[name])  # in the camera's axes
         centres = first.centers[0] + ramp @ first.R[0]  # R^T d, frame by frame
         R = np.repeat(first.R, num_frames, 0)
-        return CameraPath(R, -np.einsum("fij,fj->fi", R, centres), np.full(num_frames, HFOV))
+        return CameraPath.from_centres(R, centres, HFOV)
     if name in RECAMMASTER_PRESETS:
         return preset_trajectory(name, azimuth, num_frames).cameras()
     known = sorted([*orbits, *MOVES, *RECAMMASTER_PRESETS])
@@ -104,7 +104,7 @@ def scaled_path(path: CameraPath, scale: float) -> CameraPath:
     camera turns as before, its centre moves ``1 / scale`` as far from the first one."""
     c = camera_centers(path.R, path.t)
     c = c[0] + (c - c[0]) / scale
-    return CameraPath(path.R, -np.einsum("fij,fj->fi", path.R, c), path.hfov_deg)
+    return CameraPath.from_centres(path.R, c, path.hfov_deg)
 
 
 @dataclass
