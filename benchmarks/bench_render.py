@@ -4,12 +4,12 @@
 
 Prints ms per frame for the generic head (about 13k Gaussians) with the PyTorch rasteriser and,
 with CUDA and gsplat, with gsplat, and the PSNR between their renders of the same views (the
-issue asks for >= 35 dB): facecam_kit.gpu_check.renderer_parity, stage 1 of `gpu-check`.
+issue asks for >= 35 dB): facecam_kit.gpu_stages.renderer_parity, stage 1 of `gpu-check`.
 """
 
 import argparse
 
-from facecam_kit.gpu_check import renderer_parity
+from facecam_kit.gpu_stages import renderer_parity
 
 
 def main():

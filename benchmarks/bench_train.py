@@ -7,7 +7,7 @@
 
 Random latents of the run's size stand in for the latent cache; batch 1. The achieved TFLOP/s
 counts 4 forward passes a step (forward, backward = 2x, the checkpoint's recompute;
-facecam_kit.train.scale): facecam_kit.gpu_check.measure_training, stage 4 of `gpu-check`.
+facecam_kit.train.scale): facecam_kit.gpu_stages.measure_training, stage 4 of `gpu-check`.
 """
 
 import argparse
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from facecam_kit.gpu_check import measure_training
+from facecam_kit.gpu_stages import measure_training
 
 
 def main():

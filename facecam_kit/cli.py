@@ -23,7 +23,7 @@ from pathlib import Path
 from facecam_kit.evaluation.job import EvaluateOptions, run_evaluate
 from facecam_kit.gpu_check import GpuCheckOptions, run_gpu_check
 from facecam_kit.jobs import DemoOptions, RenderOptions, run_demo, run_render
-from facecam_kit.mini.recipe import TrainMiniOptions, run_train_mini
+from facecam_kit.mini.stages import TrainMiniOptions, run_train_mini
 from facecam_kit.train.config import add_train_arguments
 from facecam_kit.trajectory_job import HELP as _TRAJECTORY_HELP
 from facecam_kit.trajectory_job import add_trajectory_arguments, run_trajectory

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from facecam_kit.cli import main
-from facecam_kit.gpu_check import BENCHMARKS_DOC, STAGES, Stage, run_stages
+from facecam_kit.gpu_check import BENCHMARKS_DOC, run_stages
+from facecam_kit.gpu_stages import STAGES, Stage
 
 #: every stage's numbers that must be there, with the kind each must be
 EXPECTED = {

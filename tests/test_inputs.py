@@ -840,7 +840,8 @@ def test_cache_dir_is_checked_before_the_cache_is_built(tmp_path, capsys):
 def test_train_mini_refuses_a_damaged_vae_before_copying_it(tmp_path, capsys):
     from diffusers import AutoencoderKLWan
 
-    from facecam_kit.mini.recipe import SMOKE, vae_settings
+    from facecam_kit.mini.recipe import SMOKE
+    from facecam_kit.mini.stages import vae_settings
 
     vae = tmp_path / "vae"
     AutoencoderKLWan(**SMOKE.vae_config()).save_pretrained(vae)

@@ -31,9 +31,10 @@ LAYERS = {
     "widgets": 9,
     "jobs": 9,
     "trajectory_job": 9,
-    "gpu_check": 10,
-    "cli": 11,
-    "__main__": 12,
+    "gpu_stages": 10,
+    "gpu_check": 11,
+    "cli": 12,
+    "__main__": 13,
 }
 
 

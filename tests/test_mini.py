@@ -170,7 +170,8 @@ def test_head_box_finds_the_non_white_pixels():
 
 # -- the shipped models ---------------------------------------------------------------------------
 def test_shipped_models_are_complete_small_clean_and_load():
-    from facecam_kit.mini.recipe import SHIPPED, load_results
+    from facecam_kit.mini.recipe import SHIPPED
+    from facecam_kit.mini.stages import load_results
 
     assert missing_files() == [], "run `python -m facecam_kit train-mini`"
     size = sum(p.stat().st_size for p in MINI_DIR.rglob("*") if p.is_file())
@@ -256,15 +257,15 @@ def test_the_shipped_recipe_trains_on_the_velocity_its_sampler_undoes_at_the_rec
     learning rate at the recorded step is the recorded one."""
     from transformers import get_scheduler
 
-    from facecam_kit.mini import recipe
+    from facecam_kit.mini import recipe, stages
     from facecam_kit.spec import vae_compression
     from facecam_kit.train import flow_matching as fm
-    from facecam_kit.train.trainer import draw_sample_noise, flow_matching_loss, step_expert
+    from facecam_kit.train.objective import draw_sample_noise, flow_matching_loss, step_expert
 
     shipped = recipe.SHIPPED
     provenance = json.loads((MINI_DIR / "provenance.json").read_text())
     recorded = provenance["dits"][shipped.run_name("landmarks", 0)]["history"][0]
-    cfg = recipe.dit_config(tmp_path, "landmarks", recipe=shipped, vae=str(MINI_DIR / "landmarks" / "vae"))
+    cfg = stages.dit_config(tmp_path, "landmarks", recipe=shipped, vae=str(MINI_DIR / "landmarks" / "vae"))
     pipe = load_mini_pipeline("landmarks")
     per_frame, per_pixel = vae_compression(pipe.vae.config.temperal_downsample)
     f, side = 1 + (shipped.num_frames - 1) // per_frame, shipped.size // per_pixel
@@ -301,11 +302,11 @@ def test_the_shipped_recipe_trains_on_the_velocity_its_sampler_undoes_at_the_rec
 def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path, monkeypatch):
     """The scale recipe's stages at toy size (recipe.SMOKE): studio on the varied rig, VAE and its
     gate, four arms of two seeds on one cache, export of the first seed; a rerun reuses every stage."""
-    from facecam_kit.mini import models, recipe
+    from facecam_kit.mini import models, recipe, stages
 
     work, out = tmp_path / "work", tmp_path / "models"
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # as a user runs it: every core is its to share
-    recipe.train_mini(work, out, progress=False, recipe=recipe.SMOKE)
+    stages.train_mini(work, out, progress=False, recipe=recipe.SMOKE)
     gate = json.loads((work / "vae" / "record.json").read_text())["gate"]
     assert gate["passed"] and gate["clips"] == 3 and 0 <= gate["detect_round_trip"] <= 1
     assert np.isfinite([gate["psnr_targets_db"], gate["psnr_conditions_db"]]).all()
@@ -353,25 +354,25 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path, m
     assert set(table["extrinsics"]) == set(smoke.scales) and "gap" in table["extrinsics"][2.0]
     assert "recipe `smoke`" in (out / "README.md").read_text()
     # what notebook 09 reads: refused when the recipe changed since the models were made
-    assert recipe.load_results(out)[2] is recipe.SMOKE
+    assert stages.load_results(out)[2] is recipe.SMOKE
     provenance["recipe"]["dit_steps"] += 1
     (out / "provenance.json").write_text(json.dumps(provenance))
     with pytest.raises(ValueError, match="before its dit_steps changed"):
-        recipe.load_results(out)
+        stages.load_results(out)
     with pytest.raises(ValueError, match="has no provenance.json or results.json"):
-        recipe.load_results(tmp_path)
+        stages.load_results(tmp_path)
     # a trained VAE stage can start another run of the same recipe (train-mini --vae), not another's
-    recipe.check_vae_stage(work / "vae", recipe.SMOKE)
+    stages.check_vae_stage(work / "vae", recipe.SMOKE)
     with pytest.raises(ValueError, match="trained with other .*size.* than recipe 'scale'"):
-        recipe.check_vae_stage(work / "vae", recipe.SCALE)
+        stages.check_vae_stage(work / "vae", recipe.SCALE)
     with pytest.raises(ValueError, match="not a trained VAE stage"):
-        recipe.check_vae_stage(work, recipe.SMOKE)
+        stages.check_vae_stage(work, recipe.SMOKE)
     stamp = (work / "vae" / "record.json").stat().st_mtime
-    recipe.train_mini(work, out, progress=False, recipe=recipe.SMOKE)  # every stage reused
+    stages.train_mini(work, out, progress=False, recipe=recipe.SMOKE)  # every stage reused
     assert (work / "vae" / "record.json").stat().st_mtime == stamp
     failing = dataclasses.replace(recipe.SMOKE, gate=dict(recipe.SMOKE.gate, psnr_db=99.0))
-    with pytest.raises(recipe.GateFailed, match=r"psnr_targets_db .* < 99.0"):
-        recipe.train_mini(tmp_path / "w2", tmp_path / "m2", progress=False, recipe=failing)
+    with pytest.raises(stages.GateFailed, match=r"psnr_targets_db .* < 99.0"):
+        stages.train_mini(tmp_path / "w2", tmp_path / "m2", progress=False, recipe=failing)
     assert not (tmp_path / "w2" / "runs").exists() and not (tmp_path / "m2").exists()  # no DiT trained
 
 

@@ -17,15 +17,8 @@ from facecam_kit.model.pipeline import make_scheduler, official_sigmas
 from facecam_kit.train import flow_matching as fm
 from facecam_kit.train.cache import CachedLatents, latent_mask
 from facecam_kit.train.config import TrainConfig, load_config
-from facecam_kit.train.trainer import (
-    Trainer,
-    collate,
-    dataset_index,
-    draw_sample_noise,
-    flow_matching_loss,
-    load_base,
-    sample_positions,
-)
+from facecam_kit.train.objective import dataset_index, draw_sample_noise, flow_matching_loss, sample_positions
+from facecam_kit.train.trainer import Trainer, collate, load_base
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -150,7 +143,7 @@ def test_extrinsics_told_the_intrinsics_and_the_scale_share_the_others_data(stud
     """FaceCam-mini's extrinsic arms: told the intrinsics, they train on the zoomed and panned samples
     the other kinds get, from the same cache; told the scale, their translations are in head units."""
     from facecam_kit.train.cache import latent_conditions
-    from facecam_kit.train.trainer import camera_condition
+    from facecam_kit.train.objective import camera_condition
 
     kw = dict(augment=True, data_options={"p_background": 0.0}, scene_scale_range=[0.5, 2.0], max_steps=1)
     kw["cache_dir"] = str(tmp_path / "cache")  # other settings than the module's shared cache

@@ -104,7 +104,7 @@ def save_mini(out: Path, vae, transformers: dict[str, Path], provenance: dict, r
 
     vae: the trained AutoencoderKLWan; transformers: arm -> a saved transformer folder (float32),
     ``landmarks`` among them; provenance: written to provenance.json and summarised in README.md;
-    results: the scale experiment's (``recipe.evaluate_mini``), written to results.json.
+    results: the scale experiment's (``stages.evaluate_mini``), written to results.json.
     """
     from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler
 

@@ -1,0 +1,686 @@
+"""The measurements of ``python -m facecam_kit gpu-check`` (:mod:`facecam_kit.gpu_check` runs them):
+each stage is a function ``(dry, work) -> dict of results``, at full size on a GPU and at tiny sizes
+on the CPU (``dry``), listed in :data:`STAGES` with its time limit.
+
+The numbers are the ones notebooks 05 (gsplat/CPU parity) and 06 (FLOPs, step time, memory) discuss.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from facecam_kit.spec import HEIGHT, NUM_FRAMES, NUM_STEPS, WIDTH
+
+#: the bf16 matrix-product rate of an H100/H200 (docs/official_behaviour.md, section 6.3): the
+#: 50-step lower bounds (490 s and 123 s) divide the counted FLOPs by it
+BOUND_TFLOPS = 790.0
+#: Wan2.1-T2V-1.3B at ReCamMaster's size, the step and training stages' second model
+WAN21_SIZE = (81, 480, 832)
+#: left in the stages' work folder by stage "render" once gsplat has rendered
+GSPLAT_READY = "gsplat.ready"
+
+
+# -- measuring helpers ---------------------------------------------------------------------------
+def _device(dry: bool) -> str:
+    return "cpu" if dry else "cuda"
+
+
+def _sync(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def _peak_gib(device: str) -> float:
+    """Peak memory since the last reset: the GPU's allocator, or the process's resident memory."""
+    import resource
+
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.max_memory_allocated() / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def _reset_peak(device: str) -> None:
+    import torch
+
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+
+def random_model(cls, kwargs: dict, device: str, dtype):
+    """A model of ``cls(**kwargs)`` with random weights, created directly on ``device``.
+
+    Under PyTorch's default-device context each parameter and buffer is allocated and initialised
+    on ``device`` (on a GPU in a second for 14B parameters; on the CPU it would take minutes),
+    then cast to ``dtype`` (:func:`cast`). Returns (model, number of parameters, counted on the meta
+    device first).
+    """
+    import torch
+
+    with torch.device("meta"):
+        n_params = sum(p.numel() for p in cls(**kwargs).parameters())
+    with torch.device(device):
+        model = cls(**kwargs)
+    return cast(model, dtype).eval(), n_params
+
+
+def cast(model, dtype):
+    """``model`` in ``dtype``, except the modules diffusers keeps in float32 (``_keep_in_fp32_modules``:
+    Wan's RoPE, time embedder, norms), as ``from_pretrained(torch_dtype=...)`` loads them for ``render``."""
+    import torch
+
+    keep = set(getattr(model, "_keep_in_fp32_modules", None) or ())
+    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
+        if tensor.is_floating_point():
+            tensor.data = tensor.data.to(torch.float32 if keep & set(name.split(".")) else dtype)
+    return model
+
+
+def dit_kwargs(name: str, dry: bool) -> tuple[type, dict, object, tuple[int, int, int]]:
+    """(class, kwargs, flops config, (frames, height, width)) of a step stage's model.
+
+    ``wan22``: a Wan2.2-I2V-A14B expert (36 input channels) at 81x704x480; ``wan21``:
+    Wan2.1-T2V-1.3B with ReCamMaster's camera layers at 81x480x832; the dry run: the kit's tiny
+    DiT of the same kind at 9x64x64.
+    """
+    from diffusers import WanTransformer3DModel
+
+    from facecam_kit.baselines.recammaster import ReCamMasterTransformer
+    from facecam_kit.model.flops import WAN21_T2V_1_3B, WAN22_I2V_A14B
+    from facecam_kit.model.pipeline import tiny_dit_config
+    from facecam_kit.train.scale import transformer_kwargs
+
+    cls, cfg, size = {
+        "wan22": (WanTransformer3DModel, WAN22_I2V_A14B, (NUM_FRAMES, HEIGHT, WIDTH)),
+        "wan21": (ReCamMasterTransformer, WAN21_T2V_1_3B, WAN21_SIZE),
+    }[name]
+    if dry:
+        return cls, tiny_dit_config(cfg.in_channels), None, (9, 64, 64)
+    return cls, transformer_kwargs(cfg), cfg, size
+
+
+def step_inputs(model, frames: int, height: int, width: int, device: str, dtype) -> tuple:
+    """One step's DiT input in the kit's layout (:func:`~facecam_kit.model.pipeline.dit_input`):
+    FaceCam's ``[target | source]`` with the landmark latents on channels (36), or for a
+    ReCamMaster model the 16-channel concatenation and one pose per latent frame. Returns
+    (x, camera kwargs, text, empty text)."""
+    import torch
+
+    from facecam_kit.model.flops import TEXT_TOKENS, latent_shape
+    from facecam_kit.model.pipeline import camera_conditioning, dit_input
+
+    f, h, w = latent_shape(frames, height, width)
+    rand = lambda *shape: torch.randn(*shape, device=device, dtype=dtype)
+    target, source = rand(1, 16, f, h, w), rand(1, 16, f, h, w)
+    if model.config.in_channels == 36:
+        x, kwargs = dit_input(target, source, camera_conditioning(rand(1, 16, f, h, w))), {}
+    else:
+        x, kwargs = dit_input(target, source, None), {"camera": rand(1, f, 12)}
+    text_len = 16 if device == "cpu" else TEXT_TOKENS  # the tiny models on the CPU get a short prompt
+    text = rand(1, text_len, model.config.text_dim)
+    return x, kwargs, text, torch.zeros_like(text)
+
+
+def meta_forward(cls, kwargs: dict, frames: int, height: int, width: int) -> str:
+    """The output shape of ``cls(**kwargs)`` on a step input of ``frames x height x width``
+    (:func:`step_inputs`), computed on the meta device: shapes only, no memory, no arithmetic.
+    The dry run's check that the full-size configurations fit the kit's input layout."""
+    import torch
+
+    with torch.device("meta"):
+        model = cast(cls(**kwargs), torch.bfloat16)
+        x, camera, text, _ = step_inputs(model, frames, height, width, "meta", torch.bfloat16)
+        out = model(x, torch.tensor([900.0]), text, return_dict=False, **camera)[0]
+    return "x".join(map(str, out.shape))
+
+
+def _flops_numbers(cfg, frames: int, height: int, width: int, step_s: float, passes: int) -> dict:
+    """Achieved TFLOP/s of ``passes`` forward passes in ``step_s``, the projected 50 steps and their bound."""
+    from facecam_kit.model.flops import forward_flops, tokens
+
+    if cfg is None:  # the dry run's tiny model is not a counted configuration
+        return {}
+    flop = passes * forward_flops(cfg, tokens(frames, height, width))["total"]
+    return {"achieved_tflops": flop / step_s / 1e12, "counted_tflop_per_step": flop / 1e12}
+
+
+def denoise_step(name: str, dry: bool, repeats: int | None = None) -> dict:
+    """Time one denoising step with CFG (two forward passes) of a step stage's model (:func:`dit_kwargs`)."""
+    import torch
+
+    device = _device(dry)
+    dtype = torch.bfloat16  # on the CPU too: the dry run takes the same mixed bf16 / float32 path
+    cls, kwargs, cfg, (frames, height, width) = dit_kwargs(name, dry)
+    repeats = repeats or (1 if dry or name == "wan22" else 2)
+    t0 = time.perf_counter()
+    model, n_params = random_model(cls, kwargs, device, dtype)
+    build_s = time.perf_counter() - t0
+    x, camera, text, empty = step_inputs(model, frames, height, width, device, dtype)
+    t = torch.tensor([900.0], device=device, dtype=dtype)
+    _reset_peak(device)
+    times = []
+    with torch.no_grad():
+        model(x, t, text, return_dict=False, **camera)  # warm-up: kernels chosen, caches filled
+        for _ in range(repeats):
+            _sync(device)
+            t0 = time.perf_counter()
+            for emb in (text, empty):  # the two classifier-free guidance passes
+                model(x, t, emb, return_dict=False, **camera)
+            _sync(device)
+            times.append(time.perf_counter() - t0)
+    step = min(times)
+    out = {
+        "parameters": n_params,
+        "tokens": x.shape[2] * x.shape[3] * x.shape[4] // 4,
+        "shape": f"{frames}x{height}x{width}",
+        "build_s": build_s,
+        "seconds_per_step": step,
+        "peak_memory_gib": _peak_gib(device),
+        **_flops_numbers(cfg, frames, height, width, step, 2),
+    }
+    if cfg is not None:
+        out["projected_50_steps_s"] = NUM_STEPS * step
+        out["lower_bound_50_steps_s"] = NUM_STEPS * out["counted_tflop_per_step"] / BOUND_TFLOPS
+    else:  # the dry run: the full-size model and input, on the meta device
+        full_cls, full_kwargs, _, full_size = dit_kwargs(name, False)
+        out["full_size_output"] = meta_forward(full_cls, full_kwargs, *full_size)
+    return out
+
+
+# -- the stages ----------------------------------------------------------------------------------
+def renderer_parity(size: int = 480, views: int = 4, repeats: int = 3, backend: str = "auto") -> dict:
+    """gsplat (``backend`` "auto": gsplat on CUDA, else the CPU renderer again) against the PyTorch
+    rasteriser on the generic proxy head, from ``views`` cameras drawn in the official ranges:
+    ms per ``size`` px frame of each (the faster one best of ``repeats``, after a warm-up) and the
+    PSNR between their renders (None when one renderer is compared with itself)."""
+    import numpy as np
+
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.geometry.camera import orbit_cameras
+    from facecam_kit.proxy.head import make_proxy_head
+    from facecam_kit.proxy.rasterise import render_gaussians, resolve_backend
+
+    g = make_proxy_head().gaussians
+    fast = resolve_backend(backend)
+    rng = np.random.default_rng(0)  # official ranges: |azimuth| <= 45, |elevation| <= 30, fov 25-55
+    cams = orbit_cameras(rng.uniform(-45, 45, views), rng.uniform(-30, 30, views), rng.uniform(25, 55, views))
+    K = cams.intrinsics(size, size)
+
+    def render(name):
+        return np.stack(
+            [render_gaussians(g, cams.R[i], cams.t[i], K[i], size, size, backend=name).numpy() for i in range(views)]
+        )
+
+    t0 = time.perf_counter()
+    reference = render("cpu")
+    cpu_ms = (time.perf_counter() - t0) * 1000 / views
+    images = render(fast)  # warm-up: gsplat loads (or compiles) its kernels, the CUDA context starts
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        render(fast)
+        times.append((time.perf_counter() - t0) * 1000 / views)
+    db = psnr(images, reference)  # float images: data range 1
+    return {
+        "backend": fast,
+        "gaussians": len(g),
+        "frame_px": size,
+        "views": views,
+        "psnr_db": float(db) if np.isfinite(db) else None,
+        "cpu_ms_per_frame": cpu_ms,
+        "backend_ms_per_frame": min(times),
+    }
+
+
+def measure_render(dry: bool, work: Path) -> dict:
+    """Stage 1: :func:`renderer_parity` at 480 px, and the official condition path (render the
+    proxy head, MediaPipe, draw) of an 81-frame video."""
+    import numpy as np
+
+    from facecam_kit.geometry.trajectory import load_trajectory
+    from facecam_kit.proxy.head import make_proxy_head, proxy_condition_video
+    from facecam_kit.proxy.rasterise import render_video, resolve_backend
+
+    out = renderer_parity(64, 2, 1) if dry else renderer_parity()
+    if out["backend"] == "gsplat":  # its kernels are built and run: the studio of stage "mini" may use them
+        (work.parent / GSPLAT_READY).touch()
+    frames, height, width = (5, 128, 96) if dry else (NUM_FRAMES, HEIGHT, WIDTH)
+    head, backend = make_proxy_head(), resolve_backend("auto")
+    traj = load_trajectory("arc_left", frames)
+    t0 = time.perf_counter()
+    render_video(head.gaussians, traj.cameras(), height, width, backend, progress=False)
+    render_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    _, _, detected = proxy_condition_video(head, traj, height, width, backend, allow_missing=True, progress=False)
+    condition_s = time.perf_counter() - t0
+    return out | {
+        "condition_video": f"{frames}x{height}x{width}",
+        "condition_video_s": condition_s,
+        "condition_render_s": render_s,
+        "condition_mediapipe_and_draw_s": condition_s - render_s,
+        "condition_frames_detected": int(np.isfinite(detected).all((1, 2)).sum()),
+    }
+
+
+def measure_step_wan22(dry: bool, work: Path) -> dict:
+    """Stage 2a: one step of a Wan2.2-I2V-A14B expert at 81x704x480 with FaceCam's input layout."""
+    return denoise_step("wan22", dry)
+
+
+def measure_step_wan21(dry: bool, work: Path) -> dict:
+    """Stage 2b: one step of Wan2.1-1.3B with ReCamMaster's camera layers at 81x480x832."""
+    return denoise_step("wan21", dry)
+
+
+def measure_low_vram(dry: bool, work: Path) -> dict:
+    """Stage 3: the FaceCam pipeline with the 14B expert (one expert), model CPU offload and VAE
+    tiling, two steps with CFG on an 81x704x480 video (``render --low-vram``)."""
+    import numpy as np
+    import torch
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler, tiny_facecam_pipeline
+
+    device = _device(dry)
+    steps = 2
+    if dry:
+        pipe = tiny_facecam_pipeline(two_experts=False)
+        frames, height, width = 9, 64, 64
+        text = torch.zeros(1, 16, pipe.transformer.config.text_dim)
+        pipe.enable_model_cpu_offload(device="cpu")  # the same hooks, with the CPU as the "accelerator"
+        pipe.vae.enable_tiling(32, 32, 16, 16)  # tiles smaller than the frame, so that tiling runs
+    else:
+        cls, kwargs, _, (frames, height, width) = dit_kwargs("wan22", dry)
+        transformer, _ = random_model(WanTransformer3DModel, kwargs, device, torch.bfloat16)
+        vae, _ = random_model(AutoencoderKLWan, {}, device, torch.bfloat16)  # the Wan2.1 VAE's configuration
+        pipe = FaceCamPipeline(transformer, vae, make_scheduler(), random_weights=True)
+        text = torch.randn(1, 512, transformer.config.text_dim)
+        pipe.enable_model_cpu_offload()  # weights wait in host memory; each model visits the GPU when it runs
+        pipe.vae.enable_tiling()
+        torch.cuda.empty_cache()
+    pipe.set_progress_bar_config(disable=True)
+    video = np.random.default_rng(0).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
+    marks = []
+    _reset_peak(device)
+    t0 = time.perf_counter()
+    pipe(
+        video,
+        video,
+        prompt_embeds=text,
+        negative_prompt_embeds=torch.zeros_like(text),
+        num_inference_steps=steps,
+        callback_on_step_end=lambda p, i, t, kw: marks.append(time.perf_counter()) or kw,
+    )
+    total = time.perf_counter() - t0
+    return {
+        "video": f"{frames}x{height}x{width}",
+        "steps": steps,
+        "seconds_per_step": marks[1] - marks[0],  # the expert already on the GPU
+        "first_step_with_vae_encode_and_upload_s": marks[0] - t0,
+        "vae_decode_s": t0 + total - marks[-1],
+        "total_s": total,
+        "peak_memory_gib": _peak_gib(device),
+    }
+
+
+class RandomLatents:
+    """What the trainer reads from a latent cache (:class:`~facecam_kit.train.cache.CachedLatents`),
+    as random tensors of a run's size: the training stages measure the step, not the data."""
+
+    def __init__(self, num_samples: int, latent_shape: tuple, text_dim: int, text_len: int, camera_key: str):
+        import torch
+
+        g = torch.Generator().manual_seed(0)
+        f = latent_shape[1]
+        shapes = {"target": latent_shape, "source": latent_shape, "condition": latent_shape, "camera": (f, 12)}
+        self.keys = sorted({"target", "source", camera_key})
+        self._items = [{k: torch.randn(shapes[k], generator=g) for k in self.keys} for _ in range(num_samples)]
+        self._text = (torch.randn(text_len, text_dim, generator=g), torch.zeros(text_len, text_dim))
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, i: int) -> dict:
+        return self._items[i]
+
+    def text(self):
+        return self._text
+
+
+def _trainer_class():
+    """The kit's :class:`~facecam_kit.train.trainer.Trainer`, measured: on :class:`RandomLatents`
+    when ``latents`` is set, for ``minutes`` once its data is ready (checked after every step, in
+    the validation hook: ``validate_every`` 1), with checkpoints only when ``save`` is set."""
+    from facecam_kit.train.trainer import Trainer
+
+    class OutOfTime(Exception):
+        pass
+
+    class MeasuredTrainer(Trainer):
+        latents: RandomLatents | None = None
+        minutes: float | None = None
+        save: bool = False
+        data_s = train_start = train_s = 0.0
+        deadline = float("inf")
+
+        def prepare_data(self):
+            t0 = time.perf_counter()
+            data = super().prepare_data() if self.latents is None else self.latents
+            self.data_s = time.perf_counter() - t0
+            self.train_start = time.perf_counter()
+            if self.minutes is not None:
+                self.deadline = self.train_start + 60 * self.minutes
+            return data
+
+        def save_checkpoint(self):
+            return super().save_checkpoint() if self.save else None
+
+        def validate(self):
+            if time.perf_counter() > self.deadline:
+                raise OutOfTime
+
+        def train_and_save(self) -> Path:
+            """Train until ``max_steps`` or the deadline, then save a checkpoint; returns it."""
+            try:
+                self.train()
+            except OutOfTime:
+                self.acc.end_training()
+            self.train_s = time.perf_counter() - self.train_start
+            self.save = True
+            return self.save_checkpoint()
+
+    return MeasuredTrainer
+
+
+def measure_training(dry: bool, work: Path) -> dict:
+    """Stage 4: training steps of Wan2.1-1.3B (ReCamMaster preset) at 81x480x832 in bf16 with
+    activation checkpointing, under the kit's trainer and accelerate (one plain process, or the
+    FSDP2 configuration when started by ``accelerate launch``)."""
+    import torch
+
+    from facecam_kit.baselines.recammaster import ReCamMasterTransformer
+    from facecam_kit.model.flops import WAN21_T2V_1_3B, latent_shape
+    from facecam_kit.model.pipeline import tiny_dit_config
+    from facecam_kit.train.config import TrainConfig
+    from facecam_kit.train.scale import transformer_kwargs
+
+    device = _device(dry)
+    frames, height, width = (9, 64, 64) if dry else WAN21_SIZE
+    # over tiny_dit_config: the 1.3B's layers and Wan's text, time and RoPE sizes
+    full = {**transformer_kwargs(WAN21_T2V_1_3B), "text_dim": 4096, "freq_dim": 256, "rope_max_seq_len": 1024}
+    dit = None if dry else full
+    # FSDP2's configuration checkpoints every block itself (fsdp_activation_checkpointing)
+    fsdp = os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true" and device == "cuda"
+    steps = 2 if dry else 3
+    cfg = TrainConfig(
+        output_dir=str(work / "run"),
+        model="tiny",
+        camera="extrinsics",
+        dit=dit,
+        preset="recammaster",
+        data_root=str(work),
+        num_frames=frames,
+        text_dropout=0.1,
+        max_steps=steps,
+        lr=1e-5,
+        mixed_precision="bf16",
+        gradient_checkpointing=not fsdp,
+        log_every=1,
+        checkpoint_every=steps,
+        tracker="none",
+        progress=False,
+    )
+    t0 = time.perf_counter()
+    with torch.device(device):  # the 1.3B model is created on the GPU (random_model's reasoning)
+        trainer = _trainer_class()(cfg)
+    build_s = time.perf_counter() - t0
+    model = trainer.trained["transformer"]
+    text_len = 512 if device == "cuda" else 16
+    trainer.latents = RandomLatents(
+        4, (16, *latent_shape(frames, height, width)), model.config.text_dim, text_len, "camera"
+    )
+    _reset_peak(device)
+    trainer.train()
+    step_s = [1 / h["samples_per_s"] for h in trainer.history[1:]]  # batch 1; the first step warms up
+    step = sum(step_s) / len(step_s)
+    wrapped = type(trainer.models["transformer"]).__name__
+    out = {
+        "shape": f"{frames}x{height}x{width}",
+        "distributed_type": trainer.acc.distributed_type.value,
+        "processes": trainer.acc.num_processes,
+        "wrapped_as": wrapped,
+        "checkpointing": "FSDP2 per block" if fsdp else "model (enable_gradient_checkpointing)",
+        "build_s": build_s,
+        "steps_timed": len(step_s),
+        "seconds_per_step": step,
+        "peak_memory_gib": _peak_gib(device),
+        "loss": trainer.history[-1]["loss"],
+    }
+    # forward + backward (2x) + the checkpoint's recompute: 4 forward passes a step (train.scale)
+    out |= _flops_numbers(None if dry else WAN21_T2V_1_3B, frames, height, width, step, 4)
+    if dry:  # the full-size run's model (tiny_dit_config under its settings) and input, on the meta device
+        out["full_size_output"] = meta_forward(ReCamMasterTransformer, {**tiny_dit_config(16), **full}, *WAN21_SIZE)
+    return out
+
+
+def measure_mini(dry: bool, work: Path) -> dict:
+    """Stage 5: FaceCam-mini at GPU size (:data:`facecam_kit.mini.recipe.GPU_RECIPE`) trained by
+    the kit's trainer for a fixed number of minutes, then its generation time per clip."""
+    import torch
+
+    from facecam_kit.data.studio import make_studio
+    from facecam_kit.mini.experiment import generate, held_out_head, make_scene, trajectory_cameras
+    from facecam_kit.mini.models import GENERATE_STEPS, MINI_DIR
+    from facecam_kit.mini.recipe import DIT, GPU_RECIPE, SHIPPED
+    from facecam_kit.mini.stages import dit_config
+    from facecam_kit.model.pipeline import FaceCamPipeline
+    from facecam_kit.proxy.rasterise import resolve_backend
+
+    r = GPU_RECIPE if not dry else dict(GPU_RECIPE, size=32, num_frames=5, heads=1, samples_per_item=4, batch=2)
+    if dry:
+        r |= {"cameras": 2, "minutes": 0.03, "dit": DIT}
+    size, frames = r["size"], r["num_frames"]
+    t0 = time.perf_counter()
+    studio = work / "studio"
+    # gsplat once stage "render" ran it (an unbuilt gsplat compiles for minutes), else, in this
+    # stage's process only, gsplat counts as missing: the studio and test heads render on the CPU
+    if not (work.parent / GSPLAT_READY).is_file():
+        sys.modules["gsplat"] = None
+    backend = resolve_backend("auto")
+    cameras = r.get("cameras", SHIPPED.cameras)
+    make_studio(studio, r["heads"], cameras, 2 * frames - 1, size, seed=0, backend=backend, progress=False)
+    studio_s = time.perf_counter() - t0
+    cfg = dit_config(
+        work,
+        "landmarks",
+        max_steps=10**6,
+        progress=False,
+        recipe=SHIPPED,  # the data rules its VAE was trained with (stitching on its latent frames)
+        dit=dict(r["dit"], patch_size=list(r["dit"]["patch_size"])),
+        vae=str(MINI_DIR / "landmarks" / "vae"),  # the shipped mini VAE: convolutional, any size
+        data_root=str(studio),
+        num_frames=frames,
+        samples_per_item=r["samples_per_item"],
+        batch_size=r["batch"],
+        mixed_precision="no" if dry else "bf16",
+        log_every=10,
+        validate_every=1,  # the deadline's check (MeasuredTrainer.validate)
+        tracker="none",
+    )
+    trainer = _trainer_class()(cfg)
+    trainer.minutes = r["minutes"]
+    checkpoint = trainer.train_and_save()
+    pipe = FaceCamPipeline.from_pretrained(checkpoint).to(_device(dry))
+    pipe.set_progress_bar_config(disable=True)
+    h = held_out_head(1, size, frames)
+    path = trajectory_cameras("orbit_left", h.azimuth, frames)
+    scene = make_scene(h, path, 1.0, "orbit_left", "a", **SHIPPED.scene_options())
+    steps = 2 if dry else GENERATE_STEPS
+    times = []
+    for _ in range(2):  # the first one warms up
+        t1 = time.perf_counter()
+        with torch.no_grad():
+            generate(pipe, scene, steps)
+        times.append(time.perf_counter() - t1)
+    return {
+        "video": f"{frames}x{size}x{size}",
+        "dit_parameters": sum(p.numel() for p in pipe.transformer.parameters()),
+        "studio_backend": backend,
+        "studio_s": studio_s,
+        "cache_s": trainer.data_s,
+        "minutes": r["minutes"],
+        "train_s": trainer.train_s,
+        "steps_trained": trainer.step,
+        "samples_per_s": trainer.step * r["batch"] / trainer.train_s,
+        "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
+        "generation_steps": steps,
+        "seconds_per_clip": times[-1],
+    }
+
+
+def measure_render_job(dry: bool, work: Path) -> dict:
+    """Stage 6: ``render`` on the bundled clip with the tiny random pipeline, end to end."""
+    from facecam_kit.assets import data_path
+    from facecam_kit.jobs import RenderOptions, run_render
+    from facecam_kit.model.pipeline import tiny_facecam_pipeline
+
+    weights = work / "tiny"
+    tiny_facecam_pipeline().save_pretrained(weights)
+    size = dict(frames=9, height=128, width=96, steps=2) if dry else {}
+    opts = RenderOptions(
+        video=data_path("sample_clip.mp4"), trajectory="arc_left", out=work / "out", weights=weights, **size
+    )
+    t0 = time.perf_counter()
+    files = run_render(opts, progress=False)
+    total = time.perf_counter() - t0
+    run = json.loads(next(f for f in files if f.name.endswith("_run.json")).read_text())
+    return {
+        "video": f"{opts.frames}x{opts.height}x{opts.width}",
+        "steps": opts.steps,
+        "total_s": total,
+        **{k: v for k, v in run["timings"].items()},
+        "files": len(files),
+    }
+
+
+def _loader_paths(work: Path) -> tuple[Path, Path]:
+    folder = work.parent / "loader_write" / "facecam_high_noise"  # the official expert folder's name
+    return folder, folder.parent / "config.json"
+
+
+def measure_loader_write(dry: bool, work: Path) -> dict:
+    """Stage 7a: a random 14B expert written in the official (Wan / DiffSynth) key layout, in shards."""
+    import torch
+    from diffusers import WanTransformer3DModel
+    from safetensors.torch import save_file
+
+    from facecam_kit.model.weights import to_original_layout
+
+    device = _device(dry)
+    _, kwargs, _, _ = dit_kwargs("wan22", dry)
+    folder, config = _loader_paths(work)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    t0 = time.perf_counter()
+    model, n_params = random_model(WanTransformer3DModel, kwargs, device, torch.bfloat16)
+    config.write_text(json.dumps(dict(model.config)))
+    state = to_original_layout(model.state_dict())
+    del model
+    shard, size, shards = {}, 0, 0
+    limit = 5 * 2**30  # 5 GiB shards, as the official checkpoints
+    for i, (k, v) in enumerate(state.items()):
+        shard[k] = v.to("cpu").contiguous()
+        size += v.numel() * v.element_size()
+        if size >= limit or i == len(state) - 1:
+            save_file(shard, folder / f"diffusion_pytorch_model-{shards:05d}.safetensors")
+            shard, size, shards = {}, 0, shards + 1
+    seconds = time.perf_counter() - t0
+    bytes_ = sum(p.stat().st_size for p in folder.iterdir())
+    return {"parameters": n_params, "shards": shards, "gib": bytes_ / 2**30, "write_s": seconds}
+
+
+def measure_loader_read(dry: bool, work: Path) -> dict:
+    """Stage 7b: that checkpoint read back through :func:`facecam_kit.model.weights.load_checkpoint_into`
+    into an expert allocated in host memory, as ``render --weights`` loads FaceCam's experts."""
+    import resource
+
+    import torch
+    from diffusers import WanTransformer3DModel
+
+    from facecam_kit.model.weights import checkpoint_shapes, load_checkpoint_into
+
+    folder, config = _loader_paths(work)
+    if not config.is_file():
+        raise FileNotFoundError(f"no checkpoint in {folder}: stage loader_write did not finish")
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    t0 = time.perf_counter()
+    shapes = checkpoint_shapes(folder)  # headers only, as inspect_weights reads them
+    header_s = time.perf_counter() - t0
+    with torch.device("meta"):
+        model = cast(WanTransformer3DModel.from_config(json.loads(config.read_text())), torch.bfloat16)
+    model = model.to_empty(device="cpu")  # bf16 host memory, uninitialised: the checkpoint fills it
+    t0 = time.perf_counter()
+    missing, unexpected = load_checkpoint_into(model, folder)
+    read_s = time.perf_counter() - t0
+    shutil.rmtree(folder.parent, ignore_errors=True)  # tens of GB on a GPU machine's disk
+    return {
+        "tensors": len(shapes),
+        "header_s": header_s,
+        "read_convert_load_s": read_s,
+        "missing_keys": missing,
+        "unexpected_keys": unexpected,
+        "peak_host_memory_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "host_memory_before_gib": rss0,
+    }
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One measurement: ``fn(dry, work) -> dict of results``, run in its own process within
+    ``limit_s`` seconds (on a GPU; the dry run allows ``dry_limit_s``). ``launcher`` "accelerate"
+    starts it with ``accelerate launch`` and the FSDP2 configuration; ``optional`` stages run when
+    time is left."""
+
+    name: str
+    title: str
+    fn: Callable[[bool, Path], dict]
+    limit_s: float
+    dry_limit_s: float = 120.0
+    launcher: str = "fork"
+    optional: bool = False
+
+
+STAGES = (
+    Stage("render", "1. gsplat vs the PyTorch rasteriser; the official condition path", measure_render, 90),
+    Stage("step_wan22", "2. one step, Wan2.2-I2V-A14B expert, 81x704x480, bf16, CFG", measure_step_wan22, 120),
+    Stage("step_wan21", "2. one step, Wan2.1-1.3B + ReCamMaster layers, 81x480x832, bf16, CFG", measure_step_wan21, 60),
+    Stage("low_vram", "3. the low-VRAM path: model CPU offload, VAE tiling (14B expert)", measure_low_vram, 150),
+    Stage("train_plain", "4. training, Wan2.1-1.3B, 81x480x832, one plain process", measure_training, 90),
+    Stage(
+        "train_fsdp2",
+        "4. training, Wan2.1-1.3B, 81x480x832, FSDP2 at world size 1",
+        measure_training,
+        100,
+        launcher="accelerate",
+    ),
+    Stage("mini", "5. FaceCam-mini at GPU size: minutes of training, generation", measure_mini, 150),
+    Stage("render_job", "6. render on the bundled clip, tiny random pipeline", measure_render_job, 90),
+    Stage(
+        "loader_write",
+        "7. a random 14B expert written in the official layout",
+        measure_loader_write,
+        120,
+        optional=True,
+    ),
+    Stage("loader_read", "7. ... read back through model/weights.py", measure_loader_read, 120, optional=True),
+)
