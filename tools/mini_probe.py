@@ -15,10 +15,20 @@ budget on a fixed number of threads:
 * ``anchor``: a flow predicted from the source and the condition alone (no noise) warps the source
   into an anchor frame, regressed on the target directly; diffusion predicts only the residual;
 * ``latent``: a UNet on the shipped VAE's latents (32 x 24 x 24, 16x fewer positions), the source
-  and condition latents on channels, x0 prediction, decoded by the VAE.
+  and condition latents on channels, x0 prediction, decoded by the VAE; ``latentres`` predicts
+  x0 as the source's latent plus a residual (starts as a copy); ``latentreg`` trains at s = 1
+  only (a regression); ``latentmix`` a third of its samples at s = 1;
+* ``latentrefine``: a small UNet regresses the clean latent from the source and condition, and a
+  diffusion UNet predicts x0 as that anchor plus a residual.
+
+Every run keeps an EMA of its weights and scores it beside the raw ones (and saves it,
+``ema.pt``): ``rescore`` scores it with other samplers (:func:`sample`'s ``start``), ``gate`` on
+the gate's 12 held-out heads with bootstrap intervals.
 
     .venv/bin/python tools/mini_probe.py data                       # studio, samples, scenes (once)
     .venv/bin/python tools/mini_probe.py train unet --minutes 20 --threads 1
+    .venv/bin/python tools/mini_probe.py rescore latentrefine --starts 1.0 0.4 --steps 8
+    .venv/bin/python tools/mini_probe.py gate latentrefine --steps 8 --start 0.4
 
 Each run writes ``outputs/probe36/<design>/result.json``: PSNR against the truth, MediaPipe's face
 rate against the truth's, the source-swap gap at sigma 0.9 (how much worse the clean estimate gets
@@ -46,13 +56,13 @@ STEPS = 20
 def build_data(work: Path = WORK) -> None:
     """The scale recipe's training studio and samples (uint8), and the held-out scenes."""
     from facecam_kit.data.dataset import StudioDataset, resolve_options
-    from facecam_kit.mini import recipe
+    from facecam_kit.mini import recipe, stages
     from facecam_kit.mini.models import MINI_DIR
 
     r = recipe.SCALE
     work.mkdir(parents=True, exist_ok=True)
-    recipe.make_mini_studios(work, held_out=False, recipe=r)
-    c = recipe.dit_config(work, "landmarks", recipe=r, vae=str(MINI_DIR / "landmarks" / "vae"), progress=False)
+    stages.make_mini_studios(work, held_out=False, recipe=r)
+    c = stages.dit_config(work, "landmarks", recipe=r, vae=str(MINI_DIR / "landmarks" / "vae"), progress=False)
     rules = resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment, c.camera_intrinsics)
     ds = StudioDataset(
         c.data_root, c.num_frames, c.samples_per_item, c.augment, seed=c.data_seed,
@@ -161,14 +171,48 @@ class AnchorUNet(torch.nn.Module):
 
 
 class LatentUNet(torch.nn.Module):
-    """x0 of a latent frame from [z_t | source latent | condition latent] (B, 96, 24, 24)."""
+    """x0 of a latent frame from [z_t | source latent | condition latent] (B, 96, 24, 24).
+    ``residual``: x0 is the source latent plus the network's output, its last layer zeroed, so the
+    model starts as a copy of the source."""
+
+    def __init__(self, channels: int = 32, size: int = 24, residual: bool = False):
+        super().__init__()
+        self.net = _unet(3 * channels, channels, size, (64, 128, 256))
+        self.residual = residual
+        if residual:
+            torch.nn.init.zeros_(self.net.conv_out.weight)
+            torch.nn.init.zeros_(self.net.conv_out.bias)
+
+    def forward(self, xt, source, condition, s):
+        out = self.net(torch.cat([xt, source, condition], 1), s * 1000).sample
+        return source + out if self.residual else out
+
+
+class LatentRefine(torch.nn.Module):
+    """Regress, then refine: a small UNet regresses the clean latent from [source | condition] alone
+    (the conditional mean: the right place and colours, blurred), and a diffusion UNet reads
+    [z_t | that anchor | source | condition] and predicts x0 as the anchor plus a residual (its last
+    layer zeroed: the model starts as the regression). The anchor is detached for the refiner."""
 
     def __init__(self, channels: int = 32, size: int = 24):
         super().__init__()
-        self.net = _unet(3 * channels, channels, size, (64, 128, 256))
+        self.regress = _unet(2 * channels, channels, size, (32, 64, 128))
+        self.net = _unet(4 * channels, channels, size, (64, 128, 256))
+        torch.nn.init.zeros_(self.net.conv_out.weight)
+        torch.nn.init.zeros_(self.net.conv_out.bias)
+
+    def anchor(self, source, condition):
+        return self.regress(torch.cat([source, condition], 1), torch.zeros(len(source))).sample
+
+    def refine(self, xt, anchor, source, condition, s):
+        return anchor + self.net(torch.cat([xt, anchor, source, condition], 1), s * 1000).sample
 
     def forward(self, xt, source, condition, s):
-        return self.net(torch.cat([xt, source, condition], 1), s * 1000).sample
+        return self.refine(xt, self.anchor(source, condition), source, condition, s)
+
+    def training_loss(self, xt, source, condition, s, x0):
+        a = self.anchor(source, condition)
+        return F.mse_loss(a, x0) + F.mse_loss(self.refine(xt, a.detach(), source, condition, s), x0)
 
 
 DESIGNS = {
@@ -177,6 +221,10 @@ DESIGNS = {
     "warpcopy": lambda: WarpUNet(copy=True),
     "anchor": AnchorUNet,
     "latent": LatentUNet,
+    "latentres": lambda: LatentUNet(residual=True),
+    "latentreg": LatentUNet,
+    "latentrefine": LatentRefine,
+    "latentmix": LatentUNet,
 }
 
 
@@ -213,7 +261,7 @@ def load_space(design: str, work: Path = WORK):
     samples, scenes = np.load(work / "samples.npz"), np.load(work / "scenes.npz")
     train = {k: _frames(samples[k]) for k in ("source", "target", "condition")}
     test = {k: _frames(scenes[k].transpose(0, 1, 4, 2, 3)) for k in ("source", "target", "condition")}
-    if design != "latent":
+    if not design.startswith("latent"):
         to8 = lambda x: ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
         return train, samples["heads"], test, scenes, to8
     cache = work / "latents.pt"
@@ -238,11 +286,39 @@ def draw_sigma(n: int, g: torch.Generator) -> torch.Tensor:
     return torch.sigmoid(0.5 + torch.randn(n, generator=g))
 
 
-def sample(model, source, condition, seed: int = 0, steps: int = STEPS) -> torch.Tensor:
-    """Euler on the flow from noise (s = 1) to s = 0, the model's x0 giving the velocity. (B, C, H, W)."""
+def pure_noise(n: int, g: torch.Generator) -> torch.Tensor:
+    """s = 1 only: the model regresses the clean frame from the source and condition (its input x_t
+    is pure noise), the conditional mean every sampler starts from; no denoising is learnt."""
+    return torch.ones(n)
+
+
+def mean_and_flow(n: int, g: torch.Generator) -> torch.Tensor:
+    """A third of the samples at s = 1 (the conditional mean, which :func:`draw_sigma` almost never
+    draws: s >= 0.95 in 0.7% of draws), the rest from :func:`draw_sigma`."""
+    return torch.where(torch.rand(n, generator=g) < 1 / 3, torch.ones(n), draw_sigma(n, g))
+
+
+#: the noise levels a design trains on (default :func:`draw_sigma`)
+SIGMAS = {"latentreg": pure_noise, "latentmix": mean_and_flow}
+
+
+def ema_average(averaged: torch.Tensor, current: torch.Tensor, num: torch.Tensor) -> torch.Tensor:
+    """Exponential moving average of the weights, decay min(0.999, (1 + n) / (10 + n)): the warm-up
+    keeps the start (a copy, for the residual designs) from lingering in the average."""
+    decay = min(0.999, (1 + int(num)) / (10 + int(num)))
+    return decay * averaged + (1 - decay) * current
+
+
+def sample(model, source, condition, seed: int = 0, steps: int = STEPS, start: float = 1.0) -> torch.Tensor:
+    """Euler on the flow from noise (s = 1) to s = 0, the model's x0 giving the velocity. (B, C, H, W).
+    ``start`` < 1: one step from 1 to ``start`` (which lands on ``start`` noise around the clean
+    estimate at s = 1, the conditional mean), then ``steps - 1`` even steps to 0: the sampler keeps
+    the mean's layout and only the last ``start`` of the flow adds detail."""
     g = torch.Generator().manual_seed(seed)
     x = torch.randn(source.shape, generator=g)
     levels = torch.linspace(1.0, 0.0, steps + 1)
+    if start < 1:
+        levels = torch.cat([torch.ones(1), torch.linspace(start, 0.0, steps)])
     with torch.no_grad():
         for s, s_next in zip(levels[:-1], levels[1:]):
             x0 = model(x, source, condition, s.expand(len(x)))
@@ -266,29 +342,41 @@ def swap_gap(model, test: dict, heads: np.ndarray, sigma: float = 0.9, seed: int
     return float((swapped - own) / own)
 
 
-def evaluate(model, test: dict, scenes, to8, seed: int = 0) -> dict:
+def evaluate(model, test: dict, scenes, to8, seed: int = 0, steps: int = STEPS, start: float = 1.0) -> dict:
+    """PSNR and face rate of ``steps``-step samples (:func:`sample`); with ``steps=1``, the clean
+    estimate at s = 1."""
     from facecam_kit.evaluation.fidelity import psnr
     from facecam_kit.mini.experiment import faces_found
 
     model.eval()
-    n, f = test["target"].shape[:2]
-    generated = []
-    for i in range(n):
-        x = sample(model, test["source"][i], test["condition"][i], seed + i)
-        generated.append(x)
-    clips = to8(torch.stack(generated))
+    n = test["target"].shape[0]
+    made = [sample(model, test["source"][i], test["condition"][i], seed + i, steps, start) for i in range(n)]
+    clips = to8(torch.stack(made))
     truth = scenes["target"]
-    found = np.mean([faces_found(c).mean() for c in clips])
-    found_truth = np.mean([faces_found(c).mean() for c in truth])
     return {
         "psnr_db": float(np.mean([psnr(c, t) for c, t in zip(clips, truth)])),
-        "faces": float(found),
-        "faces_truth": float(found_truth),
+        "faces": float(np.mean([faces_found(c).mean() for c in clips])),
+        "clips": clips,
+    }
+
+
+def score(model, test: dict, scenes, to8, seed: int = 0) -> dict:
+    """The probe's scores: 20-step samples (the figure's), 4-step ones and the one-step clean estimate,
+    the swap gap and the controls."""
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.mini.experiment import faces_found
+
+    r = evaluate(model, test, scenes, to8, seed)
+    for steps in (4, 1):
+        e = evaluate(model, test, scenes, to8, seed, steps)
+        r |= {f"psnr_db_{steps}step": e["psnr_db"], f"faces_{steps}step": e["faces"]}
+    truth = scenes["target"]
+    return r | {
+        "faces_truth": float(np.mean([faces_found(c).mean() for c in truth])),
         "swap_gap_s09": swap_gap(model, test, scenes["heads"]),
         "copy_psnr_db": float(np.mean([psnr(s, t) for s, t in zip(scenes["source"], truth)])),
         # the ceiling: the truth through the design's own space (the VAE round trip for latents)
         "ceiling_psnr_db": float(np.mean([psnr(c, t) for c, t in zip(to8(test["target"]), truth)])),
-        "clips": clips,
     }
 
 
@@ -303,15 +391,18 @@ def figure(clips, scenes, path: Path, shown=(0, 2, 5, 12)) -> None:
     iio.imwrite(path, np.concatenate(rows, 0))
 
 
-def train(design: str, minutes: float, threads: int, batch: int = 8, lr: float = 5e-4, seed: int = 0) -> dict:
+def train(
+    design: str, minutes: float, threads: int, batch: int = 8, lr: float = 5e-4, seed: int = 0, name: str = ""
+) -> dict:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
-    out = WORK / design
+    out = WORK / (name or design)
     out.mkdir(parents=True, exist_ok=True)
     train_set, heads, test, scenes, to8 = load_space(design)
     model = DESIGNS[design]()
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    ema = torch.optim.swa_utils.AveragedModel(model, avg_fn=ema_average)
     g = torch.Generator().manual_seed(seed)
     n, f = train_set["target"].shape[:2]
     log, step, t0 = [], 0, time.perf_counter()
@@ -322,22 +413,29 @@ def train(design: str, minutes: float, threads: int, batch: int = 8, lr: float =
         idx = torch.randint(n, (batch,), generator=g)
         fr = torch.randint(f, (batch,), generator=g)
         x0, src, cond = (train_set[k][idx, fr] for k in ("target", "source", "condition"))
-        s = draw_sigma(batch, g)
+        s = SIGMAS.get(design, draw_sigma)(batch, g)
         xt = (1 - s.view(-1, 1, 1, 1)) * x0 + s.view(-1, 1, 1, 1) * torch.randn(x0.shape, generator=g)
-        loss = F.mse_loss(model(xt, src, cond, s), x0)
+        if hasattr(model, "training_loss"):
+            loss = model.training_loss(xt, src, cond, s, x0)
+        else:
+            loss = F.mse_loss(model(xt, src, cond, s), x0)
         if hasattr(model, "anchor_loss"):
             loss = loss + model.anchor_loss(src, cond, x0)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        ema.update_parameters(model)
         step += 1
         log.append(loss.item())
         elapsed = (time.perf_counter() - t0) / 60
         if checkpoints and elapsed >= checkpoints[0]:
             checkpoints.pop(0)
             train_s = time.perf_counter() - t0
-            r = evaluate(model, test, scenes, to8)
+            r = score(model, test, scenes, to8)
             clips = r.pop("clips")
+            e = score(ema.module, test, scenes, to8)
+            figure(e.pop("clips"), scenes, out / f"frames_ema_{step:05d}.png")
+            r |= {f"ema_{k}": v for k, v in e.items() if k.startswith(("psnr", "faces_", "swap")) or k == "faces"}
             r |= {"minutes": round(elapsed, 1), "steps": step, "s_per_step": train_s / step,
                   "loss_last_100": float(np.mean(log[-100:]))}  # fmt: skip
             results.append(r)
@@ -346,9 +444,73 @@ def train(design: str, minutes: float, threads: int, batch: int = 8, lr: float =
             t0 += time.perf_counter() - t0 - train_s  # scoring time is not training time
             if not checkpoints:
                 break
+    torch.save(ema.module.state_dict(), out / "ema.pt")
     summary = {"design": design, "parameters": params, "threads": threads, "batch": batch, "lr": lr, "results": results}
     (out / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def rescore(design: str, name: str = "", starts=(1.0, 0.6, 0.4, 0.2), steps: int = 8, threads: int = 2) -> list:
+    """A finished probe's EMA weights on the probe's scenes with other samplers (:func:`sample`'s
+    ``start``), written to ``samplers.json`` with a figure each."""
+    torch.set_num_threads(threads)
+    out = WORK / (name or design)
+    _, _, test, scenes, to8 = load_space(design)
+    model = DESIGNS[design]()
+    model.load_state_dict(torch.load(out / "ema.pt", weights_only=True))
+    rows = []
+    for start in starts:
+        r = evaluate(model, test, scenes, to8, steps=steps, start=start)
+        figure(r.pop("clips"), scenes, out / f"frames_ema_start{start}.png")
+        rows.append(r | {"start": start, "steps": steps})
+        print(json.dumps(rows[-1]), flush=True)
+    (out / "samplers.json").write_text(json.dumps(rows, indent=1) + "\n")
+    return rows
+
+
+def gate(
+    design: str, name: str = "", heads: int = 12, steps: int = STEPS, start: float = 1.0, threads: int = 2
+) -> dict:
+    """Issue 36's gate on a probe's EMA weights: held-out heads 0..heads-1 at scale 1 along the probe's
+    five moves; mean PSNR and face rate with 95% bootstrap intervals over scenes, the copy control
+    and the truth's face rate beside them."""
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.evaluation.stats import paired_bootstrap
+    from facecam_kit.mini import recipe
+    from facecam_kit.mini.experiment import faces_found
+
+    torch.set_num_threads(threads)
+    out = WORK / (name or design)
+    model = DESIGNS[design]()
+    model.load_state_dict(torch.load(out / "ema.pt", weights_only=True))
+    model.eval()
+    made, _ = recipe.SCALE.sweep_scenes(heads, MOVES, (), (1.0,))
+    scenes = {k: np.stack([getattr(sc, k) for sc in made]) for k in ("source", "target", "condition")}
+    test = {k: _frames(v.transpose(0, 1, 4, 2, 3)) for k, v in scenes.items()}
+    if design.startswith("latent"):
+        pipe = _pipe()
+        test = {k: encode(pipe, v) for k, v in test.items()}
+        to8 = lambda z: decode(pipe, z)
+    else:
+        to8 = lambda x: ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
+    clips = evaluate(model, test, scenes, to8, steps=steps, start=start)["clips"]
+    truth = scenes["target"]
+    per = {
+        "psnr_db": [psnr(c, t) for c, t in zip(clips, truth)],
+        "faces": [faces_found(c).mean() for c in clips],
+        "faces_truth": [faces_found(c).mean() for c in truth],
+        "copy_psnr_db": [psnr(sc, t) for sc, t in zip(scenes["source"], truth)],
+    }
+    r = {k: paired_bootstrap(v) for k, v in per.items()}
+    r["psnr_minus_copy_db"] = paired_bootstrap(per["psnr_db"], per["copy_psnr_db"])
+    r["per_scene"] = {k: [float(x) for x in v] for k, v in per.items()}
+    r |= {"scenes": len(made), "heads": heads, "steps": steps, "start": start, "design": design, "run": name or design}
+    r["passes"] = r["psnr_db"]["mean"] >= 18 and r["faces"]["mean"] >= 0.8 * r["faces_truth"]["mean"]
+    tag = f"gate_{heads}heads_{steps}steps_start{start}"
+    figure(clips, scenes | {"target": truth}, out / f"{tag}.png", shown=(0, 12, 27, 43, 58))
+    (out / f"{tag}.json").write_text(json.dumps(r, indent=1) + "\n")
+    print(json.dumps(r))
+    return r
 
 
 def main() -> None:
@@ -361,11 +523,27 @@ def main() -> None:
     t.add_argument("--threads", type=int, default=1)
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--name", default="", help="the run's folder under outputs/probe36 (default: the design)")
+    rs = sub.add_parser("rescore", help="score a finished probe's EMA weights with other samplers")
+    rs.add_argument("design", choices=DESIGNS)
+    rs.add_argument("--name", default="")
+    rs.add_argument("--starts", type=float, nargs="+", default=[1.0, 0.6, 0.4, 0.2])
+    rs.add_argument("--steps", type=int, default=8)
+    rs.add_argument("--threads", type=int, default=2)
+    gt = sub.add_parser("gate", help="score a finished probe's EMA weights on the gate's 12 held-out heads")
+    gt.add_argument("design", choices=DESIGNS)
+    gt.add_argument("--name", default="")
+    gt.add_argument("--steps", type=int, default=STEPS)
+    gt.add_argument("--start", type=float, default=1.0)
     args = ap.parse_args()
     if args.cmd == "data":
         build_data()
+    elif args.cmd == "rescore":
+        rescore(args.design, args.name, args.starts, args.steps, args.threads)
+    elif args.cmd == "gate":
+        gate(args.design, args.name, steps=args.steps, start=args.start)
     else:
-        train(args.design, args.minutes, args.threads, args.batch, args.lr)
+        train(args.design, args.minutes, args.threads, args.batch, args.lr, name=args.name)
 
 
 if __name__ == "__main__":
