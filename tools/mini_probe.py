@@ -445,7 +445,8 @@ def train(
             if not checkpoints:
                 break
     torch.save(ema.module.state_dict(), out / "ema.pt")
-    summary = {"design": design, "parameters": params, "threads": threads, "batch": batch, "lr": lr, "results": results}
+    summary = {"design": design, "seed": seed, "parameters": params, "threads": threads, "batch": batch, "lr": lr}
+    summary["results"] = results
     (out / "result.json").write_text(json.dumps(summary, indent=1) + "\n")
     return summary
 
@@ -524,6 +525,7 @@ def main() -> None:
     t.add_argument("--batch", type=int, default=8)
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--name", default="", help="the run's folder under outputs/probe36 (default: the design)")
+    t.add_argument("--seed", type=int, default=0, help="the weights' and the training draws' seed")
     rs = sub.add_parser("rescore", help="score a finished probe's EMA weights with other samplers")
     rs.add_argument("design", choices=DESIGNS)
     rs.add_argument("--name", default="")
@@ -543,7 +545,7 @@ def main() -> None:
     elif args.cmd == "gate":
         gate(args.design, args.name, steps=args.steps, start=args.start)
     else:
-        train(args.design, args.minutes, args.threads, args.batch, args.lr, name=args.name)
+        train(args.design, args.minutes, args.threads, args.batch, args.lr, args.seed, args.name)
 
 
 if __name__ == "__main__":
