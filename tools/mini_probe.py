@@ -256,14 +256,25 @@ def decode(pipe, latents: torch.Tensor) -> np.ndarray:
     return ((v.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
 
 
+def pixels_to_uint8(x: torch.Tensor) -> np.ndarray:
+    """(N, F, 3, S, S) frames in [-1, 1] -> (N, F, S, S, 3) uint8: the pixel designs' decoder."""
+    return ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
+
+
+def load_ema(design: str, out: Path):
+    """A finished probe's EMA weights (``out/ema.pt``) in a fresh model of ``design``, in eval mode."""
+    model = DESIGNS[design]()
+    model.load_state_dict(torch.load(out / "ema.pt", weights_only=True))
+    return model.eval()
+
+
 def load_space(design: str, work: Path = WORK):
     """Training tensors (N, F, C, H, W), their heads (N,), the scenes' tensors and a decoder to uint8."""
     samples, scenes = np.load(work / "samples.npz"), np.load(work / "scenes.npz")
     train = {k: _frames(samples[k]) for k in ("source", "target", "condition")}
     test = {k: _frames(scenes[k].transpose(0, 1, 4, 2, 3)) for k in ("source", "target", "condition")}
     if not design.startswith("latent"):
-        to8 = lambda x: ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
-        return train, samples["heads"], test, scenes, to8
+        return train, samples["heads"], test, scenes, pixels_to_uint8
     cache = work / "latents.pt"
     if cache.exists():
         train, test = torch.load(cache, weights_only=True)
@@ -457,8 +468,7 @@ def rescore(design: str, name: str = "", starts=(1.0, 0.6, 0.4, 0.2), steps: int
     torch.set_num_threads(threads)
     out = WORK / (name or design)
     _, _, test, scenes, to8 = load_space(design)
-    model = DESIGNS[design]()
-    model.load_state_dict(torch.load(out / "ema.pt", weights_only=True))
+    model = load_ema(design, out)
     rows = []
     for start in starts:
         r = evaluate(model, test, scenes, to8, steps=steps, start=start)
@@ -482,9 +492,7 @@ def gate(
 
     torch.set_num_threads(threads)
     out = WORK / (name or design)
-    model = DESIGNS[design]()
-    model.load_state_dict(torch.load(out / "ema.pt", weights_only=True))
-    model.eval()
+    model = load_ema(design, out)
     made, _ = recipe.SCALE.sweep_scenes(heads, MOVES, (), (1.0,))
     scenes = {k: np.stack([getattr(sc, k) for sc in made]) for k in ("source", "target", "condition")}
     test = {k: _frames(v.transpose(0, 1, 4, 2, 3)) for k, v in scenes.items()}
@@ -493,7 +501,7 @@ def gate(
         test = {k: encode(pipe, v) for k, v in test.items()}
         to8 = lambda z: decode(pipe, z)
     else:
-        to8 = lambda x: ((x.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 1, 3, 4, 2).numpy()
+        to8 = pixels_to_uint8
     clips = evaluate(model, test, scenes, to8, steps=steps, start=start)["clips"]
     truth = scenes["target"]
     per = {
