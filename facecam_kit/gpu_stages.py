@@ -474,22 +474,27 @@ def measure_training(dry: bool, work: Path) -> dict:
 
 
 def measure_mini(dry: bool, work: Path) -> dict:
-    """Stage 5: FaceCam-mini at GPU size (:data:`facecam_kit.mini.recipe.GPU_RECIPE`) trained by
-    the kit's trainer for a fixed number of minutes, then its generation time per clip."""
+    """Stage 5: FaceCam-mini at GPU size (:data:`facecam_kit.mini.recipe.GPU_RECIPE`): a studio, its
+    latent cache (the shipped mini VAE: convolutional, any size), the landmark network trained for a
+    fixed number of steps, then its generation time per clip."""
     import torch
+    from diffusers import AutoencoderKLWan
 
+    from facecam_kit.data.dataset import StudioDataset
     from facecam_kit.data.studio import make_studio
     from facecam_kit.mini.experiment import generate, held_out_head, make_scene, trajectory_cameras
-    from facecam_kit.mini.models import GENERATE_STEPS, MINI_DIR
-    from facecam_kit.mini.recipe import DIT, GPU_RECIPE, SHIPPED
-    from facecam_kit.mini.stages import dit_config
-    from facecam_kit.model.pipeline import FaceCamPipeline
+    from facecam_kit.mini.models import MINI_DIR, mini_pipeline
+    from facecam_kit.mini.recipe import GPU_RECIPE, SHIPPED
+    from facecam_kit.mini.stages import data_rules
+    from facecam_kit.mini.unet_training import MiniRun, load_cache, train_run
+    from facecam_kit.model.pipeline import normalise_latents
     from facecam_kit.proxy.rasterise import resolve_backend
+    from facecam_kit.train.cache import build_cache
 
-    r = GPU_RECIPE if not dry else dict(GPU_RECIPE, size=32, num_frames=5, heads=1, samples_per_item=4, batch=2)
+    r = GPU_RECIPE if not dry else dict(GPU_RECIPE, size=32, heads=1, samples_per_item=4, batch=2)
     if dry:
-        r |= {"cameras": 2, "minutes": 0.03, "dit": DIT}
-    size, frames = r["size"], r["num_frames"]
+        r |= {"cameras": 2, "steps": 3, "widths": (16, 32)}
+    size, frames, device = r["size"], r["num_frames"], _device(dry)
     t0 = time.perf_counter()
     studio = work / "studio"
     # gsplat once stage "render" ran it (an unbuilt gsplat compiles for minutes), else, in this
@@ -500,50 +505,44 @@ def measure_mini(dry: bool, work: Path) -> dict:
     cameras = r.get("cameras", SHIPPED.cameras)
     make_studio(studio, r["heads"], cameras, 2 * frames - 1, size, seed=0, backend=backend, progress=False)
     studio_s = time.perf_counter() - t0
-    cfg = dit_config(
-        work,
-        "landmarks",
-        max_steps=10**6,
-        progress=False,
-        recipe=SHIPPED,  # the data rules its VAE was trained with (stitching on its latent frames)
-        dit=dict(r["dit"], patch_size=list(r["dit"]["patch_size"])),
-        vae=str(MINI_DIR / "landmarks" / "vae"),  # the shipped mini VAE: convolutional, any size
-        data_root=str(studio),
-        num_frames=frames,
-        samples_per_item=r["samples_per_item"],
-        batch_size=r["batch"],
-        mixed_precision="no" if dry else "bf16",
-        log_every=10,
-        validate_every=1,  # the deadline's check (MeasuredTrainer.validate)
-        tracker="none",
-    )
-    trainer = _trainer_class()(cfg)
-    trainer.minutes = r["minutes"]
-    checkpoint = trainer.train_and_save()
-    pipe = FaceCamPipeline.from_pretrained(checkpoint).to(_device(dry))
-    pipe.set_progress_bar_config(disable=True)
+    t0 = time.perf_counter()
+    vae = AutoencoderKLWan.from_pretrained(MINI_DIR / "landmarks" / "vae").to(device).eval()
+    data = StudioDataset(studio, frames, r["samples_per_item"], True, seed=0, **data_rules(SHIPPED))
+    no_text = torch.zeros(1, 1), torch.zeros(1, 1)
+
+    def encode(video):
+        return normalise_latents(vae, vae.encode(video.to(device)).latent_dist.mode()).cpu()
+
+    build_cache(data, encode, work / "cache", *no_text, {"size": size}, progress=False)
+    run = MiniRun(str(work / "cache"), str(work / "run"), "landmarks", block_out_channels=tuple(r["widths"]),
+                  steps=r["steps"], batch=r["batch"], log_every=1, progress=False)  # fmt: skip
+    latents = load_cache(run.cache_dir, run.keys)
+    cache_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    train_run(run, latents, device)
+    train_s = time.perf_counter() - t0
+    record = json.loads((work / "run" / "record.json").read_text())
+    pipe = mini_pipeline(work / "run" / "unet", MINI_DIR / "landmarks" / "vae", "landmarks").to(device)
     h = held_out_head(1, size, frames)
     path = trajectory_cameras("orbit_left", h.azimuth, frames)
     scene = make_scene(h, path, 1.0, "orbit_left", "a", **SHIPPED.scene_options())
-    steps = 2 if dry else GENERATE_STEPS
     times = []
     for _ in range(2):  # the first one warms up
         t1 = time.perf_counter()
         with torch.no_grad():
-            generate(pipe, scene, steps)
+            generate(pipe, scene)
         times.append(time.perf_counter() - t1)
     return {
         "video": f"{frames}x{size}x{size}",
-        "dit_parameters": sum(p.numel() for p in pipe.transformer.parameters()),
+        "unet_parameters": sum(p.numel() for p in pipe.unet.parameters()),
         "studio_backend": backend,
         "studio_s": studio_s,
-        "cache_s": trainer.data_s,
-        "minutes": r["minutes"],
-        "train_s": trainer.train_s,
-        "steps_trained": trainer.step,
-        "samples_per_s": trainer.step * r["batch"] / trainer.train_s,
-        "final_loss": trainer.history[-1]["loss"] if trainer.history else None,
-        "generation_steps": steps,
+        "cache_s": cache_s,
+        "train_s": train_s,
+        "steps_trained": record["steps"],
+        "samples_per_s": record["steps"] * r["batch"] / train_s,
+        "final_loss": record["history"][-1]["loss"],
+        "generation_steps": SHIPPED.sampler_steps,
         "seconds_per_clip": times[-1],
     }
 

@@ -183,6 +183,23 @@ def check_render(opts: RenderOptions, extra_files=()) -> RenderPlan:
     return RenderPlan(opts, name, traj, report, outputs)
 
 
+def load_weights(weights, torch_dtype, report=None):
+    """The pipeline a ``--weights`` folder holds: a saved FaceCam-mini pipeline
+    (``data_samples/facecam_mini/landmarks``) loaded in float32, anything else as
+    :func:`facecam_kit.model.weights.load_pipeline` loads it."""
+    import torch
+
+    from facecam_kit.model.weights import load_pipeline
+    from facecam_kit.userfiles import read_json
+
+    index = Path(weights) / "model_index.json"
+    if index.is_file() and read_json(index, "pipeline index").get("_class_name") == "FaceCamMiniPipeline":
+        from facecam_kit.mini.pipeline import FaceCamMiniPipeline
+
+        return FaceCamMiniPipeline.from_pretrained(weights, torch_dtype=torch.float32)
+    return load_pipeline(weights, torch_dtype, report=report)
+
+
 def _render_into(outs: OutputSet, plan: RenderPlan, prompt_embeds=None, progress: bool = True) -> dict:
     """The heavy part of ``render``: writes the set's files into ``outs``; returns the run summary."""
     from facecam_kit.baselines.recapture import photo_anchor_video
@@ -239,11 +256,9 @@ def _render_into(outs: OutputSet, plan: RenderPlan, prompt_embeds=None, progress
     else:
         import torch
 
-        from facecam_kit.model.weights import load_pipeline
-
         t0 = time.perf_counter()
         cuda = torch.cuda.is_available()
-        pipe = load_pipeline(opts.weights, torch.bfloat16 if cuda else torch.float32, report=plan.weights)
+        pipe = load_weights(opts.weights, torch.bfloat16 if cuda else torch.float32, plan.weights)
         if cuda and opts.low_vram:  # experts, VAE and text encoder visit the GPU one at a time
             pipe.enable_model_cpu_offload()
             pipe.vae.enable_tiling()
@@ -367,16 +382,17 @@ def _mini_sample(pipe, trajectory) -> dict:
     """FaceCam-mini on the sample clip (a real photo: outside its synthetic domain), labelled so."""
     from facecam_kit.assets import data_path
     from facecam_kit.data.input_video import load_input_video
-    from facecam_kit.mini.models import GENERATE_STEPS, OUTSIDE_LABEL
+    from facecam_kit.mini.models import OUTSIDE_LABEL
+    from facecam_kit.mini.pipeline import SAMPLER_STEPS
     from facecam_kit.mini.recipe import GENERATE_FRAMES, SIZE
 
     video, _ = load_input_video(data_path("sample_clip.mp4"), GENERATE_FRAMES, SIZE, SIZE)
     traj = load_trajectory(trajectory, GENERATE_FRAMES)
-    r = generate_video(pipe, video, traj, GENERATE_STEPS, 0, 1.0, label=OUTSIDE_LABEL)
+    r = generate_video(pipe, video, traj, SAMPLER_STEPS, 0, label=OUTSIDE_LABEL)
     return {"generated": r["generated"], "label": r["label"], "seconds": round(r["seconds"], 2)}
 
 
-STUDIO_FILES = ["studio_generated.mp4", "studio_target.mp4", "studio_side_by_side.mp4"]
+STUDIO_FILES = ["studio_generated.mp4", "studio_target.mp4", "studio_side_by_side.mp4", "studio_side_by_side.png"]
 
 
 def studio_scene(trajectory, head: int = 1, label: str | None = None):
@@ -404,13 +420,15 @@ def studio_generate(pipe, scene, steps: int | None = None, seed: int = 0, callba
     FaceCam row). Returns uint8 videos ``input`` (the source), ``condition``, ``truth`` and ``generated``, the
     ``label``, ``seconds`` (wall time), ``psnr_db`` against the truth and ``faces`` /
     ``faces_truth``: the frames in which MediaPipe finds a face in each (the detector's own rate on
-    the truth beside the model's)."""
-    from facecam_kit.evaluation.fidelity import psnr
+    the truth beside the model's), ``flicker`` / ``flicker_truth``: the mean change from frame to
+    frame of each (:func:`facecam_kit.evaluation.fidelity.flicker`)."""
+    from facecam_kit.evaluation.fidelity import flicker, psnr
     from facecam_kit.mini.experiment import faces_found, generate_batch
-    from facecam_kit.mini.models import GENERATE_STEPS, LABEL
+    from facecam_kit.mini.models import LABEL
+    from facecam_kit.mini.pipeline import SAMPLER_STEPS
 
     t0 = time.perf_counter()
-    steps = GENERATE_STEPS if steps is None else steps
+    steps = SAMPLER_STEPS if steps is None else steps
     generated = generate_batch(pipe, scene.source[None], [scene.condition], steps, seed, callback_on_step_end)[0]
     seconds = time.perf_counter() - t0
     return {
@@ -423,6 +441,8 @@ def studio_generate(pipe, scene, steps: int | None = None, seed: int = 0, callba
         "psnr_db": float(psnr(generated, scene.target)),
         "faces": int(faces_found(generated).sum()),
         "faces_truth": int(faces_found(scene.target).sum()),
+        "flicker": flicker(generated),
+        "flicker_truth": flicker(scene.target),
     }
 
 
@@ -431,13 +451,18 @@ def studio_demo(out, trajectory, pipe=None, scene=None, outputs: OutputSet | Non
 
     Writes the set "studio": ``studio_generated.mp4``, ``studio_target.mp4`` (the true render along
     the trajectory), ``studio_side_by_side.mp4`` (source | condition | ground truth | generated,
-    labelled) and ``studio_run.json`` (PSNR against the ground truth, and the frames in which
-    MediaPipe finds a face in the generated video and in the truth). ``pipe``: FaceCam-mini's
+    labelled), ``studio_side_by_side.png`` (the same, six frames of each in a row: the README's
+    opening picture) and ``studio_run.json`` (PSNR against the ground truth, the frames in which
+    MediaPipe finds a face in the generated video and in the truth, the flicker of each). ``pipe``: FaceCam-mini's
     landmark pipeline (loaded when None); ``scene`` and ``outputs``: :func:`studio_scene` and the
     set, when already checked. Returns the files written.
     """
-    from facecam_kit.mini.models import GENERATE_STEPS, load_mini_pipeline
+    import imageio.v3 as iio
+
+    from facecam_kit.mini.models import load_mini_pipeline
+    from facecam_kit.mini.pipeline import SAMPLER_STEPS
     from facecam_kit.mini.recipe import GENERATE_FRAMES
+    from facecam_kit.viz import montage
 
     scene = studio_scene(trajectory, head) if scene is None else scene
     outputs = OutputSet(out, "studio", STUDIO_FILES) if outputs is None else outputs
@@ -449,13 +474,16 @@ def studio_demo(out, trajectory, pipe=None, scene=None, outputs: OutputSet | Non
         return label_frames(np.full((len(r["generated"]), 20, width, 3), 255, np.uint8), text)
 
     side = np.concatenate([np.concatenate([title(v.shape[2], name), v], 1) for name, v in panels], 2)
+    rows = [montage(v, 6) for _, v in panels]
+    picture = np.concatenate([np.concatenate([title(len(v[0]), name)[0], v]) for (name, _), v in zip(panels, rows)])
     with outputs as outs:
         write_video(outs.path("studio_generated.mp4"), r["generated"])
         write_video(outs.path("studio_target.mp4"), r["truth"])
         write_video(outs.path("studio_side_by_side.mp4"), np.concatenate([title(side.shape[2], r["label"]), side], 1))
-        summary = {"trajectory": str(trajectory), "head": head, "frames": GENERATE_FRAMES, "steps": GENERATE_STEPS}
+        iio.imwrite(outs.path("studio_side_by_side.png"), picture)
+        summary = {"trajectory": str(trajectory), "head": head, "frames": GENERATE_FRAMES, "steps": SAMPLER_STEPS}
         summary |= {k: r[k] for k in ("label", "faces", "faces_truth")}
-        summary |= {"psnr_db": round(r["psnr_db"], 2), "seconds": round(r["seconds"], 2)}
+        summary |= {k: round(r[k], 2) for k in ("psnr_db", "flicker", "flicker_truth", "seconds")}
         return outs.commit({"job": "demo (FaceCam-mini)", **summary})
 
 
@@ -485,20 +513,22 @@ def generate_video(
     import torch
 
     from facecam_kit.face.condition import condition_video
+    from facecam_kit.model.pipeline import FaceCamPipeline
 
     f, h, w = video.shape[:3]
     trajectory = load_trajectory(trajectory, f)
     cond = condition_video(trajectory, height=h, width=w) if condition is None else condition
     kwargs = {}
-    if pipe.text_encoder is None:
-        emb = torch.zeros(1, 16, pipe.transformer.config.text_dim) if prompt_embeds is None else prompt_embeds
-        kwargs = dict(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb))
+    if isinstance(pipe, FaceCamPipeline):  # FaceCam-mini reads no text and has no guidance
+        kwargs = dict(guidance_scale=guidance_scale)
+        if pipe.text_encoder is None:
+            emb = torch.zeros(1, 16, pipe.transformer.config.text_dim) if prompt_embeds is None else prompt_embeds
+            kwargs |= dict(prompt_embeds=emb, negative_prompt_embeds=torch.zeros_like(emb))
     t0 = time.perf_counter()
     out = pipe(
         video,
         cond,
         num_inference_steps=steps,
-        guidance_scale=guidance_scale,
         generator=torch.Generator().manual_seed(seed),
         callback_on_step_end=callback_on_step_end,
         **kwargs,
@@ -507,7 +537,7 @@ def generate_video(
     frames = out.frames[0]
     problem = output_problem(frames)
     generated = (np.nan_to_num(frames, nan=0.0).clip(0, 1) * 255 + 0.5).astype(np.uint8)
-    label = RANDOM_WEIGHTS_LABEL if out.random_weights else label
+    label = RANDOM_WEIGHTS_LABEL if getattr(out, "random_weights", False) else label
     if problem:
         label = INVALID_LABEL
     return {

@@ -18,6 +18,8 @@ budget on a fixed number of threads:
   and condition latents on channels, x0 prediction, decoded by the VAE; ``latentres`` predicts
   x0 as the source's latent plus a residual (starts as a copy); ``latentreg`` trains at s = 1
   only (a regression); ``latentmix`` a third of its samples at s = 1;
+* ``latentmixsmall``: ``latentmix`` with channels 32-64-128 (2.77 M parameters against 11.0 M):
+  the budget's candidate, trained two at a time on one thread each as ``train-mini`` would;
 * ``latentrefine``: a small UNet regresses the clean latent from the source and condition, and a
   diffusion UNet predicts x0 as that anchor plus a residual.
 
@@ -55,18 +57,16 @@ STEPS = 20
 
 def build_data(work: Path = WORK) -> None:
     """The scale recipe's training studio and samples (uint8), and the held-out scenes."""
-    from facecam_kit.data.dataset import StudioDataset, resolve_options
+    from facecam_kit.data.dataset import StudioDataset
     from facecam_kit.mini import recipe, stages
-    from facecam_kit.mini.models import MINI_DIR
 
     r = recipe.SCALE
     work.mkdir(parents=True, exist_ok=True)
-    stages.make_mini_studios(work, held_out=False, recipe=r)
-    c = stages.dit_config(work, "landmarks", recipe=r, vae=str(MINI_DIR / "landmarks" / "vae"), progress=False)
-    rules = resolve_options(c.data_kind, c.data_options, c.camera_kind, c.augment, c.camera_intrinsics)
+    train_root, _ = stages.make_mini_studios(work, held_out=False, recipe=r)
+    # the samples train-mini's latent cache holds (stages.build_mini_cache)
     ds = StudioDataset(
-        c.data_root, c.num_frames, c.samples_per_item, c.augment, seed=c.data_seed,
-        scene_scale_range=tuple(c.scene_scale_range), **rules,
+        train_root, r.num_frames, r.samples_per_capture, True, seed=recipe.SEED,
+        scene_scale_range=tuple(r.scene_scale_range), **stages.data_rules(r),
     )  # fmt: skip
     to8 = lambda v: ((v.numpy() + 1) * 127.5 + 0.5).clip(0, 255).astype(np.uint8)  # (F, 3, H, W)
     items = {k: [] for k in ("source", "target", "condition")}
@@ -74,7 +74,7 @@ def build_data(work: Path = WORK) -> None:
         item = ds[i]
         for k in items:
             items[k].append(to8(item[k]))
-    heads = np.arange(len(ds)) // c.samples_per_item
+    heads = np.arange(len(ds)) // r.samples_per_capture
     np.savez(work / "samples.npz", heads=heads, **{k: np.stack(v) for k, v in items.items()})
     scenes, _ = r.sweep_scenes(HEADS, MOVES, (), (1.0,))
     np.savez(
@@ -175,9 +175,9 @@ class LatentUNet(torch.nn.Module):
     ``residual``: x0 is the source latent plus the network's output, its last layer zeroed, so the
     model starts as a copy of the source."""
 
-    def __init__(self, channels: int = 32, size: int = 24, residual: bool = False):
+    def __init__(self, channels: int = 32, size: int = 24, residual: bool = False, widths=(64, 128, 256)):
         super().__init__()
-        self.net = _unet(3 * channels, channels, size, (64, 128, 256))
+        self.net = _unet(3 * channels, channels, size, widths)
         self.residual = residual
         if residual:
             torch.nn.init.zeros_(self.net.conv_out.weight)
@@ -225,6 +225,8 @@ DESIGNS = {
     "latentreg": LatentUNet,
     "latentrefine": LatentRefine,
     "latentmix": LatentUNet,
+    # the budget's candidate: latentmix at a quarter of the width's cost (2.77 M parameters, 11 MB)
+    "latentmixsmall": lambda: LatentUNet(widths=(32, 64, 128)),
 }
 
 
@@ -237,22 +239,32 @@ def _frames(videos: np.ndarray) -> torch.Tensor:
 
 
 def _pipe():
-    from facecam_kit.mini.models import load_mini_pipeline
+    """The shipped mini VAE (``data_samples/facecam_mini/landmarks/vae``), what the latent designs encode with."""
+    from diffusers import AutoencoderKLWan
 
-    return load_mini_pipeline("landmarks")
+    from facecam_kit.mini.models import MINI_DIR
+
+    return AutoencoderKLWan.from_pretrained(MINI_DIR / "landmarks" / "vae").eval()
 
 
-def encode(pipe, videos: torch.Tensor, batch: int = 8) -> torch.Tensor:
+def encode(vae, videos: torch.Tensor, batch: int = 8) -> torch.Tensor:
     """(N, F, 3, S, S) in [-1, 1] -> (N, F, C, s, s) normalised latents (time / 1: a latent a frame)."""
+    from facecam_kit.model.pipeline import normalise_latents
+
     with torch.no_grad():
-        parts = [pipe.encode_video(videos[i : i + batch].permute(0, 2, 1, 3, 4)) for i in range(0, len(videos), batch)]
+        parts = [
+            normalise_latents(vae, vae.encode(videos[i : i + batch].permute(0, 2, 1, 3, 4)).latent_dist.mode())
+            for i in range(0, len(videos), batch)
+        ]
     return torch.cat(parts).permute(0, 2, 1, 3, 4)
 
 
-def decode(pipe, latents: torch.Tensor) -> np.ndarray:
+def decode(vae, latents: torch.Tensor) -> np.ndarray:
     """(N, F, C, s, s) latents -> (N, F, S, S, 3) uint8."""
+    from facecam_kit.model.pipeline import normalise_latents
+
     with torch.no_grad():
-        v = pipe.vae.decode(pipe._normalise(latents.permute(0, 2, 1, 3, 4), inverse=True)).sample
+        v = vae.decode(normalise_latents(vae, latents.permute(0, 2, 1, 3, 4), inverse=True)).sample
     return ((v.clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8).permute(0, 2, 3, 4, 1).numpy()
 
 
@@ -310,7 +322,7 @@ def mean_and_flow(n: int, g: torch.Generator) -> torch.Tensor:
 
 
 #: the noise levels a design trains on (default :func:`draw_sigma`)
-SIGMAS = {"latentreg": pure_noise, "latentmix": mean_and_flow}
+SIGMAS = {"latentreg": pure_noise, "latentmix": mean_and_flow, "latentmixsmall": mean_and_flow}
 
 
 def ema_average(averaged: torch.Tensor, current: torch.Tensor, num: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,8 @@
 * SSIM: scikit-image's ``structural_similarity`` with the settings of Wang et al. (2004), which
   the papers' tables use: an 11x11 Gaussian window (sigma 1.5), population covariances, K1 = 0.01,
   K2 = 0.03, averaged over the three colour channels.
+* flicker: the mean absolute change from one frame to the next (0-255 for uint8), to set beside the
+  ground truth's own (a camera that moves changes every frame; a generator adds its noise on top).
 * LPIPS is not computed: it needs pretrained AlexNet/VGG weights, which the kit cannot download.
 
 Taught in notebook 09 (learning camera control at mini scale).
@@ -63,6 +65,14 @@ def psnr_per_frame(a, b, mask=None, data_range: float | None = None) -> np.ndarr
         raise ValueError(f"videos must have shape (F, H, W, 3), got {a.shape}")
     masks = np.broadcast_to(np.asarray(mask, bool), a.shape[:3]) if mask is not None else [None] * len(a)
     return np.array([psnr(x, y, m, data_range) for x, y, m in zip(a, b, masks)])
+
+
+def flicker(video) -> float:
+    """Mean absolute difference between consecutive frames of a (F, H, W[, 3]) video (F >= 2), in its units."""
+    v = np.asarray(video, dtype=np.float64)
+    if v.ndim < 3 or len(v) < 2:
+        raise ValueError(f"flicker needs a video of at least 2 frames (F, H, W[, 3]), got shape {v.shape}")
+    return float(np.abs(np.diff(v, axis=0)).mean())
 
 
 def ssim(a, b, data_range: float | None = None) -> float:

@@ -31,6 +31,7 @@ from tqdm.auto import tqdm
 
 from facecam_kit.geometry.camera import CameraPath, camera_centers
 from facecam_kit.geometry.trajectory import RECAMMASTER_PRESETS
+from facecam_kit.mini.pipeline import SAMPLER_START, SAMPLER_STEPS
 from facecam_kit.spec import TEMPORAL_COMPRESSION
 
 #: trajectories of the test, each a function of the source camera's azimuth (degrees) and the frame count
@@ -314,47 +315,48 @@ def make_sweep(
 
 def scene_camera(pipe, scene: Scene, **told):
     """What a pipeline is given of a scene's camera: :meth:`Scene.camera_condition` for its camera kind,
-    with the intrinsics when its transformer reads them (``told``: ``units`` and ``head``)."""
-    return scene.camera_condition(pipe.config.camera_kind, getattr(pipe.transformer, "camera_dim", 12), **told)
+    with the intrinsics when its network reads them (``told``: ``units`` and ``head``)."""
+    return scene.camera_condition(pipe.config.camera_kind, pipe.unet.config.camera_dim or 12, **told)
 
 
-def generate(pipe, scene: Scene, steps: int = 20, seed: int = 0, camera=None) -> np.ndarray:
-    """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8 (no text, so no guidance).
-    ``camera``: the condition it is given (default: the scene's for the pipeline's camera kind, metric,
-    with the intrinsics when its transformer reads them; :meth:`Scene.camera_condition`)."""
+def generate(pipe, scene: Scene, steps: int = SAMPLER_STEPS, seed: int = 0, camera=None, start=SAMPLER_START):
+    """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8. ``camera``: the condition it
+    is given (default: the scene's for the pipeline's camera kind, metric, with the intrinsics when
+    its network reads them; :meth:`Scene.camera_condition`); ``steps``, ``start``: the sampler's."""
     if camera is None:
         camera = scene_camera(pipe, scene)
-    return generate_batch(pipe, scene.source[None], [camera], steps, seed)[0]
+    return generate_batch(pipe, scene.source[None], [camera], steps, seed, start=start)[0]
 
 
 def start_noise(pipe, frames: int, size: int, seed: int = 0) -> torch.Tensor:
     """The latents a FaceCam-mini generation of ``frames`` frames of ``size`` px starts from:
-    (1, z_dim, f, size / s, size / s) float32, drawn from ``seed``."""
-    from facecam_kit.mini.vae import spatial_compression, temporal_compression
+    (1, z_dim, frames, size / s, size / s) float32, one noise for every frame, drawn from ``seed``."""
+    from facecam_kit.mini.pipeline import shared_noise
+    from facecam_kit.mini.vae import spatial_compression
 
     s = spatial_compression(pipe.vae)
-    shape = (1, pipe.vae.config.z_dim, (frames - 1) // temporal_compression(pipe.vae) + 1, size // s, size // s)
-    return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    shape = (1, pipe.vae.config.z_dim, frames, size // s, size // s)
+    return shared_noise(shape, torch.Generator().manual_seed(seed))
 
 
 def generate_batch(
     pipe,
     sources: np.ndarray,
     cameras: list,
-    steps: int = 20,
+    steps: int = SAMPLER_STEPS,
     seed: int = 0,
     callback_on_step_end=None,
     output_type: str = "np",
+    start: float = SAMPLER_START,
 ) -> np.ndarray | torch.Tensor:
-    """Videos of B scenes in one pipeline call (a CPU runs a small DiT much faster on a batch).
+    """Videos of B scenes in one pipeline call (a CPU runs a small network much faster on a batch).
 
     sources: (B, F, S, S, 3) uint8; cameras: B conditions, each a condition video (F, S, S, 3) uint8
     or a (1, …) tensor; ``callback_on_step_end``: the pipeline's (e.g. a progress display). Returns
-    (B, F, S, S, 3) uint8, or with ``output_type="latent"`` the generated latents (B, z_dim, f, h, w).
+    (B, F, S, S, 3) uint8, or with ``output_type="latent"`` the generated latents (B, z_dim, F, h, w).
     Every item starts from a lone call's noise of ``seed`` (:func:`start_noise`), so that a scene's
     video does not depend on the batch it was generated in (the experiment's rows can be regenerated
     one by one)."""
-    from facecam_kit.mini.models import text_embeddings
     from facecam_kit.mini.vae import clips_tensor
 
     if isinstance(cameras[0], np.ndarray):
@@ -366,9 +368,8 @@ def generate_batch(
     out = pipe(
         clips_tensor(sources),
         camera,
-        prompt_embeds=text_embeddings(pipe, len(sources)),
         num_inference_steps=steps,
-        guidance_scale=1.0,
+        start=start,
         latents=noise.contiguous(),
         callback_on_step_end=callback_on_step_end,
         output_type="latent" if output_type == "latent" else "np",
@@ -473,9 +474,11 @@ def detection_rate(clips: np.ndarray) -> float:
     return float(np.mean([faces_found(c) for c in clips]))
 
 
-def row_videos(row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int = 20, seed: int = 0) -> np.ndarray:
+def row_videos(
+    row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int = SAMPLER_STEPS, seed: int = 0, start=SAMPLER_START
+) -> np.ndarray:
     """The videos (B, F, S, S, 3) uint8 of one row (:data:`ROWS`) or control (:data:`CONTROLS`) for
-    ``scenes``, generated as one batch; pipes: arm -> pipeline."""
+    ``scenes``, generated as one batch; pipes: arm -> pipeline; ``steps``, ``start``: the sampler's."""
     if row == "copy_source":
         return np.stack([sc.source for sc in scenes])
     if row == "ground_truth":
@@ -487,7 +490,7 @@ def row_videos(row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int 
     arm, told = ROWS[row]
     pipe = pipes[arm]
     cameras = [scene_camera(pipe, sc, **told) for sc in scenes]
-    return generate_batch(pipe, np.stack([sc.source for sc in scenes]), cameras, steps, seed)
+    return generate_batch(pipe, np.stack([sc.source for sc in scenes]), cameras, steps, seed, start=start)
 
 
 def score_scale(scene: Scene, generated: np.ndarray, truth_detected: float, identity: bool = True) -> dict:
@@ -520,25 +523,26 @@ def run_scale_experiment(
     scenes: list[Scene],
     rows=(*ROWS, *CONTROLS),
     vae=None,
-    steps: int = 20,
+    steps: int = SAMPLER_STEPS,
     seed: int = 0,
     identity_scales=None,
     progress: bool = True,
     batch: int = 8,
     videos: dict | None = None,
+    start: float = SAMPLER_START,
 ) -> list[dict]:
     """Every row and control of the scale experiment on every scene, ``batch`` scenes per pipeline
-    call, dlib's identity scored on the scenes of ``identity_scales`` (None: every scene; it is two
-    thirds of the scoring time). pipes: arm -> pipeline (one training seed; call once per seed).
-    Returns one dict per (row, scene): ``row``, ``scene``, ``head``, ``trajectory``, ``scale``,
-    ``setting`` and the scores of :func:`score_scale`; ``videos``, when given, is filled with
-    {(row, scene name): (F, S, S, 3) uint8}."""
+    call (the sampler's ``steps`` and ``start``), dlib's identity scored on the scenes of
+    ``identity_scales`` (None: every scene; it is two thirds of the scoring time). pipes: arm ->
+    pipeline (one training seed; call once per seed). Returns one dict per (row, scene): ``row``,
+    ``scene``, ``head``, ``trajectory``, ``scale``, ``setting`` and the scores of
+    :func:`score_scale`; ``videos``, when given, is filled with {(row, scene name): (F, S, S, 3) uint8}."""
     truth = {sc.name: detection_rate(sc.target[None]) for sc in scenes}
     out = []
     for row in rows:
         for i in tqdm(range(0, len(scenes), batch), desc=f"FaceCam-mini {row}", disable=not progress):
             chunk = scenes[i : i + batch]
-            for sc, video in zip(chunk, row_videos(row, chunk, pipes, vae, steps, seed)):
+            for sc, video in zip(chunk, row_videos(row, chunk, pipes, vae, steps, seed, start)):
                 if videos is not None:
                     videos[(row, sc.name)] = video
                 meta = {"row": row, "scene": sc.name, "head": sc.head, "trajectory": sc.trajectory, "scale": sc.scale}

@@ -11,19 +11,19 @@ from facecam_kit.viz import montage
 
 
 def training_curves(provenance: dict):
-    """Loss per logged step of the VAE and of every DiT (matplotlib figure)."""
+    """Loss per logged step of the VAE and of every (arm, seed) network (matplotlib figure)."""
     import matplotlib.pyplot as plt
 
-    fig, (ax_vae, ax_dit) = plt.subplots(1, 2, figsize=(11, 3.4))
+    fig, (ax_vae, ax_net) = plt.subplots(1, 2, figsize=(11, 3.4))
     loss = np.asarray(provenance["vae"]["loss"])
     k = max(1, len(loss) // 60)
     ax_vae.plot(np.arange(len(loss))[k - 1 :: k] + 1, loss[: len(loss) // k * k].reshape(-1, k).mean(1))
     ax_vae.set(title="mini VAE (L1 + KL)", xlabel="step", ylabel="loss")
-    for kind, record in provenance["dits"].items():
+    for run, record in provenance["unets"].items():
         h = record["history"]
-        ax_dit.plot([e["step"] for e in h], [e["loss"] for e in h], label=kind)
-    ax_dit.set(title="DiTs (weighted flow-matching loss)", xlabel="step", yscale="log")
-    ax_dit.legend()
+        ax_net.plot([e["step"] for e in h], [e["loss"] for e in h], label=run, lw=1)
+    ax_net.set(title="networks (clean-latent MSE, per 50 steps)", xlabel="step", yscale="log")
+    ax_net.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

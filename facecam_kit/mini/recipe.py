@@ -1,21 +1,18 @@
 """FaceCam-mini's recipes: every number of a ``train-mini`` run (:mod:`facecam_kit.mini.stages` runs them).
 
-A recipe (:class:`MiniRecipe`) holds every number. Three are named (and :data:`SMOKE`, for the tests):
+A recipe (:class:`MiniRecipe`) holds every number. One is named (and :data:`SMOKE`, for the tests):
 
-* :data:`KIT_V1`: the kit's first models (issue 11): 12 heads on the studio's arc, the kit's
-  earlier data rules (``data.dataset.KIT_V1``), a scene scale in 0.7-1.4, a VAE of 20 dB and three
-  DiTs of one seed;
 * :data:`SCALE`: the shipped models' (``data_samples/facecam_mini``), the recipe of the scale
   experiment (issue 20), where scale is really ambiguous:
   cameras at several distances and aim points (``data.studio.VARIED_RIG``), a scene scale
   log-uniform in [0.5, 2], the official data rules (zoom and pan included) and the same camera
   information for every model (the extrinsics are told the intrinsics); a sharp VAE that must pass
-  a gate (:func:`vae_gate`) before any DiT trains; four arms (FaceCam's landmarks, ReCamMaster's
-  extrinsics, FactorPortrait's Plücker rays, and extrinsics told the scale) of two seeds each.
-  Its DiT cannot render a face: a token's 512 latent values are written by 128 features, so the
-  sampler leaves part of the noise (:mod:`facecam_kit.mini.output_space`);
-* :data:`REACH`: the scale recipe with a DiT that reaches every latent value (8 latent channels,
-  so a 1x4x4 patch is 128 values): its VAE passes the gate, its DiT paints no face either.
+  a gate (:func:`vae_gate`) before any network trains; four arms (FaceCam's landmarks, ReCamMaster's
+  extrinsics, FactorPortrait's Plücker rays, and extrinsics told the scale), each the same latent
+  UNet (:mod:`facecam_kit.mini.unet`, issue 36), two seeds of the landmark and extrinsic arms.
+
+Earlier recipes trained Wan DiTs that never rendered a face (kit-v1, issue 11; reach, and the
+scale recipe's own DiTs, issue 20); their history is in ``docs/mini_probes.md``.
 
 Taught in notebook 09 (FaceCam-mini).
 """
@@ -27,18 +24,6 @@ from dataclasses import dataclass, field, replace
 
 from facecam_kit.assets import DATA_DIR
 from facecam_kit.spec import CAMERA_KINDS, TEMPORAL_COMPRESSION, vae_compression
-
-#: WanTransformer3DModel arguments shared by the DiTs (in_channels set per camera kind)
-DIT = dict(
-    patch_size=(1, 2, 2),
-    num_attention_heads=4,
-    attention_head_dim=32,
-    text_dim=32,
-    freq_dim=64,
-    ffn_dim=256,
-    num_layers=4,
-    rope_max_seq_len=32,
-)
 
 
 @dataclass(frozen=True)
@@ -78,20 +63,27 @@ class MiniRecipe:
     #: on their condition videos, ``detect_share`` of the detector's ceiling on round trips, the
     #: ``ceiling`` the detector must reach on the ground truth, over ``heads`` held-out heads
     gate: dict | None = None
-    dit: dict = field(default_factory=lambda: dict(DIT))
-    dit_steps: int = 4000
-    dit_batch: int = 8
-    dit_lr: float = 5e-4
+    #: the network every arm trains (``mini.unet.MiniUNet``): its widths; its training
+    #: (``mini.unet_training``): steps, batch, learning rate, the share of samples at s = 1
+    unet_widths: tuple[int, ...] = (32, 64, 128)
+    unet_steps: int = 4000
+    unet_batch: int = 8
+    unet_lr: float = 5e-4
+    mean_share: float = 1 / 3
+    #: the sampler (``mini.pipeline``): steps, and the noise level its first step lands on
+    sampler_steps: int = 8
+    sampler_start: float = 0.4
     #: arm name -> TrainConfig settings that make it (the camera condition and how it is told)
     arms: dict = field(default_factory=lambda: {kind: {"camera": kind} for kind in CAMERA_KINDS})
     seeds: tuple[int, ...] = (0,)
+    #: arm -> its seeds, for arms trained on fewer than ``seeds`` (the rest train every seed)
+    arm_seeds: dict = field(default_factory=dict)
     #: the test (recipes with a gate; None: ``mini.experiment``'s): sweep trajectories, pure
     #: rotations, scales, ReCamMaster presets of Table 2, and the denoising steps of each video
     sweep: tuple[str, ...] | None = None
     rotations: tuple[str, ...] | None = None
     scales: tuple[float, ...] | None = None
     presets: tuple[str, ...] | None = None
-    eval_steps: int = 20
     #: the scales the seeds after the first are tested at (Table 2's presets always; None: every one)
     seed_scales: tuple[float, ...] | None = None
     #: the scales whose scenes dlib scores for identity (None: every scene)
@@ -100,8 +92,16 @@ class MiniRecipe:
     eval_jobs: int = 2
 
     def run_name(self, arm: str, seed: int) -> str:
-        """The run folder of an (arm, seed): the arm's name alone for seed 0 of a one-seed recipe."""
-        return arm if self.seeds == (0,) else f"{arm}_seed{seed}"
+        """The run folder of an (arm, seed)."""
+        return f"{arm}_seed{seed}"
+
+    def seeds_of(self, arm: str) -> tuple[int, ...]:
+        """The training seeds of ``arm``."""
+        return tuple(self.arm_seeds.get(arm, self.seeds))
+
+    def runs(self) -> list[tuple[str, int]]:
+        """Every (arm, seed) this recipe trains, seed by seed (the first seed of every arm first)."""
+        return [(arm, seed) for seed in self.seeds for arm in self.arms if seed in self.seeds_of(arm)]
 
     def data_options(self) -> dict:
         """The dataset's rule arguments (``data.dataset.RULES``), as JSON values."""
@@ -171,8 +171,6 @@ class MiniRecipe:
         return {**MINI_VAE_CONFIG, **self.vae}
 
 
-#: the kit's first models (issue 11), blurred by a 20 dB VAE and trained where scale never bites
-KIT_V1 = MiniRecipe("kit-v1", rules="kit-v1")
 #: the scale experiment (issue 20; module docstring)
 SCALE = MiniRecipe(
     "scale",
@@ -186,11 +184,9 @@ SCALE = MiniRecipe(
     # 5-frame clips, each frame its own latent frame (time / 1): a VAE that groups frames loses
     # sharpness on every frame but the first of a group (1,000 steps on 9-frame clips, held-out
     # targets: time / 4 21.6 dB, time / 2 22.5 with the second frame of each pair 2 dB below the
-    # first, time / 1 24.8 with every frame alike), and at 9 frames time / 1 makes the DiT's step
-    # 2.2x time / 2's (0.42 s against 0.19, batch 8, 2 threads): 5 frames at time / 1 cost the DiT
-    # what 9 at time / 2 do. Space / 4 (a 24 x 24 latent at 96 px; the DiT's 4 x 4 patches keep 6 x 6
-    # tokens a frame), trained on 48 x 48 crops; 32 latent channels (64 gain 0.3 dB on targets and
-    # lose 0.2 on conditions at 1,000 steps)
+    # first, time / 1 24.8 with every frame alike): the network re-renders frame by frame.
+    # Space / 4 (a 24 x 24 latent at 96 px), trained on 48 x 48 crops; 32 latent channels (64 gain
+    # 0.3 dB on targets and lose 0.2 on conditions at 1,000 steps)
     num_frames=5,
     vae={"z_dim": 32, "dim_mult": [1, 2, 4], "temperal_downsample": [False, False]},
     vae_steps=4500,
@@ -199,12 +195,11 @@ SCALE = MiniRecipe(
     vae_crop=48,
     vae_lr=2e-3,
     gate={"psnr_db": 26.0, "detect_share": 0.9, "ceiling": 0.9, "heads": 4},
-    dit=dict(DIT, patch_size=(1, 4, 4)),
-    # sized to the 2-hour budget from the 1,800-step run that took 131 min (studios 1.9, VAE 35.2,
-    # DiTs 66.9: cache 7.5 on two threads, then about 0.49 s a step for two 1-thread runs at once,
-    # evaluation 27.4), whose losses flatten from about step 400: 1,200 steps make the DiTs about
-    # 47 min and the run about 112
-    dit_steps=1200,
+    # the network (widths 32-64-128, 2.77 M parameters) and its steps, sized to the 2 hours (issue 36):
+    # two networks train at once on one thread each, 0.18-0.20 s a step (20-minute probes: 6,055 and
+    # 5,978 steps, docs/mini_probes.md), so three rounds of 5,500 steps take about 55 min beside the
+    # VAE (35 min), the studio, the latent cache and the evaluation
+    unet_steps=5500,
     arms={
         "landmarks": {"camera": "landmarks"},
         "extrinsics": {"camera": "extrinsics", "camera_intrinsics": True},
@@ -212,6 +207,7 @@ SCALE = MiniRecipe(
         "extrinsics_told": {"camera": "extrinsics", "camera_intrinsics": True, "camera_units": "head"},
     },
     seeds=(0, 1),
+    arm_seeds={"plucker": (0,), "extrinsics_told": (0,)},
     # the test cut to the budget (measured: scoring is 0.56 s a scene-row, 0.19 without dlib's
     # identity): five sweep moves (orbit_right, truck_left and pedestal_down, mirror images, and
     # dolly_out left out), one pure rotation, the second seed at the ends and the middle of the
@@ -239,41 +235,34 @@ SMOKE = replace(
     vae_frames=5,
     vae_items_per_capture=1,
     gate={"psnr_db": 0.0, "detect_share": 0.0, "ceiling": 0.0, "heads": 1},
-    dit=dict(SCALE.dit, num_layers=1, ffn_dim=32, num_attention_heads=2, attention_head_dim=16),
-    dit_steps=2,
-    dit_batch=2,
+    unet_widths=(16, 32),
+    unet_steps=2,
+    unet_batch=2,
+    sampler_steps=2,
     sweep=("dolly_in",),
     rotations=("tilt_up",),
     scales=(0.5, 2.0),
     seed_scales=(2.0,),
     identity_scales=(2.0,),
     presets=("zoom_in",),
-    eval_steps=2,
 )
-#: the scale recipe with a DiT that reaches every latent value (notebook 09, section 11): 8 latent
-#: channels, so that a 1x4x4 patch is 128 values for the DiT's 128 features, at the same cost a step;
-#: 1,300 DiT steps to fit the 2 hours beside the VAE, cache and evaluation the scale run measured
-#: (run at b8eb92d: its VAE passed the gate, 31.0 dB on targets and 26.3 on conditions, in 3,149 s
-#: against the 32-channel one's 2,110, so on this machine the recipe does not fit the 2 hours; its
-#: landmark DiT paints no face at 1,300 steps, nor at 7,300)
-REACH = replace(SCALE, name="reach", vae={**SCALE.vae, "z_dim": 8}, dit_steps=1300)
-RECIPES = {r.name: r for r in (SCALE, KIT_V1, SMOKE, REACH)}
+RECIPES = {r.name: r for r in (SCALE, SMOKE)}
 #: the recipe of the models in data_samples/facecam_mini; the demo and notebook 06 generate at its size
 SHIPPED = SCALE
 SIZE = SHIPPED.size
-#: the frames the Generate button and the demo ask of the shipped models: the clips they learnt
-#: (longer ones fall outside what they learnt)
-GENERATE_FRAMES = SHIPPED.num_frames
+#: the frames the Generate button and the demo re-render: the network goes frame by frame, so a
+#: video of any length (the studio's 17-frame capture is 33 here, as the paper's clips are longer)
+GENERATE_FRAMES = 33
 #: FaceCam-mini at GPU size (``python -m facecam_kit gpu-check``, stage "mini"): twice the
-#: resolution, a DiT twice as wide and twice as deep, trained for ``minutes`` rather than a step count
+#: resolution, a network twice as wide, a batch four times as large, trained for a fixed number of steps
 GPU_RECIPE = dict(
     size=2 * SHIPPED.size,
     num_frames=SHIPPED.num_frames,
     heads=4,
     samples_per_item=16,
-    batch=16,
-    minutes=1.0,
-    dit=dict(DIT, num_attention_heads=8, ffn_dim=1024, num_layers=8),
+    batch=32,
+    steps=2000,
+    widths=tuple(2 * w for w in SHIPPED.unet_widths),
 )
 SEED = 0
 OUT_DIR = DATA_DIR / "facecam_mini"

@@ -1,9 +1,10 @@
-"""``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE, DiTs and evaluation, from one command.
+"""``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE, networks and evaluation, from one command.
 
 Stages, each set by a recipe (:mod:`facecam_kit.mini.recipe`) and reused when finished (``--work``,
 default ``outputs/mini``): the training studio; the detector's ceiling and the VAE with its gate;
-every (arm, seed) DiT, trained from scratch by the kit's trainer (:mod:`facecam_kit.train.trainer`)
-in a process of its own; for the recipes with a gate, the scale experiment on the held-out heads
+the latent cache every arm reads; every (arm, seed) network (:mod:`facecam_kit.mini.unet_training`),
+each in a process of its own, two at a time, resumed from its checkpoint when interrupted; for the
+recipes with a gate, the scale experiment on the held-out heads
 (:func:`evaluate_mini`: ``results.json``); the models and ``provenance.json`` (command, commit,
 recipe, timings, loss curves, gate numbers) written to ``--out`` (default
 ``data_samples/facecam_mini``).
@@ -19,16 +20,16 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from facecam_kit.mini.recipe import KIT_V1, OUT_DIR, RECIPES, SCALE, SEED, SHIPPED, MiniRecipe, or_default
+from facecam_kit.mini.recipe import OUT_DIR, RECIPES, SCALE, SEED, SHIPPED, MiniRecipe, or_default
 
 
 class GateFailed(ValueError):
-    """The VAE (or the detector on the ground truth) falls short of the recipe's gate: no DiT trains."""
+    """The VAE (or the detector on the ground truth) falls short of the recipe's gate: no network trains."""
 
 
 def studio_paths(work: Path) -> tuple[Path, Path]:
@@ -36,7 +37,7 @@ def studio_paths(work: Path) -> tuple[Path, Path]:
 
 
 def make_mini_studios(
-    work: Path, progress: bool = True, held_out: bool = True, recipe: MiniRecipe = KIT_V1
+    work: Path, progress: bool = True, held_out: bool = True, recipe: MiniRecipe = SCALE
 ) -> tuple[Path, Path]:
     """The training studio and (with ``held_out``, the shipped recipe's VAE check) 4 held-out heads'
     studio, made once and reused when complete."""
@@ -58,7 +59,7 @@ def make_mini_studios(
     return train, test
 
 
-def wild_clip(size: int = KIT_V1.size, num_frames: int = KIT_V1.capture_frames) -> np.ndarray:
+def wild_clip(size: int = SCALE.size, num_frames: int = SCALE.capture_frames) -> np.ndarray:
     """The bundled sample clip as a square ``size`` clip around the face: (F, size, size, 3) uint8."""
     import cv2
 
@@ -73,7 +74,7 @@ def wild_clip(size: int = KIT_V1.size, num_frames: int = KIT_V1.capture_frames) 
     return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in crop])
 
 
-def vae_clips(train_root: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> np.ndarray:
+def vae_clips(train_root: Path, progress: bool = True, recipe: MiniRecipe = SCALE) -> np.ndarray:
     """The VAE's training clips: source, target and condition of ``vae_items_per_capture`` triplets
     per training capture (the recipe's data rules), and windows of the sample clip.
     (N, num_frames, size, size, 3) uint8."""
@@ -154,26 +155,39 @@ def vae_settings(recipe: MiniRecipe) -> dict:
     return json.loads(json.dumps(settings))
 
 
-def check_vae_stage(folder: Path, recipe: MiniRecipe) -> None:
-    """ValueError unless ``folder`` is a VAE stage that train-mini would reuse for ``recipe``: a saved
-    VAE with the record of its training (``work/vae`` of an earlier run) made with the same
-    :func:`vae_settings`."""
-    from facecam_kit.model.weights import check_saved_model
+def vae_stage(folder: Path) -> tuple[Path, dict]:
+    """The saved VAE and the record of its training in ``folder``: a VAE stage (``work/vae`` of an
+    earlier run: the VAE and ``record.json``) or a train-mini export (``landmarks/vae``, the record
+    in ``provenance.json``), or ValueError naming what is missing."""
     from facecam_kit.userfiles import read_json
 
     folder = Path(folder)
-    missing = [
-        n for n in ("config.json", "diffusion_pytorch_model.safetensors", "record.json") if not (folder / n).is_file()
-    ]
-    if missing:
+    if (folder / "provenance.json").is_file():
+        provenance = read_json(folder / "provenance.json", "--vae provenance")
+        record = provenance.get("vae") if isinstance(provenance, dict) else None
+        return folder / "landmarks" / "vae", record if isinstance(record, dict) else {}
+    if not (folder / "record.json").is_file():
         raise ValueError(
-            f"--vae {folder} is not a trained VAE stage (no {', '.join(missing)}): "
-            "give the vae folder of a train-mini --work"
+            f"--vae {folder} is not a trained VAE stage (no record.json) nor a train-mini export (no provenance.json): "
+            "give the vae folder of a train-mini --work, or an export such as data_samples/facecam_mini"
         )
     record = read_json(folder / "record.json", "--vae record")
-    settings = record.get("settings") if isinstance(record, dict) else None
+    return folder, record if isinstance(record, dict) else {}
+
+
+def check_vae_stage(folder: Path, recipe: MiniRecipe) -> None:
+    """ValueError unless ``folder`` holds a VAE that train-mini would reuse for ``recipe``
+    (:func:`vae_stage`): saved whole, with the record of its training made with the same
+    :func:`vae_settings`."""
+    from facecam_kit.model.weights import check_saved_model
+
+    vae, record = vae_stage(folder)
+    missing = [n for n in ("config.json", "diffusion_pytorch_model.safetensors") if not (vae / n).is_file()]
+    if missing:
+        raise ValueError(f"--vae {folder}: {vae} holds no saved VAE (no {', '.join(missing)})")
+    settings = record.get("settings")
     if not isinstance(settings, dict):
-        raise ValueError(f"--vae {folder}: record.json holds no training settings (damaged?); leave --vae out")
+        raise ValueError(f"--vae {folder}: its record holds no training settings (damaged?); leave --vae out")
     changed = sorted(k for k, v in vae_settings(recipe).items() if settings.get(k) != v)
     if changed:
         raise ValueError(
@@ -181,10 +195,10 @@ def check_vae_stage(folder: Path, recipe: MiniRecipe) -> None:
             "leave --vae out to train one"
         )
     # a truncated or garbage VAE failed minutes later, and its copy in --work on every rerun
-    check_saved_model(folder, "AutoencoderKLWan", "--vae")
+    check_saved_model(vae, "AutoencoderKLWan", "--vae")
 
 
-def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1) -> dict:
+def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = SCALE) -> dict:
     """Stage 2: train the VAE (reused when ``work/vae`` holds one of the same recipe) and, when the
     recipe has a gate, measure it; returns the record. Raises :class:`GateFailed` (the record and the
     VAE kept, for a look) when the gate is not passed."""
@@ -234,13 +248,13 @@ def train_mini_vae(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V
         record_path.write_text(json.dumps(record) + "\n")
     if r.gate is not None and not record["gate"]["passed"]:
         raise GateFailed(
-            f"the VAE in {work / 'vae'} fails the gate, so no DiT trains on it: "
+            f"the VAE in {work / 'vae'} fails the gate, so no network trains on it: "
             f"{'; '.join(record['gate']['failed'])}. Train it longer or larger (recipe {r.name!r}: vae, vae_steps)"
         )
     return record
 
 
-def vae_clips_held_out(test_root: Path, recipe: MiniRecipe = KIT_V1) -> np.ndarray:
+def vae_clips_held_out(test_root: Path, recipe: MiniRecipe = SCALE) -> np.ndarray:
     """Clips of the held-out heads' studio (first window of every camera, no augmentation)."""
     from facecam_kit.data.studio import load_capture
 
@@ -251,93 +265,119 @@ def vae_clips_held_out(test_root: Path, recipe: MiniRecipe = KIT_V1) -> np.ndarr
     return np.stack(clips)
 
 
-def dit_config(
-    work: Path,
-    arm: str,
-    max_steps: int | None = None,
-    progress: bool = True,
-    recipe: MiniRecipe = KIT_V1,
-    seed: int = SEED,
-    **overrides,
-):
-    """The training configuration of one (arm, seed) DiT: the arms differ only in their settings
-    (``recipe.arms``), the seeds only in ``seed``; every run reads one latent cache."""
-    from facecam_kit.train.config import TrainConfig
+def cache_settings(work: Path, recipe: MiniRecipe) -> dict:
+    """What the latent cache depends on, as JSON values: the studio, the data rules and the VAE."""
+    train_root, _ = studio_paths(work)
+    r = recipe
+    return json.loads(
+        json.dumps(
+            {
+                "studio": str(train_root.resolve()),
+                "num_frames": r.num_frames,
+                "samples_per_capture": r.samples_per_capture,
+                "data_seed": SEED,
+                "scene_scale_range": r.scene_scale_range,
+                "rules": data_rules(r),
+                "vae": vae_settings(r),
+            }
+        )
+    )
+
+
+def data_rules(recipe: MiniRecipe) -> dict:
+    """The dataset's rules every arm trains on (``data.dataset.resolve_options``), or ValueError when
+    the recipe's arms would need different data (one cache serves them all: the same information)."""
+    from facecam_kit.data.dataset import resolve_options
+
+    options = recipe.data_options()
+    rules = {
+        json.dumps(resolve_options("studio", options, s["camera"], True, s.get("camera_intrinsics", False)))
+        for s in recipe.arms.values()
+    }
+    if len(rules) != 1:
+        raise ValueError(f"recipe {recipe.name!r}: its arms need different data; tell the extrinsics the intrinsics")
+    return json.loads(rules.pop())
+
+
+def build_mini_cache(work: Path, progress: bool = True, recipe: MiniRecipe = SCALE) -> Path:
+    """Stage 3: every training sample (the recipe's studio and data rules) encoded by ``work/vae``
+    into ``work/cache``, with its cameras (:func:`facecam_kit.train.cache.build_cache`); every arm
+    and seed reads it. Reused when built with the same :func:`cache_settings`."""
+    import torch
+    from diffusers import AutoencoderKLWan
+
+    from facecam_kit.data.dataset import StudioDataset
+    from facecam_kit.model.pipeline import normalise_latents
+    from facecam_kit.train.cache import build_cache
 
     r = recipe
     train_root, _ = studio_paths(work)
-    settings = dict(
-        output_dir=str(work / "runs" / r.run_name(arm, seed)),
-        model="tiny",
-        **r.arms[arm],
-        dit=dict(r.dit, patch_size=list(r.dit["patch_size"])),
-        vae=str(work / "vae"),
-        preset="full",
-        expert="both",  # one transformer for every timestep (no expert split at this size)
-        data_kind="studio",
-        data_root=str(train_root),
+    vae = AutoencoderKLWan.from_pretrained(work / "vae").eval()
+
+    def encode(video):
+        return normalise_latents(vae, vae.encode(video).latent_dist.mode())
+
+    ds = StudioDataset(
+        train_root, r.num_frames, r.samples_per_capture, True, seed=SEED,
+        scene_scale_range=tuple(r.scene_scale_range), **data_rules(r),
+    )  # fmt: skip
+    no_text = torch.zeros(1, 1), torch.zeros(1, 1)  # FaceCam-mini reads no prompt
+    return build_cache(ds, encode, work / "cache", *no_text, cache_settings(work, r), progress=progress)
+
+
+def unet_run(work: Path, arm: str, seed: int, recipe: MiniRecipe = SCALE, progress: bool = True):
+    """The :class:`~facecam_kit.mini.unet_training.MiniRun` of one (arm, seed): the arms differ only
+    in their camera (``recipe.arms``), the seeds only in ``seed``."""
+    from facecam_kit.mini.unet_training import MiniRun
+
+    r, settings = recipe, recipe.arms[arm]
+    return MiniRun(
         cache_dir=str(work / "cache"),
-        num_frames=r.num_frames,
-        samples_per_item=r.samples_per_capture,
-        augment=True,
-        data_seed=SEED,
-        scene_scale_range=list(r.scene_scale_range),
-        data_options=r.data_options(),
-        text_dropout=0.0,  # no text encoder: the prompt is the empty embedding either way
-        batch_size=r.dit_batch,
-        max_steps=r.dit_steps if max_steps is None else max_steps,
-        lr=r.dit_lr,
-        lr_scheduler="cosine",
-        lr_warmup_steps=min(50, r.dit_steps // 10),
-        log_every=min(10, r.dit_steps),
-        checkpoint_every=r.dit_steps if max_steps is None else max_steps,
-        validate_every=0,
+        output_dir=str(work / "runs" / r.run_name(arm, seed)),
+        camera_kind=settings["camera"],
+        camera_intrinsics=settings.get("camera_intrinsics", False),
+        camera_units=settings.get("camera_units", "metric"),
+        block_out_channels=tuple(r.unet_widths),
+        steps=r.unet_steps,
+        batch=r.unet_batch,
+        lr=r.unet_lr,
+        mean_share=r.mean_share,
         seed=seed,
-        tracker="tensorboard",
+        log_every=min(50, r.unet_steps),
+        checkpoint_every=min(500, r.unet_steps),
         progress=progress,
     )
-    return TrainConfig(**{**settings, **overrides})
 
 
-def train_mini_dits(work: Path, progress: bool = True, recipe: MiniRecipe = KIT_V1, jobs: int = 2) -> dict:
-    """Stage 3: train every (arm, seed) DiT, each in its own process (``python -m facecam_kit.train``),
-    ``jobs`` at a time on an equal share of the CPU threads (two one-thread processes train 1.6x
-    faster than one of two threads on 2 cores: the small DiT's ops do not fill two cores); the
-    first builds the shared latent cache on every thread (``loop_threads``: then it trains on its
-    share) while the others wait. A finished run is reused.
-    Returns {run name: {"arm", "seed", "seconds" (wall time, shared when runs overlap), "threads",
-    "history", "checkpoint"}}."""
-    runs = [
-        (arm, seed, dit_config(work, arm, progress=progress, recipe=recipe, seed=seed))
-        for arm in recipe.arms
-        for seed in recipe.seeds
-    ]
-    pending = [run for run in runs if not (Path(run[2].output_dir) / "record.json").is_file()]
+def train_mini_unets(work: Path, progress: bool = True, recipe: MiniRecipe = SCALE, jobs: int = 2) -> dict:
+    """Stage 4: train every (arm, seed) network (``recipe.runs()``), each in its own process
+    (``python -m facecam_kit.mini.unet_training``), ``jobs`` at a time on an equal share of the CPU
+    threads. A finished run (its ``record.json``) is reused; an interrupted one resumes from its
+    checkpoint. Returns {run name: its record (``run``, ``steps``, ``seconds``, ``threads``,
+    ``history``) with ``unet``: the folder of its EMA weights}."""
+    runs = [unet_run(work, arm, seed, recipe, progress) for arm, seed in recipe.runs()]
+    pending = [run for run in runs if not (Path(run.output_dir) / "record.json").is_file()]
     share = max(1, (os.cpu_count() or 1) // max(1, jobs))
     threads = None if jobs <= 1 else min(share, _omp_threads(share))
     running = []
     try:
         while pending or running:
-            cache_ready = (work / "cache" / "index.json").is_file()
-            if pending and len(running) < (max(1, jobs) if cache_ready else 1):
-                caching = None if cache_ready or threads is None else min(share * jobs, _omp_threads(share * jobs))
-                caching = None if caching == threads else caching
-                running.append(_start_dit(*pending.pop(0), threads, progress, caching))
+            if pending and len(running) < max(1, jobs):
+                running.append(_start_unet(pending.pop(0), threads, progress))
                 continue
             done = [r for r in running if r["proc"].poll() is not None]
             if not done:
                 time.sleep(1.0)
             for r in done:
                 running.remove(r)
-                _finish_dit(r, work)
-    finally:  # an error or an interrupt stops the others too (the next call trains them again)
+                _finish_unet(r, work)
+    finally:  # an error or an interrupt stops the others too (the next call resumes them)
         for r in running:
             r["proc"].terminate()
     records = {}
-    for _, _, cfg in runs:
-        run = Path(cfg.output_dir)
-        final = run / f"checkpoint-{cfg.max_steps:06d}"
-        records[run.name] = {**json.loads((run / "record.json").read_text()), "checkpoint": str(final)}
+    for run in runs:
+        folder = Path(run.output_dir)
+        records[folder.name] = json.loads((folder / "record.json").read_text()) | {"unet": str(folder / "unet")}
     return records
 
 
@@ -346,53 +386,45 @@ def _omp_threads(default: int) -> int:
     return int(os.environ.get("OMP_NUM_THREADS", default))
 
 
-def _start_dit(arm: str, seed: int, cfg, threads: int | None, progress: bool, caching: int | None = None) -> dict:
-    """Start one DiT's training process: on ``threads`` threads with its output in a log (None: as
-    the caller's, on the terminal); with ``caching``, on that many until the latent cache is built."""
-    if caching is not None:
-        cfg = replace(cfg, loop_threads=threads)
-    run = Path(cfg.output_dir)
-    config = run.with_suffix(".json")  # beside the run: the trainer starts in a folder of its own
+def _start_unet(run, threads: int | None, progress: bool) -> dict:
+    """Start one network's training process on ``threads`` threads, its output in a log (None: the
+    caller's threads, on the terminal)."""
+    from dataclasses import asdict
+
+    folder = Path(run.output_dir)
+    config = folder.with_suffix(".json")  # beside the run
     config.parent.mkdir(parents=True, exist_ok=True)
-    config.write_text(json.dumps(cfg.to_dict(), indent=1) + "\n")
+    config.write_text(json.dumps(asdict(run), indent=1) + "\n")
     env, log = os.environ, None
     if threads is not None:  # overlapping runs: two progress bars on one terminal garble
-        env = {**os.environ, "OMP_NUM_THREADS": str(caching or threads)}
-        log = open(run.with_suffix(".log"), "w")
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+        log = open(folder.with_suffix(".log"), "w")
         if progress:
-            first = "" if caching is None else f" (the latent cache first, on {caching})"
-            print(f"training the {run.name} DiT on {threads} thread(s){first}; its progress in {log.name}", flush=True)
-    proc = subprocess.Popen([sys.executable, "-m", "facecam_kit.train", str(config)], env=env, stdout=log, stderr=log)
-    used = cfg.loop_threads or int(env.get("OMP_NUM_THREADS", os.cpu_count() or 1))
-    return dict(
-        arm=arm, seed=seed, run=run, log=log, threads=used, commit=git_commit(), proc=proc, t0=time.perf_counter()
-    )
+            print(f"training {folder.name} on {threads} thread(s); its progress in {log.name}", flush=True)
+    cmd = [sys.executable, "-m", "facecam_kit.mini.unet_training", str(config)]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
+    return dict(run=folder, log=log, proc=proc, t0=time.perf_counter())
 
 
-def _finish_dit(r: dict, work: Path) -> None:
-    """Record a finished training process (``record.json``: what marks the run done), or raise."""
+def _finish_unet(r: dict, work: Path) -> None:
+    """Close a finished training process's log and add its wall time to its record (``wall_seconds``:
+    start-up and loading included), or raise when it failed."""
     if r["log"] is not None:
         r["log"].close()
-    run = r["run"]
-    if r["proc"].returncode:
+    path = r["run"] / "record.json"
+    if r["proc"].returncode or not path.is_file():
         where = "above" if r["log"] is None else f"in {r['log'].name}"
-        raise ValueError(f"training the {run.name} DiT failed (its error is {where}); rerun to resume from {work}")
-    record = {
-        "arm": r["arm"],
-        "seed": r["seed"],
-        "seconds": round(time.perf_counter() - r["t0"], 1),
-        "threads": r["threads"],
-        "commit": r["commit"],
-        "history": json.loads((run / "loss_history.json").read_text()),
-    }
-    (run / "record.json").write_text(json.dumps(record) + "\n")
+        raise ValueError(f"training {r['run'].name} failed (its error is {where}); rerun to resume from {work}")
+    record = json.loads(path.read_text()) | {"wall_seconds": round(time.perf_counter() - r["t0"], 1)}
+    path.write_text(json.dumps(record) + "\n")
 
 
-def evaluate_mini(work: Path, dit_records: dict, progress: bool = True, recipe: MiniRecipe = SCALE) -> dict:
-    """Stage 4 (recipes with a gate): the scale experiment on the held-out heads, every row of every
-    seed (the controls once; the seeds after the first at ``recipe.seed_scales``), the heads split
-    into ``recipe.eval_jobs`` parts evaluated at once, each in a process of its own on its share of
-    the threads (as the DiTs train); each part's rows are written to ``work/eval`` and reused.
+def evaluate_mini(work: Path, unet_records: dict, progress: bool = True, recipe: MiniRecipe = SCALE) -> dict:
+    """Stage 5 (recipes with a gate): the scale experiment on the held-out heads, every row of every
+    seed (the controls once; the seeds after the first at ``recipe.seed_scales``, for the arms that
+    have them), the networks' weights as shipped (float16-rounded), the heads split into
+    ``recipe.eval_jobs`` parts evaluated at once, each in a process of its own on its share of the
+    threads; each part's rows are written to ``work/eval`` and reused.
     Returns {"scenes": counts per setting (the first seed's), "scenes_by_seed", "dropped": the
     (head, trajectory) left out, "rows": per-scene scores}."""
     import multiprocessing
@@ -401,8 +433,8 @@ def evaluate_mini(work: Path, dit_records: dict, progress: bool = True, recipe: 
     r = recipe
     jobs = max(1, min(r.eval_jobs, r.test_heads))
     parts = [[int(h) for h in part] for part in np.array_split(np.arange(r.test_heads), jobs)]
-    checkpoints = {name: rec["checkpoint"] for name, rec in dit_records.items()}
-    args = [(work, r, part, checkpoints) for part in parts]
+    unets = {name: rec["unet"] for name, rec in unet_records.items()}
+    args = [(work, r, part, unets) for part in parts]
     if jobs == 1:
         done = [_evaluate_heads(*a, progress=progress) for a in args]
     else:
@@ -432,14 +464,14 @@ def _one_share(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _evaluate_heads(work: Path, recipe: MiniRecipe, heads: list, checkpoints: dict, progress: bool = False) -> dict:
+def _evaluate_heads(work: Path, recipe: MiniRecipe, heads: list, unets: dict, progress: bool = False) -> dict:
     """:func:`evaluate_mini` on the held-out ``heads``: their scenes built once, every seed's rows
     scored (reused from ``work/eval/heads{first}-{last}_seed{seed}.json`` when written). Returns
     {"dropped", "seeds": {seed: {"scenes": counts per setting, "rows"}}}."""
     from diffusers import AutoencoderKLWan
 
     from facecam_kit.mini import experiment as ex
-    from facecam_kit.mini.models import pipeline_from
+    from facecam_kit.mini.models import mini_pipeline
 
     r = recipe
     paths = {seed: work / "eval" / f"heads{heads[0]:02d}-{heads[-1]:02d}_seed{seed}.json" for seed in r.seeds}
@@ -454,14 +486,18 @@ def _evaluate_heads(work: Path, recipe: MiniRecipe, heads: list, checkpoints: di
             table2, lost = r.sweep_scenes(heads, presets, (), (1.0,), "table2", progress)
             scenes, dropped = sweep + table2, dropped + lost
         pipes = {
-            arm: pipeline_from(Path(checkpoints[r.run_name(arm, seed)]) / "transformer", work / "vae", s["camera"])
+            arm: mini_pipeline(unets[r.run_name(arm, seed)], work / "vae", s["camera"], rounded=True)
             for arm, s in r.arms.items()
+            if seed in r.seeds_of(arm)
         }
         first = seed == r.seeds[0]
         scales = or_default(r.seed_scales, ex.SCALES)
         mine = [sc for sc in scenes if first or sc.setting == "table2" or sc.scale in scales]
-        todo = (*ex.ROWS, *ex.CONTROLS) if first else tuple(ex.ROWS)
-        got = ex.run_scale_experiment(pipes, mine, todo, vae, r.eval_steps, seed, r.identity_scales, progress)
+        rows = tuple(row for row, (arm, _) in ex.ROWS.items() if arm in pipes)
+        todo = (*rows, *ex.CONTROLS) if first else rows
+        got = ex.run_scale_experiment(
+            pipes, mine, todo, vae, r.sampler_steps, seed, r.identity_scales, progress, start=r.sampler_start
+        )
         counts = {}
         for sc in mine:
             counts[sc.setting] = counts.get(sc.setting, 0) + 1
@@ -481,13 +517,13 @@ def export(
     out: Path,
     recipe: MiniRecipe,
     vae_record: dict,
-    dit_records: dict,
+    unet_records: dict,
     seconds: dict,
     command: str,
     results: dict | None = None,
     commit: str | None = None,
 ):
-    """Write the first seed's model of every arm, the VAE, their provenance and the experiment's
+    """Write the first seed's network of every arm, the VAE, their provenance and the experiment's
     ``results`` (results.json) into ``out`` (replacing it whole). ``commit``: the code's commit when
     the run began (default: now's)."""
     from diffusers import AutoencoderKLWan
@@ -495,21 +531,16 @@ def export(
     from facecam_kit.mini.models import save_mini
 
     vae = AutoencoderKLWan.from_pretrained(work / "vae")
-    first = recipe.seeds[0]
-    transformers = {
-        r["arm"] if "arm" in r else name: Path(r["checkpoint"]) / "transformer"
-        for name, r in dit_records.items()
-        if r.get("seed", first) == first
-    }
+    unets = {arm: Path(unet_records[recipe.run_name(arm, recipe.seeds_of(arm)[0])]["unet"]) for arm in recipe.arms}
     provenance = {
         "command": command,
         "commit": commit or git_commit(),
         "recipe": json.loads(json.dumps(asdict(recipe))),
         "seconds": seconds,
         "vae": vae_record,
-        "dits": {name: {k: v for k, v in r.items() if k != "checkpoint"} for name, r in dit_records.items()},
+        "unets": {name: {k: v for k, v in r.items() if k != "unet"} for name, r in unet_records.items()},
     }
-    return save_mini(out, vae, transformers, provenance, results)
+    return save_mini(out, vae, unets, provenance, results)
 
 
 def load_results(models: Path) -> tuple[dict, dict, MiniRecipe]:
@@ -552,7 +583,10 @@ class TrainMiniOptions:
     out: Path = field(default=OUT_DIR, metadata={"help": "where the models and their provenance go"})
     vae: Path | None = field(
         default=None,
-        metadata={"help": "start from this trained VAE stage (the vae folder of an earlier --work, same recipe)"},
+        metadata={
+            "help": "start from this VAE (same recipe): the vae folder of an earlier --work, "
+            "or an export such as data_samples/facecam_mini"
+        },
     )
     recipe: str = field(
         default=SCALE.name,
@@ -593,10 +627,10 @@ def run_train_mini(opts: TrainMiniOptions) -> list[Path]:
 def train_mini(
     work=Path("outputs/mini"), out=OUT_DIR, progress: bool = True, command: str = "", recipe=SCALE, vae=None
 ) -> Path:
-    """All stages: studio, VAE (and its gate), every (arm, seed) DiT, export. Returns ``out``. The
-    provenance names the commit checked out when this call began (the code that ran; an edit made
-    while it runs is not in the models); each stage's record names its own. ``vae``: a trained VAE
-    stage to start from (:func:`check_vae_stage`), copied into ``work`` when it has none."""
+    """All stages: studio, VAE (and its gate), latent cache, every (arm, seed) network, evaluation,
+    export. Returns ``out``. The provenance names the commit checked out when this call began (the
+    code that ran; an edit made while it runs is not in the models); each stage's record names its
+    own. ``vae``: a VAE to start from (:func:`vae_stage`), copied into ``work`` when it has none."""
     if vae is not None:
         check_vae_stage(vae, recipe)
     commit = git_commit()
@@ -607,22 +641,32 @@ def train_mini(
         raise ValueError(f"--work {work} holds another recipe's stages; choose another --work for {recipe.name!r}")
     marker.write_text(json.dumps({"job": "train-mini", "recipe": recipe.name}) + "\n")
     if vae is not None and not (work / "vae" / "record.json").is_file():
-        shutil.copytree(vae, work / "vae.partial", dirs_exist_ok=True)
+        folder, record = vae_stage(vae)
+        shutil.rmtree(work / "vae.partial", ignore_errors=True)
+        shutil.copytree(folder, work / "vae.partial")
+        (work / "vae.partial" / "record.json").write_text(json.dumps(record) + "\n")
         shutil.rmtree(work / "vae", ignore_errors=True)
         (work / "vae.partial").rename(work / "vae")
     studios = make_mini_studios(work, progress, held_out=recipe.gate is None, recipe=recipe)
     seconds = {"studios": sum(_studio_seconds(root) for root in studios)}
     vae_record = train_mini_vae(work, progress, recipe)
+    seconds["vae"] = vae_record["seconds"]
     t0 = time.perf_counter()
-    dit_records = train_mini_dits(work, progress, recipe)
-    # "dits": this call's wall time for all of them (each run's own overlaps the others')
-    seconds |= {"vae": vae_record["seconds"], "dits": round(time.perf_counter() - t0, 1)}
-    seconds |= {k: r["seconds"] for k, r in dit_records.items()}
+    built = (work / "cache" / "index.json").is_file()
+    build_mini_cache(work, progress, recipe)
+    if not built:  # the time it took, kept for a resumed run
+        (work / "cache" / "seconds.json").write_text(json.dumps(round(time.perf_counter() - t0, 1)) + "\n")
+    seconds["cache"] = _studio_seconds(work / "cache")
+    t0 = time.perf_counter()
+    unet_records = train_mini_unets(work, progress, recipe)
+    # "unets": this call's wall time for all of them (each run's own overlaps the others')
+    seconds["unets"] = round(time.perf_counter() - t0, 1)
+    seconds |= {k: r["seconds"] for k, r in unet_records.items()}
     if recipe.gate is not None:  # the scale experiment's recipes: its results travel with the models
         t0 = time.perf_counter()
-        results = evaluate_mini(work, dit_records, progress, recipe)
+        results = evaluate_mini(work, unet_records, progress, recipe)
         seconds["evaluation"] = round(time.perf_counter() - t0, 1)
     else:
         results = None
     command = command or f"python -m facecam_kit train-mini --recipe {recipe.name}"
-    return export(work, Path(out), recipe, vae_record, dit_records, seconds, command, results, commit)
+    return export(work, Path(out), recipe, vae_record, unet_records, seconds, command, results, commit)

@@ -114,7 +114,7 @@ def dit_input(target: torch.Tensor, source: torch.Tensor, y: torch.Tensor | None
     return x if y is None else torch.cat([x, y], 1)
 
 
-def _video_tensor(video, name: str) -> torch.Tensor:
+def video_tensor(video, name: str) -> torch.Tensor:
     """(F, H, W, 3) uint8 array, or a (B, 3, F, H, W) tensor in [-1, 1] -> (B, 3, F, H, W) float."""
     if isinstance(video, torch.Tensor) and video.ndim == 5:
         return video.float()
@@ -125,6 +125,13 @@ def _video_tensor(video, name: str) -> torch.Tensor:
             f"got {type(video).__name__} {getattr(v, 'shape', None)} {getattr(v, 'dtype', None)}"
         )
     return torch.from_numpy(v).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0
+
+
+def normalise_latents(vae: AutoencoderKLWan, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:
+    """Wan's latent normalisation ``(z - mean) / std`` per channel (``inverse``: back), z (B, C, f, h, w)."""
+    mean = torch.tensor(vae.config.latents_mean, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
+    std = torch.tensor(vae.config.latents_std, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
+    return z * std + mean if inverse else (z - mean) / std
 
 
 class FaceCamPipeline(DiffusionPipeline):
@@ -176,9 +183,7 @@ class FaceCamPipeline(DiffusionPipeline):
 
     # -- helpers ---------------------------------------------------------------------------
     def _normalise(self, z: torch.Tensor, inverse: bool = False) -> torch.Tensor:
-        mean = torch.tensor(self.vae.config.latents_mean, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
-        std = torch.tensor(self.vae.config.latents_std, device=z.device, dtype=z.dtype).view(1, -1, 1, 1, 1)
-        return z * std + mean if inverse else (z - mean) / std
+        return normalise_latents(self.vae, z, inverse)
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
         """VAE latents of a (B, 3, F, H, W) video in [-1, 1], deterministic (posterior mode), normalised."""
@@ -239,7 +244,7 @@ class FaceCamPipeline(DiffusionPipeline):
         arrays or tensors. Returns a :class:`FaceCamPipelineOutput` (or a tuple when ``return_dict=False``).
         """
         kind = self.config.camera_kind
-        src = _video_tensor(video, "video")
+        src = video_tensor(video, "video")
         f, h, w = src.shape[2:]
         check_num_frames(f, "the video's frame count")
         check_frame_size(h, w)
@@ -257,7 +262,7 @@ class FaceCamPipeline(DiffusionPipeline):
                 f"and {rope * p_h * s} px a side"
             )
         if kind == "landmarks":
-            cam = _video_tensor(camera_condition, "camera_condition")
+            cam = video_tensor(camera_condition, "camera_condition")
             if src.shape != cam.shape:
                 raise ValueError(
                     f"video {tuple(src.shape)} and camera_condition {tuple(cam.shape)} must have the same shape"
@@ -347,7 +352,8 @@ def tiny_dit_config(in_channels: int = 36, text_dim: int = 32) -> dict:
 def values_per_token(config) -> int:
     """Latent values one token of a Wan transformer predicts (``config``: its ``patch_size`` and
     ``out_channels``). Its last layer writes them from ``inner_dim`` features, so when they are
-    more than ``inner_dim + 1`` the sampler cannot reach them all (:mod:`facecam_kit.mini.output_space`)."""
+    more than ``inner_dim + 1`` the sampler cannot reach them all (``docs/mini_probes.md``: why the
+    first FaceCam-mini DiTs rendered no face)."""
     return int(np.prod(config.patch_size)) * config.out_channels
 
 
