@@ -18,7 +18,7 @@ the test suite (``--dry-run``), and on a GPU run back to back in at most ``--bud
    bf16 with activation checkpointing under the kit's trainer, as one plain process and under
    ``accelerate launch`` with ``configs/accelerate/fsdp2.yaml`` at world size 1;
 5. ``mini``: FaceCam-mini at GPU size (``mini.recipe.GPU_RECIPE``) trained for a fixed number
-   of minutes, and its generation time per clip;
+   of steps, and its generation time per clip;
 6. ``render_job``: the main job, ``render`` on the bundled clip with the tiny random pipeline;
 7. ``loader_write``, ``loader_read`` (if time is left): a random 14B expert written in the
    official key layout and read back through :mod:`facecam_kit.model.weights`.

@@ -359,45 +359,17 @@ class RandomLatents:
 
 def _trainer_class():
     """The kit's :class:`~facecam_kit.train.trainer.Trainer`, measured: on :class:`RandomLatents`
-    when ``latents`` is set, for ``minutes`` once its data is ready (checked after every step, in
-    the validation hook: ``validate_every`` 1), with checkpoints only when ``save`` is set."""
+    when ``latents`` is set, without checkpoints (the stages time steps, they keep no model)."""
     from facecam_kit.train.trainer import Trainer
-
-    class OutOfTime(Exception):
-        pass
 
     class MeasuredTrainer(Trainer):
         latents: RandomLatents | None = None
-        minutes: float | None = None
-        save: bool = False
-        data_s = train_start = train_s = 0.0
-        deadline = float("inf")
 
         def prepare_data(self):
-            t0 = time.perf_counter()
-            data = super().prepare_data() if self.latents is None else self.latents
-            self.data_s = time.perf_counter() - t0
-            self.train_start = time.perf_counter()
-            if self.minutes is not None:
-                self.deadline = self.train_start + 60 * self.minutes
-            return data
+            return super().prepare_data() if self.latents is None else self.latents
 
         def save_checkpoint(self):
-            return super().save_checkpoint() if self.save else None
-
-        def validate(self):
-            if time.perf_counter() > self.deadline:
-                raise OutOfTime
-
-        def train_and_save(self) -> Path:
-            """Train until ``max_steps`` or the deadline, then save a checkpoint; returns it."""
-            try:
-                self.train()
-            except OutOfTime:
-                self.acc.end_training()
-            self.train_s = time.perf_counter() - self.train_start
-            self.save = True
-            return self.save_checkpoint()
+            return None
 
     return MeasuredTrainer
 

@@ -1,5 +1,6 @@
 import json
 
+import imageio.v3 as iio
 import numpy as np
 
 from facecam_kit.cli import main
@@ -29,15 +30,23 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
     assert run["facecam_mini"]["label"].startswith("FaceCam-mini outside its domain")
     # without weights, FaceCam-mini re-renders a held-out studio head beside its ground truth
     studio = sorted(p.name for p in out.iterdir() if p.name.startswith("studio"))
-    assert studio == ["studio_generated.mp4", "studio_run.json", "studio_side_by_side.mp4", "studio_target.mp4"]
+    assert studio == [
+        "studio_generated.mp4",
+        "studio_run.json",
+        "studio_side_by_side.mp4",
+        "studio_side_by_side.png",
+        "studio_target.mp4",
+    ]
     generated, target = read_video(out / "studio_generated.mp4")[0], read_video(out / "studio_target.mp4")[0]
-    assert generated.shape == target.shape == (5, 96, 96, 3)  # the frames FaceCam-mini was trained on
-    assert read_video(out / "studio_side_by_side.mp4")[0].shape == (5, 136, 384, 3)  # two label strips
+    assert generated.shape == target.shape == (33, 96, 96, 3)  # the whole trajectory, frame by frame
+    assert read_video(out / "studio_side_by_side.mp4")[0].shape == (33, 136, 384, 3)  # two label strips
+    assert iio.imread(out / "studio_side_by_side.png").shape == (4 * (20 + 96), 6 * 96, 3)  # four rows of six
     studio_run = json.loads((out / "studio_run.json").read_text())
-    assert studio_run["label"] == "FaceCam-mini, trained on synthetic heads"
-    # a 60-degree sweep at another lens than training's is hard for the mini model (about 9-10 dB)
+    assert studio_run["label"] == "FaceCam-mini, trained on synthetic heads" and studio_run["frames"] == 33
+    # a 60-degree sweep at another lens than training's is hard for the mini model
     assert 6 < studio_run["psnr_db"] < 40 and generated[-1].std() > 10  # a head, not a blank frame
-    assert read_video(out / "sample_mini.mp4")[0].shape == (5, 96, 96, 3)
+    assert studio_run["flicker"] > 0 and studio_run["flicker_truth"] > 0
+    assert read_video(out / "sample_mini.mp4")[0].shape == (33, 96, 96, 3)
     assert run["input"]["used"] == 5 and run["input"]["no_face"] == [] and run["warnings"] == []
     assert "Wan2.2-I2V-A14B-Diffusers" in capsys.readouterr().out  # says what to download
     frames, fps = read_video(out / "sample_camera.mp4")
@@ -92,3 +101,19 @@ def test_render_with_a_saved_tiny_model(tmp_path):
     assert read_video(tmp_path / "o" / "sample_clip_input.mp4")[0].shape == (9, 128, 96, 3)
     args[args.index("--weights") + 1] = str(tmp_path / "nothing")
     assert main(args) == 2  # a clear error naming the missing files, no traceback
+
+
+def test_render_with_the_shipped_facecam_mini(tmp_path):
+    """``render --weights data_samples/facecam_mini/landmarks`` loads FaceCam-mini's pipeline and
+    re-renders the clip frame by frame, unlabelled (trained weights)."""
+    from facecam_kit.assets import data_path
+    from facecam_kit.mini.models import MINI_DIR
+
+    args = ["render", "--video", str(data_path("sample_clip.mp4")), "--trajectory", "arc_left", "--out",
+            str(tmp_path / "o"), "--weights", str(MINI_DIR / "landmarks"), "--frames", "9", "--height", "96",
+            "--width", "96"]  # fmt: skip
+    assert main(args) == 0
+    generated, _ = read_video(tmp_path / "o" / "sample_clip.mp4")
+    assert generated.shape == (9, 96, 96, 3) and generated.std() > 10
+    run = json.loads((tmp_path / "o" / "sample_clip_run.json").read_text())
+    assert run["label"] is None and run["warnings"] == []

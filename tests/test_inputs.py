@@ -841,7 +841,7 @@ def test_train_mini_refuses_a_damaged_vae_before_copying_it(tmp_path, capsys):
     from diffusers import AutoencoderKLWan
 
     from facecam_kit.mini.recipe import SMOKE
-    from facecam_kit.mini.stages import vae_settings
+    from facecam_kit.mini.studio_vae import vae_settings
 
     vae = tmp_path / "vae"
     AutoencoderKLWan(**SMOKE.vae_config()).save_pretrained(vae)

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from facecam_kit.mini import experiment as ex
+from facecam_kit.mini import tables
 from facecam_kit.mini.models import MINI_DIR, load_mini_pipeline, missing_files
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,8 +131,10 @@ def test_shipped_models_are_complete_small_clean_and_load(tmp_path):
     from facecam_kit.mini.stages import load_results, unet_run
 
     assert missing_files() == [], "run `python -m facecam_kit train-mini`"
+    weights = sum(p.stat().st_size for p in MINI_DIR.rglob("*.safetensors"))
+    assert weights < 30e6, f"data_samples/facecam_mini's weights are {weights / 1e6:.1f} MB"  # the issue's bound
     size = sum(p.stat().st_size for p in MINI_DIR.rglob("*") if p.is_file())
-    assert size < 30e6, f"data_samples/facecam_mini is {size / 1e6:.1f} MB"
+    assert size < 35e6, f"data_samples/facecam_mini is {size / 1e6:.1f} MB"  # with every score of every scene
     provenance, _, recipe = load_results(MINI_DIR)  # refused if the recipe changed since they were made
     assert recipe is SHIPPED
     assert set(provenance["unets"]) == {SHIPPED.run_name(a, s) for a, s in SHIPPED.runs()}
@@ -186,7 +189,7 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path, m
     """The scale recipe's stages at toy size (recipe.SMOKE): studio on the varied rig, VAE and its
     gate, one cache, four arms (two seeds of two of them), evaluation, export of the first seed; a
     rerun reuses every stage."""
-    from facecam_kit.mini import models, recipe, stages
+    from facecam_kit.mini import models, recipe, stages, studio_vae
 
     work, out = tmp_path / "work", tmp_path / "models"
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # as a user runs it: every core is its to share
@@ -234,7 +237,7 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path, m
     ]
     copy = [r for r in results["rows"] if r["row"] == "copy_source" and r["setting"] == "rotation"]
     assert len(copy) == 2 * len(smoke.scales) and all(np.isfinite(r["psnr"]) for r in copy)
-    table = ex.scale_table(results["rows"], "psnr")
+    table = tables.scale_table(results["rows"], "psnr")
     assert set(table["extrinsics"]) == set(smoke.scales) and "gap" in table["extrinsics"][2.0]
     assert "recipe `smoke`" in (out / "README.md").read_text()
     # what notebook 09 reads: refused when the recipe changed since the models were made
@@ -247,14 +250,14 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path, m
         stages.load_results(tmp_path)
     # a trained VAE stage, or an export's VAE, can start another run of the same recipe
     # (train-mini --vae), not another's
-    stages.check_vae_stage(work / "vae", recipe.SMOKE)
+    studio_vae.check_vae_stage(work / "vae", recipe.SMOKE)
     with pytest.raises(ValueError, match="trained with other .*size.* than recipe 'scale'"):
-        stages.check_vae_stage(work / "vae", recipe.SCALE)
+        studio_vae.check_vae_stage(work / "vae", recipe.SCALE)
     with pytest.raises(ValueError, match="not a trained VAE stage"):
-        stages.check_vae_stage(work, recipe.SMOKE)
+        studio_vae.check_vae_stage(work, recipe.SMOKE)
     provenance["recipe"]["unet_steps"] -= 1
     (out / "provenance.json").write_text(json.dumps(provenance))
-    stages.check_vae_stage(out, recipe.SMOKE)
+    studio_vae.check_vae_stage(out, recipe.SMOKE)
     stamp = (work / "vae" / "record.json").stat().st_mtime
     stages.train_mini(work, out, progress=False, recipe=recipe.SMOKE)  # every stage reused
     assert (work / "vae" / "record.json").stat().st_mtime == stamp
@@ -264,7 +267,7 @@ def test_train_mini_runs_every_stage_of_the_scale_recipe_at_toy_size(tmp_path, m
     reused = json.loads((again / "models" / "provenance.json").read_text())["vae"]
     assert reused["seconds"] == provenance["vae"]["seconds"] and reused["settings"] == provenance["vae"]["settings"]
     failing = dataclasses.replace(recipe.SMOKE, gate=dict(recipe.SMOKE.gate, psnr_db=99.0))
-    with pytest.raises(stages.GateFailed, match=r"psnr_targets_db .* < 99.0"):
+    with pytest.raises(studio_vae.GateFailed, match=r"psnr_targets_db .* < 99.0"):
         stages.train_mini(tmp_path / "w2", tmp_path / "m2", progress=False, recipe=failing)
     assert not (tmp_path / "w2" / "runs").exists() and not (tmp_path / "m2").exists()  # no network trained
 
@@ -317,13 +320,15 @@ def test_scale_growth_is_each_rows_error_relative_to_its_own_at_scale_1():
                 rows.append(base | {"row": "FaceCam", "centre_px": 3 + head + 0.1 * seed * (scale - 1)})
                 rows.append(base | {"row": "FaceCam", "centre_px": 99.0, "setting": "rotation"})
     rows.append(dict(head=0, scale=0.7, seed=0, setting="sweep", row="FaceCam", centre_px=5.0))
-    growth = ex.scale_growth(rows)
+    growth = tables.scale_growth(rows)
     assert growth["extrinsics"][2.0]["mean"] > 1.8 and growth["extrinsics"][2.0]["resolved"]
     assert growth["extrinsics"][1.0]["mean"] == pytest.approx(1.0)
     assert abs(growth["FaceCam"][0.5]["mean"] - 1) < 0.02 and not growth["FaceCam"][1.0]["resolved"]
     assert np.isnan(growth["FaceCam"][0.7]["mean"]) and growth["FaceCam"][0.7]["n"] == 1
-    assert ex.interval(growth["extrinsics"][1.0]) == "1.00 [1.00, 1.00]" and ex.interval({"mean": np.nan}) == "n/a"
-    lines = ex.text_table(rows, ["centre_px"], scale=2.0).splitlines()
+    assert (
+        tables.interval(growth["extrinsics"][1.0]) == "1.00 [1.00, 1.00]" and tables.interval({"mean": np.nan}) == "n/a"
+    )
+    lines = tables.text_table(rows, ["centre_px"], scale=2.0).splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["extrinsics", "FaceCam"]  # rotations' rows stay out
     assert lines[1].split()[1] == f"{np.mean([(3 + h) * 2 + 0.5 for h in range(6)]):.2f}"
 
@@ -331,12 +336,15 @@ def test_scale_growth_is_each_rows_error_relative_to_its_own_at_scale_1():
 def test_expectations_are_held_missed_or_unresolved_by_their_intervals():
     """Synthetic sweep rows where each answer is known: an interval wholly on the right side of a
     bound holds, wholly on the wrong side is missed, and one that straddles it is unresolved."""
-    assert ex.verdict({"lo": 2.1, "hi": 3.0}, "at_least", 2.0) == "held"
-    assert ex.verdict({"lo": 1.0, "hi": 1.9}, "at_least", 2.0) == "missed"
-    assert ex.verdict({"lo": 1.5, "hi": 2.5}, "at_most", 2.0) == "unresolved"
-    assert ex.verdict({"lo": 0.8, "hi": 1.2}, "within", 1.5) == "held"
-    assert ex.verdict({"lo": 1.6, "hi": 2.0}, "within", 1.5) == "missed"
-    assert ex.verdict({"lo": np.nan, "hi": np.nan}, "at_most", 2.0) == "unresolved"
+    assert tables.verdict({"lo": 2.1, "hi": 3.0}, "at_least", 2.0) == "held"
+    assert tables.verdict({"lo": 1.0, "hi": 1.9}, "at_least", 2.0) == "missed"
+    assert tables.verdict({"lo": 1.5, "hi": 2.5}, "at_most", 2.0) == "unresolved"
+    assert tables.verdict({"lo": 0.8, "hi": 1.2}, "within", 1.5) == "held"
+    assert tables.verdict({"lo": 1.6, "hi": 2.0}, "within", 1.5) == "missed"
+    assert tables.verdict({"lo": np.nan, "hi": np.nan}, "at_most", 2.0) == "unresolved"
+    assert tables.verdict({"lo": -0.8, "hi": 0.3}, "within_db", 1.0) == "held"
+    assert tables.verdict({"lo": -1.6, "hi": -1.1}, "within_db", 1.0) == "missed"
+    assert tables.verdict({"lo": -1.2, "hi": -0.4}, "within_db", 1.0) == "unresolved"
     rng = np.random.default_rng(0)
     rows = []
     for head in range(8):
@@ -359,8 +367,11 @@ def test_expectations_are_held_missed_or_unresolved_by_their_intervals():
             }
             for row, c in centre.items():
                 rows.append(base | dict(scores.get(row, {}), row=row, centre_px=c))
+            # FaceCam* (the generic head): 1.5 dB behind FaceCam, where it puts the head
+            star = dict(psnr=scores["FaceCam"]["psnr"] - 1.5 + rng.normal(0, 0.1), detect_rate=0.5)
+            rows.append(base | dict(star, row="FaceCam*", centre_px=centre["FaceCam"]))
             rows.append(base | dict(scores["ground_truth"], row="ground_truth", centre_px=0.0))
-    got = {e["key"]: e["verdict"] for e in ex.expectations(rows)}
+    got = {e["key"]: e["verdict"] for e in tables.expectations(rows)}
     assert got == {
         "facecam_psnr": "held",
         "facecam_faces": "missed",
@@ -369,4 +380,6 @@ def test_expectations_are_held_missed_or_unresolved_by_their_intervals():
         "extrinsics_growth": "held",
         "plucker_growth": "unresolved",
         "told_close": "held",
+        "facecam_placement": "held",  # both baselines further off at 0.5 and 2
+        "facecam_star_close": "missed",  # 1.5 dB behind: outside 1 dB
     }

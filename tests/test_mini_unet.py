@@ -185,3 +185,35 @@ def test_a_run_resumed_from_its_checkpoint_ends_where_an_uninterrupted_one_does(
         torch.testing.assert_close(v, state["ema"][f"module.{k}"])
     moved = lambda other: any(not torch.equal(other[k], v) for k, v in a.state_dict().items() if v.is_floating_point())
     assert moved(state["unet"]) and moved(start)
+
+
+def test_source_reliance_is_what_the_source_adds_to_the_clean_estimate():
+    """A network that copies its source estimates the target as the source's latents: with its own
+    source the error is the copy's, with another head's it is that head's copy."""
+    from facecam_kit.mini import source_use
+    from facecam_kit.mini.recipe import SHIPPED
+    from facecam_kit.mini.unet import MiniUNetOutput, frames_first
+    from facecam_kit.mini.vae import clips_tensor
+
+    made, _ = SHIPPED.sweep_scenes([0, 1], ("orbit_left",), (), (1.0,))
+    assert source_use.swap_partners(made) == [1, 0]
+    with pytest.raises(ValueError, match="no scene of another head"):
+        source_use.swap_partners(made[:1])
+    pipe = tiny_mini_pipeline("landmarks")
+    real = source_use.source_reliance(pipe, made, sigmas=(0.9,))
+    assert real["own"][0] > 0 and real["swapped"][0] > 0 and real["own"][0] != real["swapped"][0]
+    pipe.unet.forward = lambda sample, timestep, source, camera, return_dict=True: MiniUNetOutput(sample=source)
+    got = source_use.source_reliance(pipe, made, sigmas=(0.5, 0.9))
+    with torch.no_grad():
+        src, tgt = (
+            frames_first(pipe.encode_video(clips_tensor(np.stack([getattr(s, k) for s in made]))))
+            for k in ("source", "target")
+        )
+    f = len(made[0].target)
+    other = float(((torch.cat([src[f:], src[:f]]) - tgt) ** 2).mean())
+    assert got["own"] == pytest.approx([got["copy_source"]] * 2, rel=1e-5)
+    assert got["swapped"] == pytest.approx([other] * 2, rel=1e-5)
+    with pytest.raises(ValueError, match="sigmas"):
+        source_use.source_reliance(pipe, made, sigmas=(0.0,))
+    with pytest.raises(ValueError, match="reads a landmark network"):
+        source_use.source_reliance(tiny_mini_pipeline("plucker"), made)

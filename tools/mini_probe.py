@@ -58,11 +58,11 @@ STEPS = 20
 def build_data(work: Path = WORK) -> None:
     """The scale recipe's training studio and samples (uint8), and the held-out scenes."""
     from facecam_kit.data.dataset import StudioDataset
-    from facecam_kit.mini import recipe, stages
+    from facecam_kit.mini import recipe, stages, studio_vae
 
     r = recipe.SCALE
     work.mkdir(parents=True, exist_ok=True)
-    train_root, _ = stages.make_mini_studios(work, held_out=False, recipe=r)
+    train_root, _ = studio_vae.make_mini_studios(work, held_out=False, recipe=r)
     # the samples train-mini's latent cache holds (stages.build_mini_cache)
     ds = StudioDataset(
         train_root, r.num_frames, r.samples_per_capture, True, seed=recipe.SEED,

@@ -26,7 +26,7 @@ named argument with the kit's earlier behaviour as an option:
   official in-the-wild sample (section 8), made from a capture, with its cameras (0: none, the
   studio sample alone).
 
-:data:`KIT_V1` collects the earlier choices (FaceCam-mini's shipped models trained on them).
+:data:`KIT_V1` collects the earlier choices (the kit's first FaceCam-mini, issue 11, trained on them).
 
 Every sample is deterministic in (seed, index). Tensors are frames x channels x H x W in [-1, 1],
 with frame counts of the form 4k+1 as Wan's VAE needs.

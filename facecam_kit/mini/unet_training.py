@@ -84,10 +84,11 @@ def load_cache(cache_dir, keys) -> dict[str, torch.Tensor]:
     return {k: torch.stack([it[k] for it in items]).float() for k in keys}
 
 
-def make_unet(run: MiniRun, data: dict[str, torch.Tensor], seed: int | None = None) -> MiniUNet:
-    """The arm's network, sized from the cached latents (z channels, h) and its camera."""
+def make_unet(run: MiniRun, data: dict[str, torch.Tensor]) -> MiniUNet:
+    """The arm's network, sized from the cached latents (z channels, h) and its camera, initialised
+    from its seed."""
     z, _, h = data["target"].shape[1:4]
-    torch.manual_seed(run.seed if seed is None else seed)
+    torch.manual_seed(run.seed)
     dim = 20 if run.camera_intrinsics else 12
     layout = camera_layout(run.camera_kind, z, dim)
     return MiniUNet(latent_channels=z, sample_size=h, block_out_channels=run.block_out_channels, **layout)
@@ -107,18 +108,22 @@ def step_batch(run: MiniRun, data: dict[str, torch.Tensor], step: int) -> dict[s
     idx = torch.randint(n, (run.batch,), generator=g)
     frame = torch.randint(f, (run.batch,), generator=g)
     sigma = draw_sigmas(run.batch, run.mean_share, g)
-    pick = lambda video: video[idx, :, frame]  # (B, C, h, w): each pair's frame
-    x0 = pick(data["target"])
+    x0 = data["target"][idx, :, frame]  # (B, z, h, w): each pair's frame
     noise = torch.randn(x0.shape, generator=g)
     s = sigma.view(-1, 1, 1, 1)
-    camera = camera_condition(run, {k: data[k][idx] for k in run.keys[2:]})
-    camera = camera[torch.arange(run.batch), frame] if run.camera_kind == "extrinsics" else pick_frames(camera, frame)
-    return {"x_t": (1 - s) * x0 + s * noise, "source": pick(data["source"]), "camera": camera, "sigma": sigma, "x0": x0}
-
-
-def pick_frames(video: torch.Tensor, frame: torch.Tensor) -> torch.Tensor:
-    """(B, C, F, h, w) videos, (B,) frame indices -> (B, C, h, w)."""
-    return video[torch.arange(len(frame)), :, frame]
+    camera = camera_condition(run, {k: data[k][idx] for k in run.keys[2:]})  # (B, F, D) or (B, C, F, h, w)
+    camera = (
+        camera[torch.arange(run.batch), frame]
+        if run.camera_kind == "extrinsics"
+        else camera[torch.arange(run.batch), :, frame]
+    )
+    return {
+        "x_t": (1 - s) * x0 + s * noise,
+        "source": data["source"][idx, :, frame],
+        "camera": camera,
+        "sigma": sigma,
+        "x0": x0,
+    }
 
 
 def loss_of(unet: MiniUNet, batch: dict[str, torch.Tensor]) -> torch.Tensor:
