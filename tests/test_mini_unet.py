@@ -11,10 +11,9 @@ from facecam_kit.mini.pipeline import (
     FaceCamMiniPipeline,
     make_mini_scheduler,
     mini_sigmas,
-    shared_noise,
     tiny_mini_pipeline,
 )
-from facecam_kit.mini.unet import MiniUNet
+from facecam_kit.mini.unet import MiniUNet, shared_noise
 from facecam_kit.mini.unet_training import MiniRun, loss_of, make_unet, step_batch, train_run
 from facecam_kit.mini.vae import MINI_VAE_CONFIG, mini_vae
 

@@ -31,7 +31,6 @@ from tqdm.auto import tqdm
 
 from facecam_kit.geometry.camera import CameraPath, camera_centers
 from facecam_kit.geometry.trajectory import RECAMMASTER_PRESETS
-from facecam_kit.mini.pipeline import SAMPLER_START, SAMPLER_STEPS
 from facecam_kit.spec import TEMPORAL_COMPRESSION
 
 #: trajectories of the test, each a function of the source camera's azimuth (degrees) and the frame count
@@ -319,10 +318,11 @@ def scene_camera(pipe, scene: Scene, **told):
     return scene.camera_condition(pipe.config.camera_kind, pipe.unet.config.camera_dim or 12, **told)
 
 
-def generate(pipe, scene: Scene, steps: int = SAMPLER_STEPS, seed: int = 0, camera=None, start=SAMPLER_START):
+def generate(pipe, scene: Scene, steps: int | None = None, seed: int = 0, camera=None, start: float | None = None):
     """A FaceCam-mini pipeline's video for a scene: (F, S, S, 3) uint8. ``camera``: the condition it
     is given (default: the scene's for the pipeline's camera kind, metric, with the intrinsics when
-    its network reads them; :meth:`Scene.camera_condition`); ``steps``, ``start``: the sampler's."""
+    its network reads them; :meth:`Scene.camera_condition`); ``steps``, ``start``: the sampler's
+    (None: the pipeline's defaults)."""
     if camera is None:
         camera = scene_camera(pipe, scene)
     return generate_batch(pipe, scene.source[None], [camera], steps, seed, start=start)[0]
@@ -331,7 +331,7 @@ def generate(pipe, scene: Scene, steps: int = SAMPLER_STEPS, seed: int = 0, came
 def start_noise(pipe, frames: int, size: int, seed: int = 0) -> torch.Tensor:
     """The latents a FaceCam-mini generation of ``frames`` frames of ``size`` px starts from:
     (1, z_dim, frames, size / s, size / s) float32, one noise for every frame, drawn from ``seed``."""
-    from facecam_kit.mini.pipeline import shared_noise
+    from facecam_kit.mini.unet import shared_noise
     from facecam_kit.mini.vae import spatial_compression
 
     s = spatial_compression(pipe.vae)
@@ -343,11 +343,11 @@ def generate_batch(
     pipe,
     sources: np.ndarray,
     cameras: list,
-    steps: int = SAMPLER_STEPS,
+    steps: int | None = None,
     seed: int = 0,
     callback_on_step_end=None,
     output_type: str = "np",
-    start: float = SAMPLER_START,
+    start: float | None = None,
 ) -> np.ndarray | torch.Tensor:
     """Videos of B scenes in one pipeline call (a CPU runs a small network much faster on a batch).
 
@@ -365,11 +365,11 @@ def generate_batch(
         camera = torch.cat([torch.as_tensor(c) for c in cameras])
     b, f, h = sources.shape[:3]
     noise = start_noise(pipe, f, h, seed).expand(b, -1, -1, -1, -1)
+    sampler = {k: v for k, v in (("num_inference_steps", steps), ("start", start)) if v is not None}
     out = pipe(
         clips_tensor(sources),
         camera,
-        num_inference_steps=steps,
-        start=start,
+        **sampler,  # the pipeline's own defaults for what is not given
         latents=noise.contiguous(),
         callback_on_step_end=callback_on_step_end,
         output_type="latent" if output_type == "latent" else "np",
@@ -475,7 +475,7 @@ def detection_rate(clips: np.ndarray) -> float:
 
 
 def row_videos(
-    row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int = SAMPLER_STEPS, seed: int = 0, start=SAMPLER_START
+    row: str, scenes: list[Scene], pipes: dict, vae=None, steps: int | None = None, seed: int = 0, start=None
 ) -> np.ndarray:
     """The videos (B, F, S, S, 3) uint8 of one row (:data:`ROWS`) or control (:data:`CONTROLS`) for
     ``scenes``, generated as one batch; pipes: arm -> pipeline; ``steps``, ``start``: the sampler's."""
@@ -523,13 +523,13 @@ def run_scale_experiment(
     scenes: list[Scene],
     rows=(*ROWS, *CONTROLS),
     vae=None,
-    steps: int = SAMPLER_STEPS,
+    steps: int | None = None,
     seed: int = 0,
     identity_scales=None,
     progress: bool = True,
     batch: int = 8,
     videos: dict | None = None,
-    start: float = SAMPLER_START,
+    start: float | None = None,
 ) -> list[dict]:
     """Every row and control of the scale experiment on every scene, ``batch`` scenes per pipeline
     call (the sampler's ``steps`` and ``start``), dlib's identity scored on the scenes of

@@ -6,7 +6,7 @@ Euler scheduler without shift. A call:
 
 1. encodes the source video and, for FaceCam's arm, the landmark condition video (posterior mode,
    normalised as Wan's);
-2. starts every frame from the same noise (:func:`shared_noise`): the network re-renders frame by
+2. starts every frame from the same noise (:func:`facecam_kit.mini.unet.shared_noise`): the network re-renders frame by
    frame, so frames then differ only by their source and camera, not by their noise;
 3. steps the flow from noise to the clean latent along :func:`mini_sigmas`: by default one step
    from pure noise to ``start = 0.4`` (which lands on 40% noise around the network's estimate of
@@ -31,7 +31,7 @@ from diffusers import AutoencoderKLWan, DiffusionPipeline, FlowMatchEulerDiscret
 from diffusers.utils import BaseOutput
 
 from facecam_kit.mini.recipe import SHIPPED
-from facecam_kit.mini.unet import MiniUNet, camera_per_frame, frames_back, frames_first
+from facecam_kit.mini.unet import MiniUNet, camera_per_frame, frames_back, frames_first, shared_noise
 from facecam_kit.mini.vae import spatial_compression
 from facecam_kit.model.pipeline import normalise_latents, video_tensor
 from facecam_kit.spec import CAMERA_KINDS, check_num_frames
@@ -64,12 +64,6 @@ def mini_sigmas(steps: int, start: float = SAMPLER_START) -> np.ndarray:
     if start >= 1:
         return np.linspace(1.0, 0.0, steps + 1)[:-1]
     return np.concatenate([[1.0], np.linspace(start, 0.0, steps)[:-1]])
-
-
-def shared_noise(shape, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Noise of ``shape`` (B, z, F, h, w), the same for every frame: (B, z, 1, h, w) drawn, expanded."""
-    b, z, f, h, w = shape
-    return torch.randn((b, z, 1, h, w), generator=generator).expand(b, z, f, h, w).contiguous()
 
 
 class FaceCamMiniPipeline(DiffusionPipeline):

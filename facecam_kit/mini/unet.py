@@ -136,3 +136,10 @@ def camera_per_frame(camera_kind: str, camera: torch.Tensor) -> torch.Tensor:
     if camera_kind == "extrinsics":
         return camera.flatten(0, 1)
     return frames_first(camera)
+
+
+def shared_noise(shape, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Noise of ``shape`` (B, z, F, h, w), the same for every frame: (B, z, 1, h, w) drawn, expanded
+    (the network goes frame by frame: frames then differ only by their source and camera)."""
+    b, z, f, h, w = shape
+    return torch.randn((b, z, 1, h, w), generator=generator).expand(b, z, f, h, w).contiguous()
