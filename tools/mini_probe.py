@@ -317,19 +317,15 @@ def pure_noise(n: int, g: torch.Generator) -> torch.Tensor:
 
 def mean_and_flow(n: int, g: torch.Generator) -> torch.Tensor:
     """A third of the samples at s = 1 (the conditional mean, which :func:`draw_sigma` almost never
-    draws: s >= 0.95 in 0.7% of draws), the rest from :func:`draw_sigma`."""
-    return torch.where(torch.rand(n, generator=g) < 1 / 3, torch.ones(n), draw_sigma(n, g))
+    draws: s >= 0.95 in 0.7% of draws), the rest from :func:`draw_sigma`: the kit's objective
+    (``facecam_kit.mini.unet_training.draw_sigmas``, the same draws in the same order)."""
+    from facecam_kit.mini.unet_training import draw_sigmas
+
+    return draw_sigmas(n, 1 / 3, g)
 
 
 #: the noise levels a design trains on (default :func:`draw_sigma`)
 SIGMAS = {"latentreg": pure_noise, "latentmix": mean_and_flow, "latentmixsmall": mean_and_flow}
-
-
-def ema_average(averaged: torch.Tensor, current: torch.Tensor, num: torch.Tensor) -> torch.Tensor:
-    """Exponential moving average of the weights, decay min(0.999, (1 + n) / (10 + n)): the warm-up
-    keeps the start (a copy, for the residual designs) from lingering in the average."""
-    decay = min(0.999, (1 + int(num)) / (10 + int(num)))
-    return decay * averaged + (1 - decay) * current
 
 
 def sample(model, source, condition, seed: int = 0, steps: int = STEPS, start: float = 1.0) -> torch.Tensor:
@@ -425,6 +421,8 @@ def train(
     model = DESIGNS[design]()
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    from facecam_kit.mini.unet_training import ema_average  # the kit's EMA, with its warm-up
+
     ema = torch.optim.swa_utils.AveragedModel(model, avg_fn=ema_average)
     g = torch.Generator().manual_seed(seed)
     n, f = train_set["target"].shape[:2]
