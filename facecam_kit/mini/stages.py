@@ -1,7 +1,8 @@
 """``python -m facecam_kit train-mini``: FaceCam-mini's data, VAE, networks and evaluation, from one command.
 
 Stages, each set by a recipe (:mod:`facecam_kit.mini.recipe`) and reused when finished (``--work``,
-default ``outputs/mini``): the training studio; the detector's ceiling and the VAE with its gate;
+default ``outputs/mini``): the training studio, the detector's ceiling and the VAE with its gate
+(:mod:`facecam_kit.mini.studio_vae`);
 the latent cache every arm reads; every (arm, seed) network (:mod:`facecam_kit.mini.unet_training`),
 each in a process of its own, two at a time, resumed from its checkpoint when interrupted; for the
 recipes with a gate, the scale experiment on the held-out heads
