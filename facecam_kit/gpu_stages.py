@@ -644,7 +644,7 @@ STAGES = (
         100,
         launcher="accelerate",
     ),
-    Stage("mini", "5. FaceCam-mini at GPU size: minutes of training, generation", measure_mini, 150),
+    Stage("mini", "5. FaceCam-mini at GPU size: 2,000 training steps, generation", measure_mini, 150),
     Stage("render_job", "6. render on the bundled clip, tiny random pipeline", measure_render_job, 90),
     Stage(
         "loader_write",

@@ -201,8 +201,6 @@ class FaceCamMiniPipeline(DiffusionPipeline):
 def tiny_mini_pipeline(camera_kind: str = "landmarks", seed: int = 0, z_dim: int = 8) -> FaceCamMiniPipeline:
     """FaceCam-mini at toy size with random weights (seeded), for tests: a VAE of ``z_dim`` channels
     (space / 4, every frame kept) and a two-level UNet (16, 32); a 32 x 32 frame is an 8 x 8 latent."""
-    import numpy as np
-
     from facecam_kit.mini.unet import camera_layout
     from facecam_kit.mini.vae import MINI_VAE_CONFIG, mini_vae
 

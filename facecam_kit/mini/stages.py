@@ -162,8 +162,6 @@ def _omp_threads(default: int) -> int:
 def _start_unet(run, threads: int | None, progress: bool) -> dict:
     """Start one network's training process on ``threads`` threads, its output in a log (None: the
     caller's threads, on the terminal)."""
-    from dataclasses import asdict
-
     folder = Path(run.output_dir)
     config = folder.with_suffix(".json")  # beside the run
     config.parent.mkdir(parents=True, exist_ok=True)

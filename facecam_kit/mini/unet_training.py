@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from facecam_kit.mini.recipe import SHIPPED
 from facecam_kit.mini.unet import MiniUNet, camera_layout
 from facecam_kit.train.cache import CachedLatents
 from facecam_kit.train.objective import CAMERA_KEYS, camera_condition
@@ -45,18 +46,19 @@ from facecam_kit.train.objective import CAMERA_KEYS, camera_condition
 @dataclass
 class MiniRun:
     """One arm's training: its camera (as ``TrainConfig``'s ``camera_kind``, ``camera_intrinsics``,
-    ``camera_units``), the network's widths, and the optimisation (module docstring)."""
+    ``camera_units``), the network's widths, and the optimisation (module docstring); the numbers
+    default to the shipped recipe's (``train-mini`` sets them from its recipe, ``stages.unet_run``)."""
 
     cache_dir: str
     output_dir: str
     camera_kind: str = "landmarks"
     camera_intrinsics: bool = False
     camera_units: str = "metric"
-    block_out_channels: tuple[int, ...] = (32, 64, 128)
-    steps: int = 4000
-    batch: int = 8
-    lr: float = 5e-4
-    mean_share: float = 1 / 3
+    block_out_channels: tuple[int, ...] = SHIPPED.unet_widths
+    steps: int = SHIPPED.unet_steps
+    batch: int = SHIPPED.unet_batch
+    lr: float = SHIPPED.unet_lr
+    mean_share: float = SHIPPED.mean_share
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 500
