@@ -6,14 +6,14 @@
 
 Full-size models get random weights in bf16, created on the GPU, at the official resolutions; the
 achieved TFLOP/s is against the counted FLOPs (facecam_kit.model.flops) and the projected 50 steps
-against their lower bound at 790 TFLOP/s: facecam_kit.gpu_stages.denoise_step, stage 2 of `gpu-check`.
+against their lower bound at 790 TFLOP/s: facecam_kit.gpu_measure.denoise_step, stage 2 of `gpu-check`.
 """
 
 import argparse
 
 import torch
 
-from facecam_kit.gpu_stages import denoise_step
+from facecam_kit.gpu_measure import denoise_step
 
 
 def main():

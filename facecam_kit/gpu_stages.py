@@ -2,7 +2,8 @@
 each stage is a function ``(dry, work) -> dict of results``, at full size on a GPU and at tiny sizes
 on the CPU (``dry``), listed in :data:`STAGES` with its time limit.
 
-The numbers are the ones notebooks 05 (gsplat/CPU parity) and 06 (FLOPs, step time, memory) discuss.
+The numbers are the ones notebooks 05 (gsplat/CPU parity) and 06 (FLOPs, step time, memory) discuss;
+how each is measured (the device, peak memory, a random model, one step) is :mod:`facecam_kit.gpu_measure`.
 """
 
 from __future__ import annotations
@@ -16,188 +17,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from facecam_kit.spec import HEIGHT, NUM_FRAMES, NUM_STEPS, WIDTH
+from facecam_kit.gpu_measure import (
+    WAN21_SIZE,
+    cast,
+    denoise_step,
+    device_for,
+    dit_kwargs,
+    flops_numbers,
+    meta_forward,
+    peak_gib,
+    random_model,
+    reset_peak,
+)
+from facecam_kit.spec import HEIGHT, NUM_FRAMES, WIDTH
 
-#: the bf16 matrix-product rate of an H100/H200 (docs/official_behaviour.md, section 6.3): the
-#: 50-step lower bounds (490 s and 123 s) divide the counted FLOPs by it
-BOUND_TFLOPS = 790.0
-#: Wan2.1-T2V-1.3B at ReCamMaster's size, the step and training stages' second model
-WAN21_SIZE = (81, 480, 832)
 #: left in the stages' work folder by stage "render" once gsplat has rendered
 GSPLAT_READY = "gsplat.ready"
 
 
-# -- measuring helpers ---------------------------------------------------------------------------
-def _device(dry: bool) -> str:
-    return "cpu" if dry else "cuda"
-
-
-def _sync(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.synchronize()
-
-
-def _peak_gib(device: str) -> float:
-    """Peak memory since the last reset: the GPU's allocator, or the process's resident memory."""
-    import resource
-
-    import torch
-
-    if device == "cuda":
-        return torch.cuda.max_memory_allocated() / 2**30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-
-
-def _reset_peak(device: str) -> None:
-    import torch
-
-    if device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-
-
-def random_model(cls, kwargs: dict, device: str, dtype):
-    """A model of ``cls(**kwargs)`` with random weights, created directly on ``device``.
-
-    Under PyTorch's default-device context each parameter and buffer is allocated and initialised
-    on ``device`` (on a GPU in a second for 14B parameters; on the CPU it would take minutes),
-    then cast to ``dtype`` (:func:`cast`). Returns (model, number of parameters, counted on the meta
-    device first).
-    """
-    import torch
-
-    with torch.device("meta"):
-        n_params = sum(p.numel() for p in cls(**kwargs).parameters())
-    with torch.device(device):
-        model = cls(**kwargs)
-    return cast(model, dtype).eval(), n_params
-
-
-def cast(model, dtype):
-    """``model`` in ``dtype``, except the modules diffusers keeps in float32 (``_keep_in_fp32_modules``:
-    Wan's RoPE, time embedder, norms), as ``from_pretrained(torch_dtype=...)`` loads them for ``render``."""
-    import torch
-
-    keep = set(getattr(model, "_keep_in_fp32_modules", None) or ())
-    for name, tensor in [*model.named_parameters(), *model.named_buffers()]:
-        if tensor.is_floating_point():
-            tensor.data = tensor.data.to(torch.float32 if keep & set(name.split(".")) else dtype)
-    return model
-
-
-def dit_kwargs(name: str, dry: bool) -> tuple[type, dict, object, tuple[int, int, int]]:
-    """(class, kwargs, flops config, (frames, height, width)) of a step stage's model.
-
-    ``wan22``: a Wan2.2-I2V-A14B expert (36 input channels) at 81x704x480; ``wan21``:
-    Wan2.1-T2V-1.3B with ReCamMaster's camera layers at 81x480x832; the dry run: the kit's tiny
-    DiT of the same kind at 9x64x64.
-    """
-    from diffusers import WanTransformer3DModel
-
-    from facecam_kit.baselines.recammaster import ReCamMasterTransformer
-    from facecam_kit.model.flops import WAN21_T2V_1_3B, WAN22_I2V_A14B
-    from facecam_kit.model.pipeline import tiny_dit_config
-    from facecam_kit.train.scale import transformer_kwargs
-
-    cls, cfg, size = {
-        "wan22": (WanTransformer3DModel, WAN22_I2V_A14B, (NUM_FRAMES, HEIGHT, WIDTH)),
-        "wan21": (ReCamMasterTransformer, WAN21_T2V_1_3B, WAN21_SIZE),
-    }[name]
-    if dry:
-        return cls, tiny_dit_config(cfg.in_channels), None, (9, 64, 64)
-    return cls, transformer_kwargs(cfg), cfg, size
-
-
-def step_inputs(model, frames: int, height: int, width: int, device: str, dtype) -> tuple:
-    """One step's DiT input in the kit's layout (:func:`~facecam_kit.model.pipeline.dit_input`):
-    FaceCam's ``[target | source]`` with the landmark latents on channels (36), or for a
-    ReCamMaster model the 16-channel concatenation and one pose per latent frame. Returns
-    (x, camera kwargs, text, empty text)."""
-    import torch
-
-    from facecam_kit.model.flops import TEXT_TOKENS, latent_shape
-    from facecam_kit.model.pipeline import camera_conditioning, dit_input
-
-    f, h, w = latent_shape(frames, height, width)
-    rand = lambda *shape: torch.randn(*shape, device=device, dtype=dtype)
-    target, source = rand(1, 16, f, h, w), rand(1, 16, f, h, w)
-    if model.config.in_channels == 36:
-        x, kwargs = dit_input(target, source, camera_conditioning(rand(1, 16, f, h, w))), {}
-    else:
-        x, kwargs = dit_input(target, source, None), {"camera": rand(1, f, 12)}
-    text_len = 16 if device == "cpu" else TEXT_TOKENS  # the tiny models on the CPU get a short prompt
-    text = rand(1, text_len, model.config.text_dim)
-    return x, kwargs, text, torch.zeros_like(text)
-
-
-def meta_forward(cls, kwargs: dict, frames: int, height: int, width: int) -> str:
-    """The output shape of ``cls(**kwargs)`` on a step input of ``frames x height x width``
-    (:func:`step_inputs`), computed on the meta device: shapes only, no memory, no arithmetic.
-    The dry run's check that the full-size configurations fit the kit's input layout."""
-    import torch
-
-    with torch.device("meta"):
-        model = cast(cls(**kwargs), torch.bfloat16)
-        x, camera, text, _ = step_inputs(model, frames, height, width, "meta", torch.bfloat16)
-        out = model(x, torch.tensor([900.0]), text, return_dict=False, **camera)[0]
-    return "x".join(map(str, out.shape))
-
-
-def _flops_numbers(cfg, frames: int, height: int, width: int, step_s: float, passes: int) -> dict:
-    """Achieved TFLOP/s of ``passes`` forward passes in ``step_s``, the projected 50 steps and their bound."""
-    from facecam_kit.model.flops import forward_flops, tokens
-
-    if cfg is None:  # the dry run's tiny model is not a counted configuration
-        return {}
-    flop = passes * forward_flops(cfg, tokens(frames, height, width))["total"]
-    return {"achieved_tflops": flop / step_s / 1e12, "counted_tflop_per_step": flop / 1e12}
-
-
-def denoise_step(name: str, dry: bool, repeats: int | None = None) -> dict:
-    """Time one denoising step with CFG (two forward passes) of a step stage's model (:func:`dit_kwargs`)."""
-    import torch
-
-    device = _device(dry)
-    dtype = torch.bfloat16  # on the CPU too: the dry run takes the same mixed bf16 / float32 path
-    cls, kwargs, cfg, (frames, height, width) = dit_kwargs(name, dry)
-    repeats = repeats or (1 if dry or name == "wan22" else 2)
-    t0 = time.perf_counter()
-    model, n_params = random_model(cls, kwargs, device, dtype)
-    build_s = time.perf_counter() - t0
-    x, camera, text, empty = step_inputs(model, frames, height, width, device, dtype)
-    t = torch.tensor([900.0], device=device, dtype=dtype)
-    _reset_peak(device)
-    times = []
-    with torch.no_grad():
-        model(x, t, text, return_dict=False, **camera)  # warm-up: kernels chosen, caches filled
-        for _ in range(repeats):
-            _sync(device)
-            t0 = time.perf_counter()
-            for emb in (text, empty):  # the two classifier-free guidance passes
-                model(x, t, emb, return_dict=False, **camera)
-            _sync(device)
-            times.append(time.perf_counter() - t0)
-    step = min(times)
-    out = {
-        "parameters": n_params,
-        "tokens": x.shape[2] * x.shape[3] * x.shape[4] // 4,
-        "shape": f"{frames}x{height}x{width}",
-        "build_s": build_s,
-        "seconds_per_step": step,
-        "peak_memory_gib": _peak_gib(device),
-        **_flops_numbers(cfg, frames, height, width, step, 2),
-    }
-    if cfg is not None:
-        out["projected_50_steps_s"] = NUM_STEPS * step
-        out["lower_bound_50_steps_s"] = NUM_STEPS * out["counted_tflop_per_step"] / BOUND_TFLOPS
-    else:  # the dry run: the full-size model and input, on the meta device
-        full_cls, full_kwargs, _, full_size = dit_kwargs(name, False)
-        out["full_size_output"] = meta_forward(full_cls, full_kwargs, *full_size)
-    return out
-
-
-# -- the stages ----------------------------------------------------------------------------------
 def renderer_parity(size: int = 480, views: int = 4, repeats: int = 3, backend: str = "auto") -> dict:
     """gsplat (``backend`` "auto": gsplat on CUDA, else the CPU renderer again) against the PyTorch
     rasteriser on the generic proxy head, from ``views`` cameras drawn in the official ranges:
@@ -291,7 +128,7 @@ def measure_low_vram(dry: bool, work: Path) -> dict:
 
     from facecam_kit.model.pipeline import FaceCamPipeline, make_scheduler, tiny_facecam_pipeline
 
-    device = _device(dry)
+    device = device_for(dry)
     steps = 2
     if dry:
         pipe = tiny_facecam_pipeline(two_experts=False)
@@ -311,7 +148,7 @@ def measure_low_vram(dry: bool, work: Path) -> dict:
     pipe.set_progress_bar_config(disable=True)
     video = np.random.default_rng(0).integers(0, 256, (frames, height, width, 3), dtype=np.uint8)
     marks = []
-    _reset_peak(device)
+    reset_peak(device)
     t0 = time.perf_counter()
     pipe(
         video,
@@ -329,7 +166,7 @@ def measure_low_vram(dry: bool, work: Path) -> dict:
         "first_step_with_vae_encode_and_upload_s": marks[0] - t0,
         "vae_decode_s": t0 + total - marks[-1],
         "total_s": total,
-        "peak_memory_gib": _peak_gib(device),
+        "peak_memory_gib": peak_gib(device),
     }
 
 
@@ -386,7 +223,7 @@ def measure_training(dry: bool, work: Path) -> dict:
     from facecam_kit.train.config import TrainConfig
     from facecam_kit.train.scale import transformer_kwargs
 
-    device = _device(dry)
+    device = device_for(dry)
     frames, height, width = (9, 64, 64) if dry else WAN21_SIZE
     # over tiny_dit_config: the 1.3B's layers and Wan's text, time and RoPE sizes
     full = {**transformer_kwargs(WAN21_T2V_1_3B), "text_dim": 4096, "freq_dim": 256, "rope_max_seq_len": 1024}
@@ -421,7 +258,7 @@ def measure_training(dry: bool, work: Path) -> dict:
     trainer.latents = RandomLatents(
         4, (16, *latent_shape(frames, height, width)), model.config.text_dim, text_len, "camera"
     )
-    _reset_peak(device)
+    reset_peak(device)
     trainer.train()
     step_s = [1 / h["samples_per_s"] for h in trainer.history[1:]]  # batch 1; the first step warms up
     step = sum(step_s) / len(step_s)
@@ -435,11 +272,11 @@ def measure_training(dry: bool, work: Path) -> dict:
         "build_s": build_s,
         "steps_timed": len(step_s),
         "seconds_per_step": step,
-        "peak_memory_gib": _peak_gib(device),
+        "peak_memory_gib": peak_gib(device),
         "loss": trainer.history[-1]["loss"],
     }
     # forward + backward (2x) + the checkpoint's recompute: 4 forward passes a step (train.scale)
-    out |= _flops_numbers(None if dry else WAN21_T2V_1_3B, frames, height, width, step, 4)
+    out |= flops_numbers(None if dry else WAN21_T2V_1_3B, frames, height, width, step, 4)
     if dry:  # the full-size run's model (tiny_dit_config under its settings) and input, on the meta device
         out["full_size_output"] = meta_forward(ReCamMasterTransformer, {**tiny_dit_config(16), **full}, *WAN21_SIZE)
     return out
@@ -466,7 +303,7 @@ def measure_mini(dry: bool, work: Path) -> dict:
     r = GPU_RECIPE if not dry else dict(GPU_RECIPE, size=32, heads=1, samples_per_item=4, batch=2)
     if dry:
         r |= {"cameras": 2, "steps": 3, "widths": (16, 32)}
-    size, frames, device = r["size"], r["num_frames"], _device(dry)
+    size, frames, device = r["size"], r["num_frames"], device_for(dry)
     t0 = time.perf_counter()
     studio = work / "studio"
     # gsplat once stage "render" ran it (an unbuilt gsplat compiles for minutes), else, in this
@@ -557,7 +394,7 @@ def measure_loader_write(dry: bool, work: Path) -> dict:
 
     from facecam_kit.model.weights import to_original_layout
 
-    device = _device(dry)
+    device = device_for(dry)
     _, kwargs, _, _ = dit_kwargs("wan22", dry)
     folder, config = _loader_paths(work)
     shutil.rmtree(folder, ignore_errors=True)

@@ -31,10 +31,11 @@ LAYERS = {
     "widgets": 9,
     "jobs": 9,
     "trajectory_job": 9,
-    "gpu_stages": 10,
-    "gpu_check": 11,
-    "cli": 12,
-    "__main__": 13,
+    "gpu_measure": 10,
+    "gpu_stages": 11,
+    "gpu_check": 12,
+    "cli": 13,
+    "__main__": 14,
 }
 
 
