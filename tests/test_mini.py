@@ -57,6 +57,25 @@ def test_identity_is_scored_on_the_scenes_of_the_chosen_scales_only(scenes):
     assert all(r["identity"] > 0.99 if r["scale"] == 1.0 else np.isnan(r["identity"]) for r in rows)
 
 
+def test_a_long_scene_is_conditioned_in_windows_as_its_clips_trained():
+    """Anchored every 5 frames (the training clip), frame f's condition is the head at the window's
+    first frame: the per-frame condition at each window's start, frame 0's in the first window, and
+    not frame 0's once the head has moved."""
+    from facecam_kit.geometry.trajectory import load_trajectory
+    from facecam_kit.mini.recipe import SHIPPED
+
+    head = ex.held_out_head(1, SHIPPED.size, 13, SHIPPED.test_seed)
+    path = load_trajectory("arc_left", 13).cameras()
+    grid = {k: v for k, v in SHIPPED.scene_options().items() if k != "condition"}
+    first, windows, per_frame = (
+        ex.make_scene(head, path, 1.0, "arc_left", "demo", condition=c, anchor_every=n, **grid).condition
+        for c, n in (("anchor", None), ("anchor", 5), ("per_frame", None))
+    )
+    np.testing.assert_array_equal(windows[:5], first[:5])
+    np.testing.assert_array_equal(windows[[5, 10]], per_frame[[5, 10]])
+    assert (np.abs(windows[5:].astype(int) - first[5:]).max(-1) > 40).mean() > 0.002
+
+
 def test_scaled_path_keeps_the_rotation_and_shrinks_the_motion():
     path = ex.trajectory_cameras("arc_left", 0.0, 9)
     np.testing.assert_allclose(ex.scaled_path(path, 1.0).t, path.t, atol=1e-12)

@@ -9,6 +9,7 @@ import torch
 
 from facecam_kit.mini.pipeline import (
     FaceCamMiniPipeline,
+    clip_windows,
     make_mini_scheduler,
     mini_sigmas,
     tiny_mini_pipeline,
@@ -16,6 +17,7 @@ from facecam_kit.mini.pipeline import (
 from facecam_kit.mini.unet import MiniUNet, shared_noise
 from facecam_kit.mini.unet_training import MiniRun, loss_of, make_unet, step_batch, train_run
 from facecam_kit.mini.vae import MINI_VAE_CONFIG, mini_vae
+from facecam_kit.model.pipeline import normalise_latents
 
 Z = 8  # the tiny VAE's latent channels
 TINY = dict(block_out_channels=(16, 32), attention_head_dim=16, sample_size=8)
@@ -111,6 +113,31 @@ def test_the_pipeline_is_seeded_saved_and_loaded_as_diffusers_pipelines_are(tmp_
 
 
 PINNED = [0.8024583, 0.46556285, 0.5582227]
+
+
+def test_clip_windows_cover_every_frame_once_in_clips_of_the_training_length():
+    assert clip_windows(5, 5) == [(0, 5, 0)] and clip_windows(1, 5) == [(0, 1, 0)]
+    windows = clip_windows(33, 5)
+    assert windows[-1] == (28, 33, 2) and all(b - a == 5 for a, b, _ in windows)
+    kept = [f for a, b, keep in windows for f in range(a + keep, b)]
+    assert kept == list(range(33))
+
+
+def test_a_long_video_passes_the_vae_in_clips_not_at_once():
+    """The causal VAE remembers earlier frames: encoded at once, a 9-frame video's frames 5-8 get
+    other latents than the clips the network trained on; windowed, they are those of a clip alone."""
+    pipe = tiny_mini_pipeline("landmarks")
+    video = torch.as_tensor(np.random.default_rng(0).uniform(-1, 1, (1, 3, 9, 32, 32)), dtype=torch.float32)
+    with torch.no_grad():
+        windowed = pipe.encode_video(video)
+        alone = pipe.encode_video(video[:, :, 4:9])
+        at_once = normalise_latents(pipe.vae, pipe.vae.encode(video).latent_dist.mode())
+        decoded = pipe.decode_latents(windowed)
+        decoded_alone = pipe.decode_latents(windowed[:, :, 4:9])
+    torch.testing.assert_close(windowed[:, :, 5:], alone[:, :, 1:])
+    torch.testing.assert_close(windowed[:, :, :5], at_once[:, :, :5])
+    assert (windowed[:, :, 5:] - at_once[:, :, 5:]).abs().max() > 1e-3
+    torch.testing.assert_close(decoded[:, 5:], decoded_alone[:, 1:])
 
 
 def tiny_cache_data(frames: int = 3, n: int = 4, seed: int = 0) -> dict[str, torch.Tensor]:

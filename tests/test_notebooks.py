@@ -74,9 +74,10 @@ CLAIMS = {
         # FaceCam-mini's UNet sees every frame's latent at once: 33 frames of (96 / 4)^2 positions
         "positions_per_forward": lambda v: v == 33 * 24 * 24,
         "random_weights": lambda v: v is False,  # FaceCam-mini, trained
-        # along the default orbit, a head it never saw: a face in 20 of 33 frames, 15.7 dB (copying
-        # the source: 11.3); under issue 36's bar of 80% and 18 dB (section 3, Summary)
-        "faces": lambda v: v >= 15,
+        # along the default orbit, a head it never saw: a face in 27 of 33 frames, 15.6 dB (copying
+        # the source: 11.3); over issue 36's bar of 80% for faces, under its 18 dB (Summary). The
+        # VAE passed the 33 frames at once instead of in clips of 5: 20 frames with a face
+        "faces": lambda v: v >= 24,
         "psnr_db": lambda v: v > 14,
         "flicker": lambda v: 0 < v,
     },

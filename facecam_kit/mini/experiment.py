@@ -219,12 +219,15 @@ def make_scene(
     latent_scale: int = 8,
     supersample: int = 1,
     frames_per_latent: int = TEMPORAL_COMPRESSION,
+    anchor_every: int | None = None,
 ) -> Scene | None:
     """The scene of ``h`` along ``path`` (a metric camera motion, studio units at scale 1) in a scene
     of ``scale``; None when the camera would lose the face (under 90% of the landmarks in frame, or
     within 1 unit of the head). ``condition``: per_frame (the moving head's landmarks in every
     frame, as FaceCam-mini v1 trained) or anchor (the head at frame 0 seen by every target camera,
-    as the official recipe trains and the generic head is drawn at inference). Camera conditions at
+    as the official recipe trains and the generic head is drawn at inference); ``anchor_every``: the
+    anchor moved to every that many frames' first (the model's clip length: a long video
+    conditioned in windows as its clips trained; None: frame 0 for all). Camera conditions at
     the latent resolution of a VAE that divides space by ``latent_scale`` and time by
     ``frames_per_latent``; conditions drawn at ``supersample`` times the size
     (``face.condition.draw_condition``), as the model trained."""
@@ -243,7 +246,8 @@ def make_scene(
     lm2d = project(h.landmarks)
     if not _visible(lm2d, size) or np.any(path.t[:, 2] < 1.0):
         return None
-    drawn = lm2d if condition == "per_frame" else project(np.repeat(h.landmarks[:1], len(path), 0))
+    anchors = np.arange(len(path)) // (anchor_every or len(path)) * (anchor_every or len(path))
+    drawn = lm2d if condition == "per_frame" else project(h.landmarks[anchors])
     generic = None
     if condition == "anchor":  # FaceCam*'s condition: the generic head, static, along the same path
         generic = draw_condition(

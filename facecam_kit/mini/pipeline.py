@@ -5,14 +5,17 @@
 Euler scheduler without shift. A call:
 
 1. encodes the source video and, for FaceCam's arm, the landmark condition video (posterior mode,
-   normalised as Wan's);
+   normalised as Wan's), in windows of ``clip_frames`` (the clips it trained on): the causal VAE
+   carries a memory from window to window, so a longer video encoded at once gives its later
+   frames latents the network never saw (on 33 frames, frames 5 on differ by 0.1-0.5 a value, and
+   MediaPipe found a face in 10-18 points fewer of the demo's frames, ``docs/mini_probes.md``);
 2. starts every frame from the same noise (:func:`facecam_kit.mini.unet.shared_noise`): the network re-renders frame by
    frame, so frames then differ only by their source and camera, not by their noise;
 3. steps the flow from noise to the clean latent along :func:`mini_sigmas`: by default one step
    from pure noise to ``start = 0.4`` (which lands on 40% noise around the network's estimate of
    the conditional mean, the layout and colours), then even steps to 0 that add the detail. The
    network predicts the clean latent; the velocity the scheduler steps is ``(x_t - x0) / s``;
-4. decodes the latents.
+4. decodes the latents, in the same windows.
 
 Issue 36 chose the sampler (8 steps from 0.4) on held-out heads: the plain 20-step sampler from
 pure noise scored 1.6 dB lower on the same weights (``docs/mini_probes.md``).
@@ -66,12 +69,28 @@ def mini_sigmas(steps: int, start: float = SAMPLER_START) -> np.ndarray:
     return np.concatenate([[1.0], np.linspace(start, 0.0, steps)[:-1]])
 
 
+def clip_windows(num_frames: int, clip_frames: int) -> list[tuple[int, int, int]]:
+    """The windows a ``num_frames`` video is passed through the VAE in: ``(start, stop, keep)``, frames
+    ``start:stop`` of which those from ``start + keep`` on are kept. Consecutive clips of
+    ``clip_frames``; a last clip too short ends at the last frame and overlaps the one before it
+    (the VAE reads 4k+1 frames), keeping only its new frames. A video no longer than a clip is one window."""
+    if num_frames <= clip_frames:
+        return [(0, num_frames, 0)]
+    return [
+        (start, start + clip_frames, 0) if start + clip_frames <= num_frames
+        else (num_frames - clip_frames, num_frames, start - num_frames + clip_frames)
+        for start in range(0, num_frames, clip_frames)
+    ]  # fmt: skip
+
+
 class FaceCamMiniPipeline(DiffusionPipeline):
     """FaceCam-mini: re-render a portrait video along a camera condition (module docstring).
 
     Components: ``unet`` (:class:`MiniUNet`), ``vae`` (``AutoencoderKLWan``, no temporal
     compression), ``scheduler``. ``camera_kind``: landmarks (FaceCam), plucker (FactorPortrait's
     rays) or extrinsics (ReCamMaster's poses, with the intrinsics when the UNet takes 20 numbers).
+    ``clip_frames``: the frames of the clips it trained on (4k+1): the VAE encodes and decodes a
+    longer video in windows of that many frames (module docstring).
     """
 
     model_cpu_offload_seq = "unet->vae"
@@ -83,8 +102,10 @@ class FaceCamMiniPipeline(DiffusionPipeline):
         vae: AutoencoderKLWan,
         scheduler: FlowMatchEulerDiscreteScheduler,
         camera_kind: str = "landmarks",
+        clip_frames: int = SHIPPED.num_frames,
     ):
         super().__init__()
+        check_num_frames(clip_frames, "clip_frames", limit=None)
         if camera_kind not in CAMERA_KINDS:
             raise ValueError(f"camera_kind must be one of {', '.join(CAMERA_KINDS)}, got {camera_kind!r}")
         if any(vae.config.temperal_downsample):
@@ -102,17 +123,23 @@ class FaceCamMiniPipeline(DiffusionPipeline):
                 f"{'as numbers' if is_map else 'on channels'}"
             )
         self.register_modules(unet=unet, vae=vae, scheduler=scheduler)
-        self.register_to_config(camera_kind=camera_kind)
+        self.register_to_config(camera_kind=camera_kind, clip_frames=clip_frames)
 
     def encode_video(self, video: torch.Tensor) -> torch.Tensor:
-        """Normalised latents (B, z, F, h, w) of a (B, 3, F, H, W) video in [-1, 1] (posterior mode)."""
+        """Normalised latents (B, z, F, h, w) of a (B, 3, F, H, W) video in [-1, 1] (posterior mode),
+        window by window (:func:`clip_windows`)."""
         video = video.to(self._execution_device, self.vae.dtype)
-        return normalise_latents(self.vae, self.vae.encode(video).latent_dist.mode())
+        encode = lambda v: normalise_latents(self.vae, self.vae.encode(v).latent_dist.mode())
+        windows = clip_windows(video.shape[2], self.config.clip_frames)
+        return torch.cat([encode(video[:, :, a:b])[:, :, keep:] for a, b, keep in windows], 2)
 
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        """(B, z, F, h, w) normalised latents -> (B, F, 3, H, W) frames in [0, 1]."""
+        """(B, z, F, h, w) normalised latents -> (B, F, 3, H, W) frames in [0, 1], window by window."""
         z = normalise_latents(self.vae, latents.to(self.vae.dtype), inverse=True)
-        decoded = self.vae.decode(z, return_dict=False)[0]
+        windows = clip_windows(z.shape[2], self.config.clip_frames)
+        decoded = torch.cat(
+            [self.vae.decode(z[:, :, a:b], return_dict=False)[0][:, :, keep:] for a, b, keep in windows], 2
+        )
         return ((decoded.float().clamp(-1, 1) + 1) / 2).permute(0, 2, 1, 3, 4)
 
     def _camera(self, camera_condition, source: torch.Tensor) -> torch.Tensor:

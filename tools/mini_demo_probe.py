@@ -1,0 +1,183 @@
+"""Issue 36, item 6: FaceCam-mini's landmark network on the demo's own trajectories.
+
+The demo (``make demo``: ReCamMaster's ``arc_left``) and notebook 06's Generate button (its default
+orbit: azimuth -30 to 30, elevation 0 to 10, the lens 35 to 45 degrees) move the camera much more
+than the experiment's moves at scale 1. This probe scores a landmark network on both, for the 12
+held-out heads the gate uses (not only the demo's head 1), 33 frames each, with 95% bootstrap
+intervals over heads: PSNR against the truth, the share of frames in which MediaPipe finds a face
+(the truth's beside it) and the copy-the-source control. ``--samplers`` tries other samplers
+(``steps@start``, :func:`facecam_kit.mini.pipeline.mini_sigmas`).
+
+    .venv/bin/python tools/mini_demo_probe.py                                  # the shipped network
+    .venv/bin/python tools/mini_demo_probe.py --samplers 8@0.4 8@1.0 16@0.4 1@1.0
+    # a network trained on past its recipe's steps: copy a train-mini run's checkpoint.pt into a
+    # folder, write its RUN.json with that output_dir and more "steps", then
+    .venv/bin/python -m facecam_kit.mini.unet_training RUN.json
+    .venv/bin/python tools/mini_demo_probe.py --unet FOLDER/unet --name steps11000
+
+Writes ``outputs/probe_demo/<name>.json`` and ``<name>.png`` (heads 0, 1 and 4 along each
+trajectory: source, condition, truth, generated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OUT = Path("outputs/probe_demo")
+HEADS = 12
+SHOWN = (0, 1, 4)
+#: the bins of :func:`breakdown`: degrees of turn, face height and centre offset in pixels (of 96)
+BINS = {
+    "turn": (0, 10, 20, 30, 40, 60),
+    "face_px": (0, 30, 35, 40, 45, 50, 96),
+    "offset_px": (0, 4, 8, 12, 16, 48),
+    "head_deg": (0, 5, 10, 15, 20, 25, 40),
+}
+#: notebook 06's default slider values (notebooks/06_model_and_inference.ipynb, section 3)
+NB06_ORBIT = dict(azimuth_start=-30, azimuth_end=30, elevation_start=0, elevation_end=10, fov_start=35, fov_end=45)
+
+
+def demo_scenes(heads: int = HEADS, anchor_every: int | None = None) -> dict:
+    """(trajectory name, head) -> the studio scene the demo or notebook 06 would film, its landmark
+    condition anchored at frame 0 (``anchor_every`` None) or every ``anchor_every`` frames."""
+    from facecam_kit.geometry.trajectory import load_trajectory
+    from facecam_kit.mini.experiment import held_out_head, make_scene
+    from facecam_kit.mini.recipe import GENERATE_FRAMES, SHIPPED, SIZE
+    from facecam_kit.widgets import orbit_from_slider_values
+
+    paths = {
+        "arc_left": load_trajectory("arc_left", GENERATE_FRAMES).cameras(),
+        "nb06_orbit": orbit_from_slider_values(NB06_ORBIT, GENERATE_FRAMES).cameras(),
+    }
+    made = {}
+    for h in range(heads):
+        head = held_out_head(h, SIZE, GENERATE_FRAMES, SHIPPED.test_seed)
+        for name, path in paths.items():
+            options = SHIPPED.scene_options() | {"anchor_every": anchor_every}
+            made[name, h] = make_scene(head, path, 1.0, name, "demo", **options)
+    return made
+
+
+def score(pipe, scenes: dict, steps: int, start: float) -> dict:
+    """Per trajectory: PSNR, face share, the truth's face share and the copy control, each a mean with
+    its 95% bootstrap interval over heads, and per-head values; ``clips``: the generated videos."""
+    from facecam_kit.evaluation.fidelity import psnr
+    from facecam_kit.evaluation.stats import paired_bootstrap
+    from facecam_kit.mini.experiment import faces_found, generate_batch
+
+    out, clips = {}, {}
+    for name in sorted({k[0] for k in scenes}):
+        keys = [k for k in scenes if k[0] == name]
+        made = [scenes[k] for k in keys]
+        videos = generate_batch(
+            pipe, np.stack([s.source for s in made]), [s.condition for s in made], steps, 0, start=start
+        )
+        clips |= dict(zip(keys, videos))
+        per = {
+            "psnr_db": [psnr(v, s.target) for v, s in zip(videos, made)],
+            "faces": [faces_found(v).mean() for v in videos],
+            "faces_truth": [faces_found(s.target).mean() for s in made],
+            "copy_psnr_db": [psnr(s.source, s.target) for s in made],
+        }
+        out[name] = {k: paired_bootstrap(v) for k, v in per.items()}
+        out[name]["per_head"] = {k: [round(float(x), 3) for x in v] for k, v in per.items()}
+        out[name]["breakdown"] = breakdown(made, videos)
+    return out | {"clips": clips}
+
+
+def breakdown(scenes: list, videos) -> dict:
+    """The face rates of the generated videos and of the truth, frame by frame, binned three ways
+    (:data:`BINS`): ``turn``, how far each target camera is turned from the source camera (degrees);
+    ``face_px``, how tall the face is in the target frame (its landmarks' extent); ``offset_px``, how
+    far the face's centre sits from the frame's; ``head_deg``, how far the head itself is turned and
+    nodded from straight ahead."""
+    from facecam_kit.mini.experiment import faces_found
+
+    lm = np.concatenate([s.target_landmarks for s in scenes])  # (frames, 478, 2)
+    measures = {
+        "turn": np.concatenate([rotation_degrees(s.extrinsics) for s in scenes]),
+        "face_px": np.ptp(lm[..., 1], axis=1),
+        "offset_px": np.linalg.norm(lm.mean(1) - scenes[0].target.shape[1] / 2, axis=-1),
+        "head_deg": np.concatenate([rotation_degrees(s.head_poses[:, :3, :4].reshape(-1, 12)) for s in scenes]),
+    }
+    found = np.concatenate([faces_found(v) for v in videos])
+    truth = np.concatenate([faces_found(s.target) for s in scenes])
+    out = {}
+    for name, value in measures.items():
+        bins = zip(BINS[name][:-1], BINS[name][1:])
+        masks = [((lo, hi), (value >= lo) & (value < hi)) for lo, hi in bins]
+        out[name] = [
+            {"bin": b, "frames": int(m.sum()), "faces": float(found[m].mean()), "faces_truth": float(truth[m].mean())}
+            for b, m in masks
+            if m.any()
+        ]
+    return out
+
+
+def rotation_degrees(poses: np.ndarray) -> np.ndarray:
+    """(F,) the rotation angle of each relative pose (F, 12) (row-major [R | t]) in degrees."""
+    R = poses.reshape(-1, 3, 4)[:, :, :3]
+    return np.degrees(np.arccos(np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+
+
+def figure(scenes: dict, clips: dict, path: Path) -> None:
+    """Heads :data:`SHOWN` along each trajectory: source, condition, truth and generated, 8 frames each."""
+    import imageio.v3 as iio
+
+    from facecam_kit.viz import montage
+
+    rows = []
+    for (name, h), s in scenes.items():
+        if h in SHOWN:
+            rows += [montage(v, 8) for v in (s.source, s.condition, s.target, clips[name, h])]
+    iio.imwrite(path, np.concatenate(rows))
+
+
+def main() -> None:
+    from facecam_kit.mini.models import MINI_DIR, load_mini_pipeline, mini_pipeline
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--unet", type=Path, help="a landmark network folder (default: the shipped one)")
+    ap.add_argument("--samplers", nargs="+", default=["8@0.4"], help="steps@start, e.g. 8@0.4 (the shipped sampler)")
+    ap.add_argument("--name", default="shipped")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--anchor-every", type=int, help="re-anchor the landmark condition every N frames")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    if args.unet is None:
+        pipe = load_mini_pipeline()
+    else:  # rounded through float16, as the shipped weights are stored
+        pipe = mini_pipeline(args.unet, MINI_DIR / "landmarks" / "vae", "landmarks", rounded=True)
+    scenes = demo_scenes(anchor_every=args.anchor_every)
+    OUT.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for sampler in args.samplers:
+        steps, start = int(sampler.split("@")[0]), float(sampler.split("@")[1])
+        t0 = time.perf_counter()
+        r = score(pipe, scenes, steps, start)
+        figure(scenes, r.pop("clips"), OUT / f"{args.name}_{sampler}.png")
+        results[sampler] = r
+        for name, v in r.items():
+            for measure, rows in v["breakdown"].items():
+                cells = (f"{r['bin'][0]}-{r['bin'][1]}: {r['faces']:.0%} of {r['frames']}" for r in rows)
+                print(f"{sampler:>6} {name:10s} faces by {measure}: " + ", ".join(cells))
+            m = {k: v[k]["mean"] for k in ("psnr_db", "faces", "faces_truth", "copy_psnr_db")}
+            print(
+                f"{sampler:>6} {name:10s} {m['psnr_db']:.2f} dB [{v['psnr_db']['lo']:.2f}, {v['psnr_db']['hi']:.2f}], "
+                f"faces {m['faces']:.0%} [{v['faces']['lo']:.0%}, {v['faces']['hi']:.0%}] "
+                f"(truth {m['faces_truth']:.0%}), "
+                f"copy {m['copy_psnr_db']:.2f} dB; head 1: {v['per_head']['psnr_db'][1]:.2f} dB, "
+                f"{v['per_head']['faces'][1]:.0%} ({time.perf_counter() - t0:.0f} s)",
+                flush=True,
+            )
+    (OUT / f"{args.name}.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
