@@ -6,7 +6,10 @@ than the experiment's moves at scale 1. This probe scores a landmark network on 
 held-out heads the gate uses (not only the demo's head 1), 33 frames each, with 95% bootstrap
 intervals over heads: PSNR against the truth, the share of frames in which MediaPipe finds a face
 (the truth's beside it) and the copy-the-source control. ``--samplers`` tries other samplers
-(``steps@start``, :func:`facecam_kit.mini.pipeline.mini_sigmas`).
+(``steps@start``, :func:`facecam_kit.mini.pipeline.mini_sigmas`), ``--anchor-every`` re-anchors the
+landmark condition, ``--clip-frames 33`` passes the video through the VAE at once (as the pipeline
+did before session 4) instead of in the pipeline's clips. Each trajectory's face rates are also
+broken down frame by frame (:func:`breakdown`).
 
     .venv/bin/python tools/mini_demo_probe.py                                  # the shipped network
     .venv/bin/python tools/mini_demo_probe.py --samplers 8@0.4 8@1.0 16@0.4 1@1.0
@@ -15,8 +18,8 @@ intervals over heads: PSNR against the truth, the share of frames in which Media
     .venv/bin/python -m facecam_kit.mini.unet_training RUN.json
     .venv/bin/python tools/mini_demo_probe.py --unet FOLDER/unet --name steps11000
 
-Writes ``outputs/probe_demo/<name>.json`` and ``<name>.png`` (heads 0, 1 and 4 along each
-trajectory: source, condition, truth, generated).
+Writes ``outputs/probe_demo/<name>.json`` and ``<name>_<sampler>.png`` (heads 0, 1 and 4 along
+each trajectory: source, condition, truth, generated).
 """
 
 from __future__ import annotations
@@ -148,12 +151,15 @@ def main() -> None:
     ap.add_argument("--name", default="shipped")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--anchor-every", type=int, help="re-anchor the landmark condition every N frames")
+    ap.add_argument("--clip-frames", type=int, help="the VAE's window in frames (default: the pipeline's)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     if args.unet is None:
         pipe = load_mini_pipeline()
     else:  # rounded through float16, as the shipped weights are stored
         pipe = mini_pipeline(args.unet, MINI_DIR / "landmarks" / "vae", "landmarks", rounded=True)
+    if args.clip_frames is not None:
+        pipe.register_to_config(clip_frames=args.clip_frames)
     scenes = demo_scenes(anchor_every=args.anchor_every)
     OUT.mkdir(parents=True, exist_ok=True)
     results = {}
