@@ -5,10 +5,11 @@ orbit: azimuth -30 to 30, elevation 0 to 10, the lens 35 to 45 degrees) move the
 than the experiment's moves at scale 1. This probe scores a landmark network on both, for the 12
 held-out heads the gate uses (not only the demo's head 1), 33 frames each, with 95% bootstrap
 intervals over heads: PSNR against the truth, the share of frames in which MediaPipe finds a face
-(the truth's beside it) and the copy-the-source control. ``--samplers`` tries other samplers
-(``steps@start``, :func:`facecam_kit.mini.pipeline.mini_sigmas`), ``--anchor-every`` re-anchors the
-landmark condition, ``--clip-frames 33`` passes the video through the VAE at once (as the pipeline
-did before session 4) instead of in the pipeline's clips. Each trajectory's face rates are also
+(the truth's beside it), the copy-the-source control and the ceiling (the truth through the
+pipeline's VAE). ``--samplers`` tries other samplers (``steps@start``,
+:func:`facecam_kit.mini.pipeline.mini_sigmas`), ``--anchor-every`` re-anchors the landmark
+condition, ``--clip-frames 33`` passes the video through the VAE at once (as the pipeline did before
+session 4) instead of in the pipeline's clips. Each trajectory's face rates are also
 broken down frame by frame (:func:`breakdown`).
 
     .venv/bin/python tools/mini_demo_probe.py                                  # the shipped network
@@ -68,11 +69,13 @@ def demo_scenes(heads: int = HEADS, anchor_every: int | None = None) -> dict:
 
 
 def score(pipe, scenes: dict, steps: int, start: float) -> dict:
-    """Per trajectory: PSNR, face share, the truth's face share and the copy control, each a mean with
-    its 95% bootstrap interval over heads, and per-head values; ``clips``: the generated videos."""
+    """Per trajectory: PSNR, face share, the truth's face share, the copy control and the ceiling (the
+    truth through the pipeline's VAE), each a mean with its 95% bootstrap interval over heads, and
+    per-head values; the face rates binned (:func:`breakdown`); ``clips``: the generated videos."""
     from facecam_kit.evaluation.fidelity import psnr
     from facecam_kit.evaluation.stats import paired_bootstrap
     from facecam_kit.mini.experiment import faces_found, generate_batch
+    from facecam_kit.mini.vae import clips_tensor
 
     out, clips = {}, {}
     for name in sorted({k[0] for k in scenes}):
@@ -82,35 +85,40 @@ def score(pipe, scenes: dict, steps: int, start: float) -> dict:
             pipe, np.stack([s.source for s in made]), [s.condition for s in made], steps, 0, start=start
         )
         clips |= dict(zip(keys, videos))
+        found = [faces_found(v) for v in videos]  # (F,) bool each: MediaPipe once a frame
+        truth = [faces_found(s.target) for s in made]
+        with torch.no_grad():
+            trip = pipe.decode_latents(pipe.encode_video(clips_tensor(np.stack([s.target for s in made]))))
+        trip = (trip.permute(0, 1, 3, 4, 2).numpy() * 255 + 0.5).astype(np.uint8)
         per = {
             "psnr_db": [psnr(v, s.target) for v, s in zip(videos, made)],
-            "faces": [faces_found(v).mean() for v in videos],
-            "faces_truth": [faces_found(s.target).mean() for s in made],
+            "faces": [f.mean() for f in found],
+            "faces_truth": [t.mean() for t in truth],
             "copy_psnr_db": [psnr(s.source, s.target) for s in made],
+            "vae_psnr_db": [psnr(r, s.target) for r, s in zip(trip, made)],
         }
         out[name] = {k: paired_bootstrap(v) for k, v in per.items()}
         out[name]["per_head"] = {k: [round(float(x), 3) for x in v] for k, v in per.items()}
-        out[name]["breakdown"] = breakdown(made, videos)
+        out[name]["breakdown"] = breakdown(made, np.concatenate(found), np.concatenate(truth))
     return out | {"clips": clips}
 
 
-def breakdown(scenes: list, videos) -> dict:
-    """The face rates of the generated videos and of the truth, frame by frame, binned three ways
-    (:data:`BINS`): ``turn``, how far each target camera is turned from the source camera (degrees);
-    ``face_px``, how tall the face is in the target frame (its landmarks' extent); ``offset_px``, how
-    far the face's centre sits from the frame's; ``head_deg``, how far the head itself is turned and
-    nodded from straight ahead."""
-    from facecam_kit.mini.experiment import faces_found
+def breakdown(scenes: list, found: np.ndarray, truth: np.ndarray) -> dict:
+    """The face rates of the generated videos (``found``, (frames,) bool over the scenes' frames in
+    order) and of the truth (``truth``), binned four ways (:data:`BINS`): ``turn``, how far each
+    target camera is turned from the source camera (degrees); ``face_px``, how tall the face is in
+    the target frame (its landmarks' extent); ``offset_px``, how far the face's centre sits from the
+    frame's; ``head_deg``, how far the head itself is turned and nodded from straight ahead."""
+    from facecam_kit.data.path_from_video import face_height_px
+    from facecam_kit.geometry.camera import rotation_angle_deg
 
     lm = np.concatenate([s.target_landmarks for s in scenes])  # (frames, 478, 2)
     measures = {
-        "turn": np.concatenate([rotation_degrees(s.extrinsics) for s in scenes]),
-        "face_px": np.ptp(lm[..., 1], axis=1),
+        "turn": rotation_angle_deg(np.concatenate([s.extrinsics.reshape(-1, 3, 4)[:, :, :3] for s in scenes])),
+        "face_px": face_height_px(lm),
         "offset_px": np.linalg.norm(lm.mean(1) - scenes[0].target.shape[1] / 2, axis=-1),
-        "head_deg": np.concatenate([rotation_degrees(s.head_poses[:, :3, :4].reshape(-1, 12)) for s in scenes]),
+        "head_deg": rotation_angle_deg(np.concatenate([s.head_poses[:, :3, :3] for s in scenes])),
     }
-    found = np.concatenate([faces_found(v) for v in videos])
-    truth = np.concatenate([faces_found(s.target) for s in scenes])
     out = {}
     for name, value in measures.items():
         bins = zip(BINS[name][:-1], BINS[name][1:])
@@ -121,12 +129,6 @@ def breakdown(scenes: list, videos) -> dict:
             if m.any()
         ]
     return out
-
-
-def rotation_degrees(poses: np.ndarray) -> np.ndarray:
-    """(F,) the rotation angle of each relative pose (F, 12) (row-major [R | t]) in degrees."""
-    R = poses.reshape(-1, 3, 4)[:, :, :3]
-    return np.degrees(np.arccos(np.clip((np.trace(R, axis1=1, axis2=2) - 1) / 2, -1, 1)))
 
 
 def figure(scenes: dict, clips: dict, path: Path) -> None:
@@ -173,12 +175,13 @@ def main() -> None:
             for measure, rows in v["breakdown"].items():
                 cells = (f"{r['bin'][0]}-{r['bin'][1]}: {r['faces']:.0%} of {r['frames']}" for r in rows)
                 print(f"{sampler:>6} {name:10s} faces by {measure}: " + ", ".join(cells))
-            m = {k: v[k]["mean"] for k in ("psnr_db", "faces", "faces_truth", "copy_psnr_db")}
+            m = {k: v[k]["mean"] for k in ("psnr_db", "faces", "faces_truth", "copy_psnr_db", "vae_psnr_db")}
             print(
                 f"{sampler:>6} {name:10s} {m['psnr_db']:.2f} dB [{v['psnr_db']['lo']:.2f}, {v['psnr_db']['hi']:.2f}], "
                 f"faces {m['faces']:.0%} [{v['faces']['lo']:.0%}, {v['faces']['hi']:.0%}] "
                 f"(truth {m['faces_truth']:.0%}), "
-                f"copy {m['copy_psnr_db']:.2f} dB; head 1: {v['per_head']['psnr_db'][1]:.2f} dB, "
+                f"copy {m['copy_psnr_db']:.2f} dB, VAE {m['vae_psnr_db']:.2f} dB; "
+                f"head 1: {v['per_head']['psnr_db'][1]:.2f} dB, "
                 f"{v['per_head']['faces'][1]:.0%} ({time.perf_counter() - t0:.0f} s)",
                 flush=True,
             )

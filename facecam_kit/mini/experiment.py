@@ -246,7 +246,8 @@ def make_scene(
     lm2d = project(h.landmarks)
     if not _visible(lm2d, size) or np.any(path.t[:, 2] < 1.0):
         return None
-    anchors = np.arange(len(path)) // (anchor_every or len(path)) * (anchor_every or len(path))
+    every = anchor_every or len(path)
+    anchors = np.arange(len(path)) // every * every
     drawn = lm2d if condition == "per_frame" else project(h.landmarks[anchors])
     generic = None
     if condition == "anchor":  # FaceCam*'s condition: the generic head, static, along the same path

@@ -8,7 +8,7 @@ Euler scheduler without shift. A call:
    normalised as Wan's), in windows of ``clip_frames`` (the clips it trained on): the causal VAE
    carries a memory from window to window, so a longer video encoded at once gives its later
    frames latents the network never saw (on 33 frames, frames 5 on differ by 0.1-0.5 a value, and
-   MediaPipe found a face in 10-18 points fewer of the demo's frames, ``docs/mini_probes.md``);
+   MediaPipe found a face in 10-19 points fewer of the demo's frames, ``docs/mini_probes.md``);
 2. starts every frame from the same noise (:func:`facecam_kit.mini.unet.shared_noise`): the network re-renders frame by
    frame, so frames then differ only by their source and camera, not by their noise;
 3. steps the flow from noise to the clean latent along :func:`mini_sigmas`: by default one step
